@@ -1,0 +1,48 @@
+# Memory reels: every command sets itself up; `make run` and `make test` are all a
+# fresh machine needs.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export REEL_DATA_DIR ?= ./var
+
+.PHONY: install run test bench protos protos-check sample lock clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+protos: $(STAMP)
+	$(BIN)/python scripts/gen_protos.py
+
+protos-check: $(STAMP)
+	$(BIN)/python scripts/gen_protos.py --check
+
+sample: $(STAMP)
+	$(BIN)/python scripts/make_sample.py --data-dir "$(REEL_DATA_DIR)"
+
+# Both services on the embedded default (SQLite + local disk); the sample library
+# is written when REEL_LIBRARIES is unset. Ctrl-C stops both.
+run: $(STAMP)
+	@if [ -z "$$REEL_LIBRARIES" ]; then $(BIN)/python scripts/make_sample.py --data-dir "$(REEL_DATA_DIR)"; fi
+	$(BIN)/python scripts/run_pair.py
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python scripts/bench_render.py
+	$(BIN)/python scripts/bench_stream.py
+	$(BIN)/python scripts/bench_precomputed.py
+
+# Re-resolve pinned versions from requirements.in (needs the registries).
+lock:
+	$(PY) -m venv /tmp/reels-lock && /tmp/reels-lock/bin/pip install -q -r requirements.in && /tmp/reels-lock/bin/pip freeze --exclude-editable | grep -v '^pip==' > requirements.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,284 @@
+"""Reel jobs (the durable queue) and their progress events.
+
+A job moves QUEUED -> RUNNING -> SUCCEEDED | FAILED | CANCELLED. Terminal states are
+final: a later ``set_job_state`` on a terminal job changes nothing, so a cancel and a
+finishing worker can race safely. A worker claims a job with a lease it must renew;
+``renew_lease`` returning False tells it to stop (cancelled or taken away).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from ledger.db import UTCDateTime, dialect_insert, utcnow
+from ledger.models import MAX_EVENTS_PER_JOB, TERMINAL_JOB_STATES, JobEvent, JobState, ReelJob
+
+INTERRUPTED = "INTERRUPTED"
+_TERMINAL = sorted(TERMINAL_JOB_STATES)
+
+
+def create_job(
+    session: Session,
+    *,
+    library_key: str,
+    span: str,
+    kind: str,
+    anchor_date: dt.date,
+    mode: str,
+    params: Mapping[str, Any] | None = None,
+    request_id: str | None = None,
+    precomputed: bool = False,
+    reel_key: str | None = None,
+    now: dt.datetime | None = None,
+) -> tuple[ReelJob, bool]:
+    """Queue a job. Idempotent on ``request_id``: when a job with that id exists
+    (even one created concurrently) it is returned with ``created=False``."""
+    now = now or utcnow()
+    job = ReelJob(
+        request_id=request_id or None,
+        library_key=library_key,
+        span=span,
+        kind=kind,
+        anchor_date=anchor_date,
+        mode=mode,
+        params_json=dict(params or {}),
+        precomputed=precomputed,
+        reel_key=reel_key,
+        created_at=now,
+        updated_at=now,
+    )
+    stmt = dialect_insert(session, ReelJob).values(**job.model_dump())
+    stmt = stmt.on_conflict_do_nothing(index_elements=["request_id"]).returning(ReelJob.id)
+    if session.execute(stmt).scalar_one_or_none() is not None:
+        return _load(session, job.id), True
+    existing = session.exec(
+        select(ReelJob).where(ReelJob.request_id == request_id).execution_options(populate_existing=True)
+    ).one()
+    return existing, False
+
+
+def _load(session: Session, job_id: str, *, for_update: bool = False) -> ReelJob:
+    job = session.get(ReelJob, job_id, populate_existing=True, with_for_update=for_update or None)
+    if job is None:
+        raise LookupError(f"no job {job_id!r}")
+    return job
+
+
+def get_job(session: Session, job_id: str) -> ReelJob | None:
+    return session.get(ReelJob, job_id, populate_existing=True)
+
+
+def claim_next_job(
+    session: Session, owner: str, lease_s: float, *, now: dt.datetime | None = None
+) -> ReelJob | None:
+    """Claim the oldest QUEUED job for ``owner`` (RUNNING, leased for ``lease_s``).
+
+    One statement, so each job is claimed exactly once by concurrent workers:
+    ``UPDATE reel_jobs ... WHERE id = (SELECT id ... FOR UPDATE SKIP LOCKED) AND
+    state = 'QUEUED'``. On PostgreSQL the subquery skips rows another worker is
+    claiming; SQLite renders no FOR UPDATE and relies on its single writer plus the
+    ``state = 'QUEUED'`` guard."""
+    now = now or utcnow()
+    oldest_queued = (
+        sa.select(ReelJob.id)
+        .where(ReelJob.state == JobState.QUEUED)
+        .order_by(ReelJob.created_at, ReelJob.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    stmt = (
+        sa.update(ReelJob)
+        .where(ReelJob.id == oldest_queued, ReelJob.state == JobState.QUEUED)
+        .values(
+            state=JobState.RUNNING,
+            claimed_by=owner,
+            lease_until=now + dt.timedelta(seconds=lease_s),
+            started_at=now,
+            updated_at=now,
+        )
+        .returning(ReelJob.id)
+        .execution_options(synchronize_session=False)
+    )
+    job_id = session.execute(stmt).scalar_one_or_none()
+    return None if job_id is None else _load(session, job_id)
+
+
+def renew_lease(
+    session: Session, job_id: str, owner: str, lease_s: float, *, now: dt.datetime | None = None
+) -> bool:
+    """Extend the lease of a RUNNING job ``owner`` holds. False: stop working on it."""
+    now = now or utcnow()
+    stmt = (
+        sa.update(ReelJob)
+        .where(ReelJob.id == job_id, ReelJob.claimed_by == owner, ReelJob.state == JobState.RUNNING)
+        .values(lease_until=now + dt.timedelta(seconds=lease_s), updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return session.execute(stmt).rowcount == 1
+
+
+def set_job_state(
+    session: Session,
+    job_id: str,
+    state: str,
+    *,
+    reason: str | None = None,
+    message: str | None = None,
+    progress: float | None = None,
+    reel_key: str | None = None,
+    now: dt.datetime | None = None,
+) -> ReelJob:
+    """Move a job to ``state`` unless it is already terminal; returns the job as it
+    now is (compare ``job.state`` to know whether the change applied). Entering a
+    terminal state stamps ``finished_at`` and drops the lease; SUCCEEDED sets
+    progress to 1 unless given."""
+    now = now or utcnow()
+    state = JobState(state)
+    values: dict[str, Any] = {"state": state, "updated_at": now}
+    if reason is not None:
+        values["reason"] = reason
+    if message is not None:
+        values["message"] = message
+    if reel_key is not None:
+        values["reel_key"] = reel_key
+    if progress is not None:
+        values["progress"] = progress
+    elif state is JobState.SUCCEEDED:
+        values["progress"] = 1.0
+    if state is JobState.RUNNING:
+        values["started_at"] = sa.func.coalesce(ReelJob.started_at, sa.literal(now, UTCDateTime))
+    if state in TERMINAL_JOB_STATES:
+        values["finished_at"] = now
+        values["lease_until"] = None
+    stmt = (
+        sa.update(ReelJob)
+        .where(ReelJob.id == job_id, ReelJob.state.not_in(_TERMINAL))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(stmt)
+    return _load(session, job_id)
+
+
+def set_job_result(
+    session: Session, job_id: str, result: Mapping[str, Any], *, now: dt.datetime | None = None
+) -> ReelJob:
+    """Store what the job produced (``result_json``), whatever its state."""
+    stmt = (
+        sa.update(ReelJob)
+        .where(ReelJob.id == job_id)
+        .values(result_json=dict(result), updated_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(stmt)
+    return _load(session, job_id)
+
+
+def append_event(
+    session: Session,
+    job_id: str,
+    stage: str,
+    progress: float,
+    message: str = "",
+    state: str | None = None,
+    *,
+    now: dt.datetime | None = None,
+) -> JobEvent:
+    """Append a progress event (``seq`` = previous + 1), keep only the newest
+    ``MAX_EVENTS_PER_JOB`` of the job, and copy ``progress`` onto the job.
+    ``state`` defaults to the job's current state."""
+    now = now or utcnow()
+    job = _load(session, job_id, for_update=True)  # serialises appenders of one job
+    last = session.execute(sa.select(sa.func.max(JobEvent.seq)).where(JobEvent.job_id == job_id)).scalar()
+    seq = (last or 0) + 1
+    event = JobEvent(
+        job_id=job_id,
+        seq=seq,
+        at=now,
+        stage=stage,
+        progress=progress,
+        message=message,
+        state=state or job.state,
+    )
+    session.add(event)
+    job.progress = progress
+    job.updated_at = now
+    session.flush()
+    session.execute(
+        sa.delete(JobEvent)
+        .where(JobEvent.job_id == job_id, JobEvent.seq <= seq - MAX_EVENTS_PER_JOB)
+        .execution_options(synchronize_session=False)
+    )
+    return event
+
+
+def events_after(session: Session, job_id: str, seq: int = 0, limit: int | None = None) -> list[JobEvent]:
+    """Events of a job with ``seq`` greater than the given one, oldest first."""
+    stmt = select(JobEvent).where(JobEvent.job_id == job_id, JobEvent.seq > seq).order_by(JobEvent.seq)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(session.exec(stmt))
+
+
+def mark_interrupted(session: Session, owner: str | None = None, *, now: dt.datetime | None = None) -> list[str]:
+    """Fail RUNNING jobs no worker is running any more, with reason INTERRUPTED, and
+    append a final event to each. Returns their ids.
+
+    ``owner`` None: every RUNNING job (start-up of the single embedded process).
+    ``owner`` given: the RUNNING jobs that owner claimed (its own, from before a
+    restart) and any RUNNING job whose lease has expired; use this with several
+    replicas on one PostgreSQL ledger."""
+    now = now or utcnow()
+    cond = ReelJob.state == JobState.RUNNING
+    if owner is not None:
+        cond = sa.and_(
+            cond,
+            sa.or_(ReelJob.claimed_by == owner, ReelJob.lease_until.is_(None), ReelJob.lease_until < now),
+        )
+    stmt = (
+        sa.update(ReelJob)
+        .where(cond)
+        .values(
+            state=JobState.FAILED,
+            reason=INTERRUPTED,
+            message="the worker stopped before the job finished",
+            finished_at=now,
+            updated_at=now,
+            lease_until=None,
+        )
+        .returning(ReelJob.id)
+        .execution_options(synchronize_session=False)
+    )
+    ids = sorted(session.execute(stmt).scalars())
+    for job_id in ids:
+        job = _load(session, job_id)
+        append_event(session, job_id, "interrupted", job.progress, "interrupted", JobState.FAILED, now=now)
+    return ids
+
+
+def expire_jobs(session: Session, older_than: dt.datetime) -> int:
+    """Delete terminal jobs last updated before ``older_than``, with their events.
+    Returns how many jobs went."""
+    old = sa.select(ReelJob.id).where(ReelJob.state.in_(_TERMINAL), ReelJob.updated_at < older_than)
+    ids = list(session.execute(old).scalars())
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        session.execute(
+            sa.delete(JobEvent).where(JobEvent.job_id.in_(chunk)).execution_options(synchronize_session=False)
+        )
+        session.execute(
+            sa.delete(ReelJob).where(ReelJob.id.in_(chunk)).execution_options(synchronize_session=False)
+        )
+    return len(ids)
+
+
+def live_reel_keys(session: Session) -> set[str]:
+    """Reel keys of jobs still QUEUED or RUNNING (their files must not be swept)."""
+    stmt = sa.select(ReelJob.reel_key).where(ReelJob.state.not_in(_TERMINAL), ReelJob.reel_key.is_not(None))
+    return set(session.execute(stmt).scalars())

@@ -1,0 +1,199 @@
+"""Libraries and their media index."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from ledger.models import MAX_SKIPPED_LISTED, Library, MediaItem
+
+_MEDIA_FIELDS = (
+    "id",
+    "rel_path",
+    "kind",
+    "taken_at_utc",
+    "tz_offset_min",
+    "lat",
+    "lon",
+    "orientation",
+    "width",
+    "height",
+    "size_bytes",
+    "mtime",
+    "duration_s",
+)
+_MEDIA_DEFAULTS: dict[str, Any] = {
+    "tz_offset_min": None,
+    "lat": None,
+    "lon": None,
+    "orientation": 1,
+    "width": None,
+    "height": None,
+    "size_bytes": 0,
+    "mtime": 0.0,
+    "duration_s": None,
+}
+_CHUNK = 500  # ids per IN (...) list
+
+
+@dataclass(frozen=True)
+class IndexChanges:
+    inserted: int
+    updated: int
+    deleted: int
+    unchanged: int
+
+
+def upsert_library(
+    session: Session,
+    key: str,
+    root_path: str,
+    timezone: str | None = None,
+    *,
+    media_count: int | None = None,
+    skipped: Sequence[Mapping[str, str]] | None = None,
+    skipped_count: int | None = None,
+    last_scan_at: dt.datetime | None = None,
+) -> Library:
+    """Create or update a library. Arguments left as None keep their stored value.
+
+    ``skipped`` is the list of ``{"rel_path", "reason"}`` the last scan could not read;
+    only the first ``MAX_SKIPPED_LISTED`` are kept, while ``skipped_count`` (default:
+    the length of ``skipped``) records them all."""
+    library = session.get(Library, key)
+    if library is None:
+        library = Library(key=key, root_path=root_path, timezone=timezone or "UTC")
+        session.add(library)
+    library.root_path = root_path
+    if timezone is not None:
+        library.timezone = timezone
+    if media_count is not None:
+        library.media_count = media_count
+    if skipped is not None:
+        library.skipped_json = [
+            {"rel_path": str(s["rel_path"]), "reason": str(s["reason"])} for s in skipped[:MAX_SKIPPED_LISTED]
+        ]
+        library.skipped_count = len(skipped) if skipped_count is None else skipped_count
+    elif skipped_count is not None:
+        library.skipped_count = skipped_count
+    if last_scan_at is not None:
+        library.last_scan_at = last_scan_at
+    session.flush()
+    return library
+
+
+def get_library(session: Session, key: str) -> Library | None:
+    return session.get(Library, key)
+
+
+def list_libraries(session: Session) -> list[Library]:
+    return list(session.exec(select(Library).order_by(Library.key)))
+
+
+def _media_row(item: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(item) - set(_MEDIA_FIELDS) - {"library_key"}
+    if unknown:
+        raise ValueError(f"unknown media fields: {sorted(unknown)}")
+    row = {**_MEDIA_DEFAULTS, **{k: v for k, v in item.items() if k != "library_key"}}
+    missing = [f for f in ("id", "rel_path", "kind", "taken_at_utc") if row.get(f) is None]
+    if missing:
+        raise ValueError(f"media item {item.get('rel_path')!r} lacks {missing}")
+    if isinstance(row["kind"], enum.Enum):
+        row["kind"] = row["kind"].value
+    taken = row["taken_at_utc"]
+    if not isinstance(taken, dt.datetime) or taken.utcoffset() is None:
+        raise ValueError(f"media item {row['rel_path']!r}: taken_at_utc must be a timezone-aware datetime")
+    row["taken_at_utc"] = taken.astimezone(dt.UTC)
+    return row
+
+
+def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+    for i in range(0, len(values), _CHUNK):
+        yield values[i : i + _CHUNK]
+
+
+def replace_media_index(session: Session, library_key: str, items: Sequence[Mapping[str, Any]]) -> IndexChanges:
+    """Make the library's media rows exactly ``items``: insert new rel_paths, update
+    changed ones, delete rows whose rel_path is gone. Also sets the library's
+    ``media_count``. The library row must exist.
+
+    Each item is a dict with the ``MediaItem`` fields (``id``, ``rel_path``, ``kind``,
+    aware ``taken_at_utc`` required). Ids are primary keys: they must be unique
+    across libraries (e.g. derived from the library key and rel_path). A rel_path
+    whose id changed is replaced."""
+    library = session.get(Library, library_key)
+    if library is None:
+        raise LookupError(f"library {library_key!r} is not in the ledger; upsert_library first")
+
+    incoming: dict[str, dict[str, Any]] = {}
+    for item in items:
+        row = _media_row(item)
+        if row["rel_path"] in incoming:
+            raise ValueError(f"duplicate rel_path in media index: {row['rel_path']!r}")
+        incoming[row["rel_path"]] = row
+
+    columns = [getattr(MediaItem, f) for f in _MEDIA_FIELDS]
+    existing = {
+        r["rel_path"]: dict(r)
+        for r in session.execute(sa.select(*columns).where(MediaItem.library_key == library_key)).mappings()
+    }
+
+    delete_ids: list[str] = []  # vanished rel_paths, and rel_paths whose id changed
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    inserted = updated = unchanged = 0
+    for rel_path, old in existing.items():
+        new = incoming.get(rel_path)
+        if new is None or new["id"] != old["id"]:
+            delete_ids.append(old["id"])
+    for rel_path, new in incoming.items():
+        old = existing.get(rel_path)
+        if old is None:
+            inserts.append({**new, "library_key": library_key})
+            inserted += 1
+        elif old["id"] != new["id"]:
+            inserts.append({**new, "library_key": library_key})
+            updated += 1
+        elif old != new:
+            updates.append(new)
+            updated += 1
+        else:
+            unchanged += 1
+
+    # Deletes go first so that a moved file (same id, new rel_path) can be re-inserted.
+    for chunk in _chunks(delete_ids):
+        session.execute(sa.delete(MediaItem).where(MediaItem.id.in_(chunk)))
+    if inserts:
+        session.execute(sa.insert(MediaItem), inserts)
+    if updates:
+        session.execute(sa.update(MediaItem), updates)
+
+    library.media_count = len(incoming)
+    session.flush()
+    deleted = len(existing.keys() - incoming.keys())
+    return IndexChanges(inserted=inserted, updated=updated, deleted=deleted, unchanged=unchanged)
+
+
+def media_in_range(
+    session: Session, library_key: str, start_utc: dt.datetime, end_utc: dt.datetime
+) -> list[MediaItem]:
+    """Media taken in ``[start_utc, end_utc)``, oldest first."""
+    stmt = (
+        select(MediaItem)
+        .where(MediaItem.library_key == library_key)
+        .where(MediaItem.taken_at_utc >= start_utc)
+        .where(MediaItem.taken_at_utc < end_utc)
+        .order_by(MediaItem.taken_at_utc, MediaItem.id)
+    )
+    return list(session.exec(stmt))
+
+
+def count_media(session: Session, library_key: str) -> int:
+    stmt = sa.select(sa.func.count()).select_from(MediaItem).where(MediaItem.library_key == library_key)
+    return int(session.execute(stmt).scalar_one())

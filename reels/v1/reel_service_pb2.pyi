@@ -1,0 +1,351 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.type import date_pb2 as _date_pb2
+from reels.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    JOB_STATE_UNSPECIFIED: _ClassVar[JobState]
+    JOB_STATE_QUEUED: _ClassVar[JobState]
+    JOB_STATE_RUNNING: _ClassVar[JobState]
+    JOB_STATE_SUCCEEDED: _ClassVar[JobState]
+    JOB_STATE_FAILED: _ClassVar[JobState]
+    JOB_STATE_CANCELLED: _ClassVar[JobState]
+
+class Rating(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RATING_UNSPECIFIED: _ClassVar[Rating]
+    RATING_GOOD: _ClassVar[Rating]
+    RATING_BAD: _ClassVar[Rating]
+JOB_STATE_UNSPECIFIED: JobState
+JOB_STATE_QUEUED: JobState
+JOB_STATE_RUNNING: JobState
+JOB_STATE_SUCCEEDED: JobState
+JOB_STATE_FAILED: JobState
+JOB_STATE_CANCELLED: JobState
+RATING_UNSPECIFIED: Rating
+RATING_GOOD: Rating
+RATING_BAD: Rating
+
+class CreateReelRequest(_message.Message):
+    __slots__ = ("library", "span", "kind", "anchor_date", "mode", "options", "request_id")
+    LIBRARY_FIELD_NUMBER: _ClassVar[int]
+    SPAN_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ANCHOR_DATE_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    library: str
+    span: _common_pb2.Span
+    kind: _common_pb2.ReelKind
+    anchor_date: _date_pb2.Date
+    mode: _common_pb2.ScriptMode
+    options: _common_pb2.RenderOptions
+    request_id: str
+    def __init__(self, library: _Optional[str] = ..., span: _Optional[_Union[_common_pb2.Span, str]] = ..., kind: _Optional[_Union[_common_pb2.ReelKind, str]] = ..., anchor_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., mode: _Optional[_Union[_common_pb2.ScriptMode, str]] = ..., options: _Optional[_Union[_common_pb2.RenderOptions, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class CreateReelResponse(_message.Message):
+    __slots__ = ("job",)
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    job: ReelJob
+    def __init__(self, job: _Optional[_Union[ReelJob, _Mapping]] = ...) -> None: ...
+
+class ReelJob(_message.Message):
+    __slots__ = ("job_id", "request_id", "library", "span", "kind", "anchor_date", "mode", "state", "reason", "message", "progress", "reel_key", "create_time", "update_time")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    LIBRARY_FIELD_NUMBER: _ClassVar[int]
+    SPAN_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ANCHOR_DATE_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    REEL_KEY_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    request_id: str
+    library: str
+    span: _common_pb2.Span
+    kind: _common_pb2.ReelKind
+    anchor_date: _date_pb2.Date
+    mode: _common_pb2.ScriptMode
+    state: JobState
+    reason: str
+    message: str
+    progress: float
+    reel_key: str
+    create_time: _timestamp_pb2.Timestamp
+    update_time: _timestamp_pb2.Timestamp
+    def __init__(self, job_id: _Optional[str] = ..., request_id: _Optional[str] = ..., library: _Optional[str] = ..., span: _Optional[_Union[_common_pb2.Span, str]] = ..., kind: _Optional[_Union[_common_pb2.ReelKind, str]] = ..., anchor_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., mode: _Optional[_Union[_common_pb2.ScriptMode, str]] = ..., state: _Optional[_Union[JobState, str]] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., progress: _Optional[float] = ..., reel_key: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetReelJobRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class GetReelJobResponse(_message.Message):
+    __slots__ = ("job",)
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    job: ReelJob
+    def __init__(self, job: _Optional[_Union[ReelJob, _Mapping]] = ...) -> None: ...
+
+class WatchReelJobRequest(_message.Message):
+    __slots__ = ("job_id", "after_sequence")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    after_sequence: int
+    def __init__(self, job_id: _Optional[str] = ..., after_sequence: _Optional[int] = ...) -> None: ...
+
+class JobEvent(_message.Message):
+    __slots__ = ("sequence", "event_time", "stage", "progress", "message", "state")
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
+    event_time: _timestamp_pb2.Timestamp
+    stage: str
+    progress: float
+    message: str
+    state: JobState
+    def __init__(self, sequence: _Optional[int] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stage: _Optional[str] = ..., progress: _Optional[float] = ..., message: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ...) -> None: ...
+
+class WatchReelJobResponse(_message.Message):
+    __slots__ = ("event", "job")
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    event: JobEvent
+    job: ReelJob
+    def __init__(self, event: _Optional[_Union[JobEvent, _Mapping]] = ..., job: _Optional[_Union[ReelJob, _Mapping]] = ...) -> None: ...
+
+class CancelReelJobRequest(_message.Message):
+    __slots__ = ("job_id", "request_id")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    request_id: str
+    def __init__(self, job_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class CancelReelJobResponse(_message.Message):
+    __slots__ = ("job",)
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    job: ReelJob
+    def __init__(self, job: _Optional[_Union[ReelJob, _Mapping]] = ...) -> None: ...
+
+class GetPrecomputedReelRequest(_message.Message):
+    __slots__ = ("library", "span", "kind")
+    LIBRARY_FIELD_NUMBER: _ClassVar[int]
+    SPAN_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    library: str
+    span: _common_pb2.Span
+    kind: _common_pb2.ReelKind
+    def __init__(self, library: _Optional[str] = ..., span: _Optional[_Union[_common_pb2.Span, str]] = ..., kind: _Optional[_Union[_common_pb2.ReelKind, str]] = ...) -> None: ...
+
+class ReelSummary(_message.Message):
+    __slots__ = ("key", "library", "span", "kind", "window", "title", "subtitle", "duration_seconds", "size_bytes", "sha256", "content_type", "poster_key", "create_time", "valid_until", "precomputed", "mood", "music_style", "mode_used", "fallback_reason")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    LIBRARY_FIELD_NUMBER: _ClassVar[int]
+    SPAN_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    SUBTITLE_FIELD_NUMBER: _ClassVar[int]
+    DURATION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    POSTER_KEY_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    VALID_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    PRECOMPUTED_FIELD_NUMBER: _ClassVar[int]
+    MOOD_FIELD_NUMBER: _ClassVar[int]
+    MUSIC_STYLE_FIELD_NUMBER: _ClassVar[int]
+    MODE_USED_FIELD_NUMBER: _ClassVar[int]
+    FALLBACK_REASON_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    library: str
+    span: _common_pb2.Span
+    kind: _common_pb2.ReelKind
+    window: _common_pb2.Window
+    title: str
+    subtitle: str
+    duration_seconds: float
+    size_bytes: int
+    sha256: str
+    content_type: str
+    poster_key: str
+    create_time: _timestamp_pb2.Timestamp
+    valid_until: _timestamp_pb2.Timestamp
+    precomputed: bool
+    mood: str
+    music_style: str
+    mode_used: _common_pb2.ScriptMode
+    fallback_reason: str
+    def __init__(self, key: _Optional[str] = ..., library: _Optional[str] = ..., span: _Optional[_Union[_common_pb2.Span, str]] = ..., kind: _Optional[_Union[_common_pb2.ReelKind, str]] = ..., window: _Optional[_Union[_common_pb2.Window, _Mapping]] = ..., title: _Optional[str] = ..., subtitle: _Optional[str] = ..., duration_seconds: _Optional[float] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[str] = ..., content_type: _Optional[str] = ..., poster_key: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., precomputed: _Optional[bool] = ..., mood: _Optional[str] = ..., music_style: _Optional[str] = ..., mode_used: _Optional[_Union[_common_pb2.ScriptMode, str]] = ..., fallback_reason: _Optional[str] = ...) -> None: ...
+
+class GetPrecomputedReelResponse(_message.Message):
+    __slots__ = ("reel",)
+    REEL_FIELD_NUMBER: _ClassVar[int]
+    reel: ReelSummary
+    def __init__(self, reel: _Optional[_Union[ReelSummary, _Mapping]] = ...) -> None: ...
+
+class StreamReelVideoRequest(_message.Message):
+    __slots__ = ("key", "read_offset", "read_limit")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    READ_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    READ_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    read_offset: int
+    read_limit: int
+    def __init__(self, key: _Optional[str] = ..., read_offset: _Optional[int] = ..., read_limit: _Optional[int] = ...) -> None: ...
+
+class StreamReelVideoResponse(_message.Message):
+    __slots__ = ("data", "offset", "size_bytes", "sha256", "content_type")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    offset: int
+    size_bytes: int
+    sha256: str
+    content_type: str
+    def __init__(self, data: _Optional[bytes] = ..., offset: _Optional[int] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[str] = ..., content_type: _Optional[str] = ...) -> None: ...
+
+class GetReelRequest(_message.Message):
+    __slots__ = ("key",)
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    def __init__(self, key: _Optional[str] = ...) -> None: ...
+
+class ReelMedia(_message.Message):
+    __slots__ = ("media_id", "relative_path", "kind", "taken_at")
+    MEDIA_ID_FIELD_NUMBER: _ClassVar[int]
+    RELATIVE_PATH_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    TAKEN_AT_FIELD_NUMBER: _ClassVar[int]
+    media_id: str
+    relative_path: str
+    kind: _common_pb2.MediaKind
+    taken_at: _timestamp_pb2.Timestamp
+    def __init__(self, media_id: _Optional[str] = ..., relative_path: _Optional[str] = ..., kind: _Optional[_Union[_common_pb2.MediaKind, str]] = ..., taken_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RenderStats(_message.Message):
+    __slots__ = ("wall_seconds", "frames", "width", "height", "fps", "script_seconds", "render_seconds", "skipped_media")
+    WALL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    FRAMES_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    FPS_FIELD_NUMBER: _ClassVar[int]
+    SCRIPT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    RENDER_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_MEDIA_FIELD_NUMBER: _ClassVar[int]
+    wall_seconds: float
+    frames: int
+    width: int
+    height: int
+    fps: int
+    script_seconds: float
+    render_seconds: float
+    skipped_media: int
+    def __init__(self, wall_seconds: _Optional[float] = ..., frames: _Optional[int] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., fps: _Optional[int] = ..., script_seconds: _Optional[float] = ..., render_seconds: _Optional[float] = ..., skipped_media: _Optional[int] = ...) -> None: ...
+
+class GetReelResponse(_message.Message):
+    __slots__ = ("reel", "script", "media", "options", "stats", "job_id")
+    REEL_FIELD_NUMBER: _ClassVar[int]
+    SCRIPT_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    STATS_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    reel: ReelSummary
+    script: _common_pb2.Script
+    media: _containers.RepeatedCompositeFieldContainer[ReelMedia]
+    options: _common_pb2.RenderOptions
+    stats: RenderStats
+    job_id: str
+    def __init__(self, reel: _Optional[_Union[ReelSummary, _Mapping]] = ..., script: _Optional[_Union[_common_pb2.Script, _Mapping]] = ..., media: _Optional[_Iterable[_Union[ReelMedia, _Mapping]]] = ..., options: _Optional[_Union[_common_pb2.RenderOptions, _Mapping]] = ..., stats: _Optional[_Union[RenderStats, _Mapping]] = ..., job_id: _Optional[str] = ...) -> None: ...
+
+class ListReelsRequest(_message.Message):
+    __slots__ = ("library", "span", "kind", "page_size", "page_token")
+    LIBRARY_FIELD_NUMBER: _ClassVar[int]
+    SPAN_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    library: str
+    span: _common_pb2.Span
+    kind: _common_pb2.ReelKind
+    page_size: int
+    page_token: str
+    def __init__(self, library: _Optional[str] = ..., span: _Optional[_Union[_common_pb2.Span, str]] = ..., kind: _Optional[_Union[_common_pb2.ReelKind, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListReelsResponse(_message.Message):
+    __slots__ = ("reels", "next_page_token")
+    REELS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    reels: _containers.RepeatedCompositeFieldContainer[ReelSummary]
+    next_page_token: str
+    def __init__(self, reels: _Optional[_Iterable[_Union[ReelSummary, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class RateReelRequest(_message.Message):
+    __slots__ = ("key", "rating", "reasons", "comment", "rater", "request_id")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    RATING_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
+    RATER_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    rating: Rating
+    reasons: _containers.RepeatedScalarFieldContainer[str]
+    comment: str
+    rater: str
+    request_id: str
+    def __init__(self, key: _Optional[str] = ..., rating: _Optional[_Union[Rating, str]] = ..., reasons: _Optional[_Iterable[str]] = ..., comment: _Optional[str] = ..., rater: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class RateReelResponse(_message.Message):
+    __slots__ = ("replaced",)
+    REPLACED_FIELD_NUMBER: _ClassVar[int]
+    replaced: bool
+    def __init__(self, replaced: _Optional[bool] = ...) -> None: ...
+
+class GetPreferencesRequest(_message.Message):
+    __slots__ = ("library",)
+    LIBRARY_FIELD_NUMBER: _ClassVar[int]
+    library: str
+    def __init__(self, library: _Optional[str] = ...) -> None: ...
+
+class GetPreferencesResponse(_message.Message):
+    __slots__ = ("library", "preferences", "feedback_count", "update_time", "captured_options")
+    LIBRARY_FIELD_NUMBER: _ClassVar[int]
+    PREFERENCES_FIELD_NUMBER: _ClassVar[int]
+    FEEDBACK_COUNT_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    CAPTURED_OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    library: str
+    preferences: _common_pb2.Preferences
+    feedback_count: int
+    update_time: _timestamp_pb2.Timestamp
+    captured_options: _common_pb2.RenderOptions
+    def __init__(self, library: _Optional[str] = ..., preferences: _Optional[_Union[_common_pb2.Preferences, _Mapping]] = ..., feedback_count: _Optional[int] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., captured_options: _Optional[_Union[_common_pb2.RenderOptions, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,34 @@
+"""`python -m render_service`: serve ReelService and ReelAdminService at
+REEL_RENDER_ADDR, with the job workers and background loops."""
+
+from __future__ import annotations
+
+import sys
+
+from service_kit.logs import configure_logging
+from service_kit.serving import serve_until_signal
+from service_kit.settings import SettingsError, load_settings
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+        from render_service.app import configured_libraries
+
+        configured_libraries(settings)  # a bad REEL_LIBRARIES stops start-up here
+    except (SettingsError, ValueError) as exc:
+        print(f"render_service: bad setting: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_format, settings.log_level, service="render")
+    from render_service.server import create_server
+
+    try:
+        running, _port = create_server(settings)
+    except OSError as exc:
+        print(f"render_service: {exc}", file=sys.stderr)
+        return 1
+    return serve_until_signal(running, settings.grace_s, "render", on_started=running.app.start)  # type: ignore[attr-defined]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

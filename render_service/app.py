@@ -1,0 +1,125 @@
+"""The render service's composition root: settings -> ledger, store, libraries,
+scripter client, pipeline, job runner and background loops. The servicers, the
+CLI's local mode and the tests all build on one `App`."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+from sqlalchemy.engine import Engine
+
+from ledger.db import make_engine, migrate
+from render_service.indexing import register_libraries, rescan
+from render_service.jobs import JobRunner
+from render_service.library import InvalidLibraryKey, normalize_library_key, parse_libraries
+from render_service.pipeline import LibraryConfig, PipelineDeps
+from render_service.scripter_client import ScripterClient
+from render_service.store import ReelStore, open_store
+from service_kit.errors import InvalidArgument, NotFound
+from service_kit.settings import Settings
+
+log = structlog.get_logger("app")
+
+SAMPLE_LIBRARY_KEY = "sample"
+SAMPLE_LIBRARY_DIR = "sample-library"
+
+
+def configured_libraries(settings: Settings) -> dict[str, LibraryConfig]:
+    """REEL_LIBRARIES, or the sample library under the data dir when unset."""
+    if settings.libraries.strip():
+        paths = parse_libraries(settings.libraries)
+    else:
+        paths = {SAMPLE_LIBRARY_KEY: settings.data_dir / SAMPLE_LIBRARY_DIR}
+    return {key: LibraryConfig(key, Path(path).absolute(), settings.timezone) for key, path in paths.items()}
+
+
+@dataclass
+class App:
+    settings: Settings
+    engine: Engine
+    store: ReelStore
+    scripter: ScripterClient
+    libraries: dict[str, LibraryConfig]
+    deps: PipelineDeps
+    runner: JobRunner
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    @classmethod
+    def build(cls, settings: Settings) -> "App":
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.database_url or None, settings.data_dir)
+        migrate(engine)
+        store = open_store(settings.blob_url, settings.reel_dir)
+        libraries = configured_libraries(settings)
+        register_libraries(engine, libraries)
+        scripter = ScripterClient(
+            settings.scripter_addr, settings.scripter_timeout_s, settings.auth_token, tls=settings.tls_enabled
+        )
+        deps = PipelineDeps(
+            engine=engine,
+            store=store,
+            scripter=scripter,
+            libraries=libraries,
+            max_shots=settings.max_shots,
+            target_duration_s=settings.target_duration_s,
+            valid_hours=settings.valid_hours(),
+            keep_per_scope=settings.keep_per_scope,
+        )
+        runner = JobRunner(
+            deps,
+            owner_id=settings.owner_id,
+            workers=settings.render_workers,
+            lease_s=settings.job_lease_s,
+            single_process=engine.dialect.name == "sqlite",
+        )
+        return cls(settings, engine, store, scripter, libraries, deps, runner)
+
+    # --- lookups shared by the servicers ------------------------------------------
+    def library(self, raw: str) -> LibraryConfig:
+        """INVALID_ARGUMENT (LIBRARY_KEY_INVALID) or NOT_FOUND (LIBRARY_NOT_FOUND)."""
+        if not raw or not raw.strip():
+            raise InvalidArgument("LIBRARY_KEY_INVALID", "library is required")
+        try:
+            key = normalize_library_key(raw)
+        except InvalidLibraryKey as exc:
+            raise InvalidArgument("LIBRARY_KEY_INVALID", str(exc)) from None
+        lib = self.libraries.get(key)
+        if lib is None:
+            raise NotFound("LIBRARY_NOT_FOUND", f"no library {key!r}; configured: {', '.join(sorted(self.libraries))}")
+        return lib
+
+    # --- background -----------------------------------------------------------
+    def _spawn(self, name: str, target) -> None:
+        t = threading.Thread(target=target, name=name, daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def start(self) -> None:
+        """Start workers and loops; never waits for a scan or a pass."""
+        self.runner.start()
+        self._spawn("initial-scan", self._initial_scan)
+        from render_service.loops import start_loops
+
+        start_loops(self)
+
+    def _initial_scan(self) -> None:
+        for lib in self.libraries.values():
+            if self._stop.is_set():
+                return
+            try:
+                rescan(self.engine, lib)
+            except Exception:
+                log.exception("initial scan failed", library=lib.key)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.runner.stop(timeout=self.settings.grace_s)
+        self.scripter.close()
+
+    @property
+    def stopping(self) -> threading.Event:
+        return self._stop

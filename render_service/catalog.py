@@ -1,0 +1,207 @@
+"""Finding reels by key or scope: the ledger (pre-generated reels) and the job table
+(on-demand reels), the validity gate, and the sidecar. No gRPC here.
+
+A key is only ever looked up; the file names come from the row that matches it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from ledger import reels as reel_dao
+from ledger.db import session_scope, utcnow
+from ledger.models import JobState, PrecomputedReel, ReelJob
+from render_service.pipeline import CONTENT_TYPE
+from render_service.store import ReelStore
+from scripter_service.script import Kind, Span
+from service_kit.errors import InvalidArgument, NotFound
+
+POSTER_SUFFIX = ".jpg"
+POSTER_CONTENT_TYPE = "image/jpeg"
+_KEY_RE = re.compile(r"^[a-z0-9_-]{1,160}(\.jpg)?$")
+
+
+@dataclass
+class ReelInfo:
+    key: str
+    library: str
+    span: str
+    kind: str
+    anchor_date: dt.date
+    title: str
+    duration_s: float
+    size_bytes: int
+    sha256: str
+    video_name: str
+    sidecar_name: str
+    poster_name: str
+    created_at: dt.datetime | None
+    valid_until: dt.datetime | None
+    precomputed: bool
+    mood: str = ""
+    music_style: str = ""
+    mode_used: str = "FAST"
+    fallback_reason: str = ""
+    job_id: str = ""
+    sidecar: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StreamTarget:
+    """What StreamReelVideo needs: the object and what to announce before byte 0."""
+
+    name: str
+    size_bytes: int
+    sha256: str
+    content_type: str
+
+
+def check_key(key: str) -> str:
+    if not key or not _KEY_RE.match(key):
+        raise InvalidArgument("REEL_KEY_INVALID", "key must look like a reel key (lowercase letters, digits, '-')")
+    return key
+
+
+def _from_row(row: PrecomputedReel) -> ReelInfo:
+    return ReelInfo(
+        key=row.key,
+        library=row.library_key,
+        span=row.span,
+        kind=row.kind,
+        anchor_date=row.anchor_date,
+        title=row.title,
+        duration_s=row.duration_s,
+        size_bytes=row.size_bytes,
+        sha256=row.sha256,
+        video_name=row.video_path,
+        sidecar_name=row.sidecar_path,
+        poster_name=row.poster_path,
+        created_at=row.created_at,
+        valid_until=row.valid_until,
+        precomputed=True,
+        mood=row.mood,
+        music_style=row.music_style,
+        mode_used=row.mode_used or "FAST",
+        fallback_reason=row.fallback_reason,
+    )
+
+
+def _from_job(job: ReelJob) -> ReelInfo | None:
+    result = job.result_json or {}
+    if job.state != JobState.SUCCEEDED or not result.get("video"):
+        return None
+    return ReelInfo(
+        key=job.reel_key or "",
+        library=job.library_key,
+        span=job.span,
+        kind=job.kind,
+        anchor_date=job.anchor_date,
+        title=result.get("title", ""),
+        duration_s=float(result.get("duration_s", 0.0)),
+        size_bytes=int(result.get("size_bytes", 0)),
+        sha256=result.get("sha256", ""),
+        video_name=result["video"],
+        sidecar_name=result.get("sidecar", ""),
+        poster_name=result.get("poster", ""),
+        created_at=job.finished_at,
+        valid_until=None,
+        precomputed=False,
+        job_id=job.id,
+        fallback_reason=job.reason or "",
+    )
+
+
+def find_reel(engine: Engine, key: str) -> ReelInfo:
+    """The reel with this key, from the ledger or else the job table; NOT_FOUND
+    (REEL_NOT_FOUND) otherwise."""
+    check_key(key)
+    with session_scope(engine) as session:
+        row = reel_dao.get_reel_by_key(session, key)
+        if row is not None:
+            return _from_row(row)
+        job = session.exec(select(ReelJob).where(ReelJob.reel_key == key)).first()
+        info = _from_job(job) if job is not None else None
+    if info is None:
+        raise NotFound("REEL_NOT_FOUND", f"no reel with key {key!r}")
+    return info
+
+
+def load_sidecar(store: ReelStore, info: ReelInfo) -> dict[str, Any]:
+    if not info.sidecar_name:
+        return {}
+    try:
+        with store.open(info.sidecar_name) as fh:
+            return json.load(fh)
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def stream_target(engine: Engine, store: ReelStore, key: str) -> StreamTarget:
+    """The object behind a reel key (or its poster key, `<key>.jpg`)."""
+    check_key(key)
+    if key.endswith(POSTER_SUFFIX):
+        info = find_reel(engine, key[: -len(POSTER_SUFFIX)])
+        stat = store.stat(info.poster_name)
+        if stat is None:
+            raise NotFound("FILE_MISSING", "the reel's poster file is gone")
+        return StreamTarget(info.poster_name, stat.size, "", POSTER_CONTENT_TYPE)
+    info = find_reel(engine, key)
+    stat = store.stat(info.video_name)
+    if stat is None or stat.size != info.size_bytes:
+        raise NotFound("FILE_MISSING", "the reel's video file is gone")
+    return StreamTarget(info.video_name, info.size_bytes, info.sha256, CONTENT_TYPE)
+
+
+def precomputed_reel(engine: Engine, store: ReelStore, library: str, span: Span, kind: Kind) -> ReelInfo:
+    """The newest-anchored reel of the scope that passes the validity gate: READY,
+    the file exists with the recorded size, and now < valid_until. NOT_FOUND with
+    NO_REEL, EXPIRED or FILE_MISSING (the reason of the newest row) otherwise."""
+    now = utcnow()
+    with session_scope(engine) as session:
+        rows = reel_dao.newest_for_scope(session, library, span.value, kind.value, limit=8)
+    if not rows:
+        raise NotFound("NO_REEL", f"no pre-generated {span.value} {kind.value} reel for {library}")
+    first_reason = ""
+    for row in rows:
+        if row.status != "READY" or now >= row.valid_until:
+            first_reason = first_reason or "EXPIRED"
+            continue
+        stat = store.stat(row.video_path)
+        if stat is None or stat.size != row.size_bytes:
+            first_reason = first_reason or "FILE_MISSING"
+            continue
+        return _from_row(row)
+    message = {
+        "EXPIRED": "the newest reel of this scope has expired",
+        "FILE_MISSING": "the newest reel of this scope has lost its file",
+    }[first_reason]
+    raise NotFound(first_reason, message)
+
+
+def list_reels(engine: Engine, library: str | None, span: Span | None, kind: Kind | None, page_size: int, page_token: str) -> tuple[list[ReelInfo], str]:
+    from ledger.pagination import InvalidPageToken
+
+    try:
+        with session_scope(engine) as session:
+            rows, token = reel_dao.list_reels(
+                session,
+                library_key=library,
+                span=span.value if span else None,
+                kind=kind.value if kind else None,
+                page_size=page_size,
+                page_token=page_token or None,
+            )
+    except InvalidPageToken as exc:
+        raise InvalidArgument("PAGE_TOKEN_INVALID", str(exc)) from None
+    return [_from_row(r) for r in rows], token
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)

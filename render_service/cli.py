@@ -1,0 +1,377 @@
+"""`reels`: the command line for people, a client of the render service's gRPC API.
+
+    reels libraries
+    reels rescan LIB
+    reels create LIB --span week --kind recap [--anchor 2026-11-30] [--mode agentic]
+    reels watch JOB_ID
+    reels cancel JOB_ID
+    reels get-precomputed LIB --span day --kind recap
+    reels list [--library LIB] [--span ..] [--kind ..]
+    reels show KEY
+    reels download KEY -o out.mp4          (resumes a partial out.mp4)
+    reels contact-sheet KEY -o sheet.png
+    reels pregen [--anchor DATE] [--library LIB ...] [--dry-run]
+
+Connection: --addr (REEL_RENDER_ADDR), --token (REEL_AUTH_TOKEN or REEL_ADMIN_TOKEN),
+--tls-ca for a TLS server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import grpc
+from google.protobuf import json_format
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Table
+
+from reels.v1 import common_pb2, reel_admin_service_pb2 as admin_pb2, reel_admin_service_pb2_grpc
+from reels.v1 import reel_service_pb2 as pb2, reel_service_pb2_grpc
+
+console = Console(stderr=True)
+out = Console()
+
+SPANS = {"day": common_pb2.SPAN_DAY, "week": common_pb2.SPAN_WEEK, "month": common_pb2.SPAN_MONTH}
+KINDS = {"recap": common_pb2.REEL_KIND_RECAP, "on-this-day": common_pb2.REEL_KIND_ON_THIS_DAY,
+         "on_this_day": common_pb2.REEL_KIND_ON_THIS_DAY}
+MODES = {"fast": common_pb2.SCRIPT_MODE_FAST, "agentic": common_pb2.SCRIPT_MODE_AGENTIC}
+
+# What to tell a person for each status code, before the server's own message.
+HINTS = {
+    grpc.StatusCode.UNAVAILABLE: "the render service is not reachable at {addr} (is `make run` running?)",
+    grpc.StatusCode.UNAUTHENTICATED: "the server wants a token: pass --token or set REEL_AUTH_TOKEN",
+    grpc.StatusCode.PERMISSION_DENIED: "this needs the admin token (REEL_ADMIN_TOKEN)",
+    grpc.StatusCode.NOT_FOUND: "not found",
+    grpc.StatusCode.INVALID_ARGUMENT: "invalid request",
+    grpc.StatusCode.FAILED_PRECONDITION: "cannot do that now",
+    grpc.StatusCode.OUT_OF_RANGE: "out of range",
+    grpc.StatusCode.DEADLINE_EXCEEDED: "the server did not answer in time",
+    grpc.StatusCode.ABORTED: "another pass holds the lock",
+    grpc.StatusCode.UNIMPLEMENTED: "this server does not offer that yet",
+}
+
+
+class Client:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.addr = args.addr
+        if args.tls_ca:
+            creds = grpc.ssl_channel_credentials(root_certificates=Path(args.tls_ca).read_bytes())
+            self.channel = grpc.secure_channel(self.addr, creds)
+        else:
+            self.channel = grpc.insecure_channel(self.addr)
+        self.metadata = (("authorization", f"Bearer {args.token}"),) if args.token else ()
+        self.reels = reel_service_pb2_grpc.ReelServiceStub(self.channel)
+        self.admin = reel_admin_service_pb2_grpc.ReelAdminServiceStub(self.channel)
+
+
+def _reason(err: grpc.RpcError) -> str:
+    try:
+        from google.rpc import error_details_pb2
+        from grpc_status import rpc_status
+
+        status = rpc_status.from_call(err)
+        for detail in status.details if status else ():
+            info = error_details_pb2.ErrorInfo()
+            if detail.Unpack(info):
+                return info.reason
+    except Exception:  # a malformed status must not hide the error itself
+        pass
+    return ""
+
+
+def _date(text: str | None) -> common_pb2.google_dot_type_dot_date__pb2.Date | None:
+    if not text:
+        return None
+    d = dt.date.fromisoformat(text)
+    from google.type import date_pb2
+
+    return date_pb2.Date(year=d.year, month=d.month, day=d.day)
+
+
+def _print_json(msg) -> None:
+    out.print_json(json_format.MessageToJson(msg, preserving_proto_field_name=True))
+
+
+def cmd_libraries(c: Client, args) -> int:
+    resp = c.admin.ListLibraries(admin_pb2.ListLibrariesRequest(), metadata=c.metadata)
+    table = Table("library", "media", "photos", "videos", "skipped", "time zone", "root")
+    for lib in resp.libraries:
+        table.add_row(lib.key, str(lib.media_count), str(lib.photo_count), str(lib.video_count),
+                      str(lib.skipped_count), lib.time_zone, lib.root_path)
+    out.print(table)
+    return 0
+
+
+def cmd_rescan(c: Client, args) -> int:
+    resp = c.admin.RescanLibrary(admin_pb2.RescanLibraryRequest(library=args.library), metadata=c.metadata)
+    out.print(f"{resp.library.key}: {resp.library.media_count} media (+{resp.added} -{resp.removed}), "
+              f"{resp.library.skipped_count} skipped, {resp.scan_seconds:.2f}s")
+    for s in resp.library.skipped:
+        out.print(f"  skipped {s.relative_path}: {s.reason}")
+    return 0
+
+
+def _watch(c: Client, job_id: str) -> int:
+    job = None
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                  TimeRemainingColumn(), console=console, transient=False) as progress:
+        task = progress.add_task("queued", total=1.0)
+        for item in c.reels.WatchReelJob(pb2.WatchReelJobRequest(job_id=job_id), metadata=c.metadata):
+            job = item.job
+            progress.update(task, completed=item.event.progress, description=item.event.stage or "working")
+    if job is None:
+        return 1
+    if job.state == pb2.JOB_STATE_SUCCEEDED:
+        note = f" (fallback: {job.reason})" if job.reason else ""
+        out.print(f"reel ready: {job.reel_key}{note}")
+        return 0
+    console.print(f"[red]job {pb2.JobState.Name(job.state)}: {job.reason} {job.message}")
+    return 1
+
+
+def cmd_create(c: Client, args) -> int:
+    options = common_pb2.RenderOptions(
+        resolution=args.resolution, aspect=args.aspect, target_duration_seconds=args.duration or 0,
+        mood=args.mood or "", music_style=args.music_style or "",
+    )
+    req = pb2.CreateReelRequest(
+        library=args.library, span=SPANS[args.span], kind=KINDS[args.kind], mode=MODES[args.mode],
+        options=options, request_id=args.request_id or uuid.uuid4().hex,
+    )
+    anchor = _date(args.anchor)
+    if anchor is not None:
+        req.anchor_date.CopyFrom(anchor)
+    job = c.reels.CreateReel(req, metadata=c.metadata).job
+    console.print(f"job {job.job_id}")
+    if args.no_wait:
+        out.print(job.job_id)
+        return 0
+    return _watch(c, job.job_id)
+
+
+def cmd_watch(c: Client, args) -> int:
+    return _watch(c, args.job_id)
+
+
+def cmd_cancel(c: Client, args) -> int:
+    job = c.reels.CancelReelJob(pb2.CancelReelJobRequest(job_id=args.job_id), metadata=c.metadata).job
+    out.print(f"job {job.job_id}: {pb2.JobState.Name(job.state)}")
+    return 0
+
+
+def cmd_get_precomputed(c: Client, args) -> int:
+    resp = c.reels.GetPrecomputedReel(
+        pb2.GetPrecomputedReelRequest(library=args.library, span=SPANS[args.span], kind=KINDS[args.kind]),
+        metadata=c.metadata)
+    _print_json(resp.reel)
+    return 0
+
+
+def cmd_list(c: Client, args) -> int:
+    token = ""
+    table = Table("key", "title", "span", "kind", "anchor", "seconds", "MB")
+    while True:
+        resp = c.reels.ListReels(pb2.ListReelsRequest(
+            library=args.library or "", span=SPANS.get(args.span or "", 0), kind=KINDS.get(args.kind or "", 0),
+            page_size=100, page_token=token), metadata=c.metadata)
+        for r in resp.reels:
+            a = r.window.anchor_date
+            table.add_row(r.key, r.title, common_pb2.Span.Name(r.span)[5:], common_pb2.ReelKind.Name(r.kind)[10:],
+                          f"{a.year:04d}-{a.month:02d}-{a.day:02d}", f"{r.duration_seconds:.1f}", f"{r.size_bytes / 1e6:.1f}")
+        token = resp.next_page_token
+        if not token:
+            break
+    out.print(table)
+    return 0
+
+
+def cmd_show(c: Client, args) -> int:
+    _print_json(c.reels.GetReel(pb2.GetReelRequest(key=args.key), metadata=c.metadata))
+    return 0
+
+
+def download(c: Client, key: str, dest: Path, show_progress: bool = True) -> str:
+    """Stream `key` into dest, resuming from a partial file; returns the sha256."""
+    have = dest.stat().st_size if dest.exists() else 0
+    info = c.reels.GetReel(pb2.GetReelRequest(key=key), metadata=c.metadata).reel
+    if have > info.size_bytes:
+        have = 0  # not a prefix of this reel
+    mode = "ab" if have else "wb"
+    with open(dest, mode) as fh, Progress(TextColumn(key[:40]), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                                          console=console, disable=not show_progress) as progress:
+        task = progress.add_task("download", total=info.size_bytes, completed=have)
+        for msg in c.reels.StreamReelVideo(pb2.StreamReelVideoRequest(key=key, read_offset=have), metadata=c.metadata):
+            if msg.offset != fh.tell():
+                raise RuntimeError(f"gap in stream at {msg.offset}")
+            fh.write(msg.data)
+            progress.update(task, advance=len(msg.data))
+    digest = hashlib.sha256()
+    with open(dest, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    if digest.hexdigest() != info.sha256:
+        raise RuntimeError(f"sha256 mismatch: got {digest.hexdigest()}, expected {info.sha256}")
+    return info.sha256
+
+
+def cmd_download(c: Client, args) -> int:
+    dest = Path(args.output or f"{args.key}.mp4")
+    sha = download(c, args.key, dest)
+    out.print(f"{dest} ({dest.stat().st_size} bytes, sha256 {sha[:16]}…)")
+    return 0
+
+
+def contact_sheet(video: Path, dest: Path, columns: int = 4, rows: int = 4, width: int = 320) -> int:
+    """A grid of frames evenly spread over the video; returns how many."""
+    import av
+    from PIL import Image
+
+    frames = []
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        duration = float(container.duration or 0) / 1_000_000 or float(stream.duration * stream.time_base)
+        n = columns * rows
+        for i in range(n):
+            t = duration * (i + 0.5) / n
+            container.seek(int(t / stream.time_base), stream=stream, any_frame=False, backward=True)
+            for frame in container.decode(stream):
+                if frame.time is None or frame.time >= t - 0.05:
+                    img = frame.to_image()
+                    frames.append(img.resize((width, round(width * img.height / img.width))))
+                    break
+    if not frames:
+        raise RuntimeError("no frames decoded")
+    h = frames[0].height
+    sheet = Image.new("RGB", (columns * width, rows * h), "black")
+    for i, img in enumerate(frames):
+        sheet.paste(img, ((i % columns) * width, (i // columns) * h))
+    sheet.save(dest)
+    return len(frames)
+
+
+def cmd_contact_sheet(c: Client, args) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        video = Path(tmp) / "reel.mp4"
+        download(c, args.key, video, show_progress=False)
+        n = contact_sheet(video, Path(args.output), args.columns, args.rows)
+    out.print(f"{args.output}: {n} frames")
+    return 0
+
+
+def cmd_pregen(c: Client, args) -> int:
+    req = admin_pb2.RunPregenNowRequest(libraries=args.library or [], dry_run=args.dry_run,
+                                        spans=[SPANS[s] for s in args.span or []],
+                                        kinds=[KINDS[k] for k in args.kind or []])
+    anchor = _date(args.anchor)
+    if anchor is not None:
+        req.anchor_date.CopyFrom(anchor)
+    resp = c.admin.RunPregenNow(req, metadata=c.metadata, timeout=args.timeout)
+    table = Table("library", "span", "kind", "outcome", "reason", "key")
+    for o in resp.outcomes:
+        table.add_row(o.library, common_pb2.Span.Name(o.span)[5:], common_pb2.ReelKind.Name(o.kind)[10:],
+                      o.outcome, o.reason, o.reel_key)
+    out.print(table)
+    out.print(f"run {resp.run.run_id}: {resp.run.status}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="reels", description="Memory reels from the command line.")
+    p.add_argument("--addr", default=os.environ.get("REEL_RENDER_ADDR", "127.0.0.1:50062"))
+    p.add_argument("--token", default=os.environ.get("REEL_ADMIN_TOKEN") or os.environ.get("REEL_AUTH_TOKEN", ""))
+    p.add_argument("--tls-ca", default="", help="CA certificate (PEM) of a TLS server")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("libraries", help="list libraries").set_defaults(fn=cmd_libraries)
+    s = sub.add_parser("rescan", help="rescan a library folder")
+    s.add_argument("library")
+    s.set_defaults(fn=cmd_rescan)
+
+    s = sub.add_parser("create", help="render a reel now, with a progress bar")
+    s.add_argument("library")
+    s.add_argument("--span", choices=sorted(SPANS), default="week")
+    s.add_argument("--kind", choices=["recap", "on-this-day"], default="recap")
+    s.add_argument("--anchor", help="YYYY-MM-DD (default: today)")
+    s.add_argument("--mode", choices=sorted(MODES), default="fast")
+    s.add_argument("--resolution", choices=["720p", "1080p"], default="720p")
+    s.add_argument("--aspect", choices=["16:9", "9:16"], default="16:9")
+    s.add_argument("--duration", type=float, help="target seconds (10-120)")
+    s.add_argument("--mood")
+    s.add_argument("--music-style")
+    s.add_argument("--request-id")
+    s.add_argument("--no-wait", action="store_true")
+    s.set_defaults(fn=cmd_create)
+
+    for name, fn in (("watch", cmd_watch), ("cancel", cmd_cancel)):
+        s = sub.add_parser(name, help=f"{name} a job")
+        s.add_argument("job_id")
+        s.set_defaults(fn=fn)
+
+    s = sub.add_parser("get-precomputed", help="today's pre-generated reel of a scope")
+    s.add_argument("library")
+    s.add_argument("--span", choices=sorted(SPANS), default="day")
+    s.add_argument("--kind", choices=["recap", "on-this-day"], default="recap")
+    s.set_defaults(fn=cmd_get_precomputed)
+
+    s = sub.add_parser("list", help="list pre-generated reels")
+    s.add_argument("--library")
+    s.add_argument("--span", choices=sorted(SPANS))
+    s.add_argument("--kind", choices=["recap", "on-this-day"])
+    s.set_defaults(fn=cmd_list)
+
+    s = sub.add_parser("show", help="everything the server knows of a reel")
+    s.add_argument("key")
+    s.set_defaults(fn=cmd_show)
+
+    s = sub.add_parser("download", help="download a reel (resumes)")
+    s.add_argument("key")
+    s.add_argument("-o", "--output")
+    s.set_defaults(fn=cmd_download)
+
+    s = sub.add_parser("contact-sheet", help="a grid of frames of a reel")
+    s.add_argument("key")
+    s.add_argument("-o", "--output", required=True)
+    s.add_argument("--columns", type=int, default=4)
+    s.add_argument("--rows", type=int, default=4)
+    s.set_defaults(fn=cmd_contact_sheet)
+
+    s = sub.add_parser("pregen", help="run the pre-generation pass now")
+    s.add_argument("--anchor")
+    s.add_argument("--library", action="append")
+    s.add_argument("--span", action="append", choices=sorted(SPANS))
+    s.add_argument("--kind", action="append", choices=["recap", "on-this-day"])
+    s.add_argument("--dry-run", action="store_true")
+    s.add_argument("--timeout", type=float, default=3600)
+    s.set_defaults(fn=cmd_pregen)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(Client(args), args)
+    except grpc.RpcError as err:
+        code = err.code()
+        hint = HINTS.get(code, code.name.lower()).format(addr=args.addr)
+        reason = _reason(err)
+        console.print(f"[red]error:[/red] {hint}: {err.details()}" + (f" [{reason}]" if reason else ""))
+        return 1
+    except (ValueError, RuntimeError, OSError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

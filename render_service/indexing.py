@@ -1,0 +1,89 @@
+"""Keeping the ledger's media index in step with the library folders."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy.engine import Engine
+
+from ledger import libraries as library_dao
+from ledger.db import session_scope, utcnow
+from ledger.models import Library
+from render_service.media_index import scan_library
+from render_service.pipeline import LibraryConfig
+
+log = structlog.get_logger("indexing")
+
+CONTEXT_DIR = ".reels-context"
+
+
+@dataclass(frozen=True)
+class RescanResult:
+    library: Library
+    added: int
+    removed: int
+    seconds: float
+    photos: int
+    videos: int
+
+
+def _row_id(library: str, media_id: str) -> str:
+    # Media ids are primary keys across libraries, so the library is folded in.
+    return hashlib.sha1(f"{library}:{media_id}".encode()).hexdigest()[:20]
+
+
+def register_libraries(engine: Engine, libraries: dict[str, LibraryConfig]) -> None:
+    """Make sure every configured library has a ledger row (no scan)."""
+    with session_scope(engine) as session:
+        for lib in libraries.values():
+            library_dao.upsert_library(session, lib.key, str(lib.root), lib.timezone)
+
+
+def rescan(engine: Engine, lib: LibraryConfig) -> RescanResult:
+    """Scan the folder and make the index match it. Unreadable files are counted and
+    listed, never fatal; a missing folder leaves an empty index."""
+    started = time.perf_counter()
+    if lib.root.is_dir():
+        result = scan_library(lib.root, lib.timezone)
+        items, skipped = result.items, result.skipped
+    else:
+        items, skipped = [], [("", "LIBRARY_FOLDER_MISSING")]
+    rows = []
+    for item in items:
+        row = item.as_row()
+        row["id"] = _row_id(lib.key, row.pop("media_id"))
+        rows.append(row)
+    with session_scope(engine) as session:
+        library_dao.upsert_library(
+            session,
+            lib.key,
+            str(lib.root),
+            lib.timezone,
+            skipped=[{"rel_path": p, "reason": r} for p, r in skipped],
+            last_scan_at=utcnow(),
+        )
+        changes = library_dao.replace_media_index(session, lib.key, rows)
+        library = library_dao.get_library(session, lib.key)
+    seconds = time.perf_counter() - started
+    photos = sum(1 for i in items if i.kind == "PHOTO")
+    log.info("library scanned", library=lib.key, media=len(items), skipped=len(skipped),
+             added=changes.inserted, removed=changes.deleted, seconds=round(seconds, 3))
+    assert library is not None
+    return RescanResult(library, changes.inserted, changes.deleted, seconds, photos, len(items) - photos)
+
+
+def media_kind_counts(engine: Engine, key: str) -> tuple[int, int]:
+    """(photos, videos) in the index."""
+    import sqlalchemy as sa
+
+    from ledger.models import MediaItem
+
+    with session_scope(engine) as session:
+        rows = session.execute(
+            sa.select(MediaItem.kind, sa.func.count()).where(MediaItem.library_key == key).group_by(MediaItem.kind)
+        ).all()
+    counts = {k: n for k, n in rows}
+    return counts.get("PHOTO", 0), counts.get("VIDEO", 0)

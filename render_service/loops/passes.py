@@ -1,0 +1,88 @@
+"""Running one maintenance pass: the lease lock, the run-history row and the report,
+shared by pre-generation, retention and consolidation, scheduled or manual."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from sqlalchemy.engine import Engine
+
+from ledger import maintenance as maintenance_dao
+from ledger.db import session_scope
+from ledger.models import MaintenanceRun
+from render_service.locks import Lease, LockHeld, lease_lock
+from service_kit.errors import Aborted
+
+log = structlog.get_logger("maintenance")
+
+
+@dataclass
+class PassResult:
+    """What a pass body returns: its report and the errors it met (a pass with errors
+    is PARTIAL, not FAILED: one library's failure never aborts the rest)."""
+
+    report: dict[str, Any] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PassOutcome:
+    run: MaintenanceRun
+    result: PassResult
+
+
+def run_pass(
+    engine: Engine,
+    kind: str,
+    owner_id: str,
+    ttl_s: float,
+    trigger: str,
+    dry_run: bool,
+    body: Callable[[Lease], PassResult],
+) -> PassOutcome:
+    """Take the kind's lock, record the run, run `body`, record the outcome.
+
+    When another owner holds the lock, a SKIPPED run is recorded and Aborted
+    (LOCK_HELD) is raised, naming the holder and its expiry."""
+    lock_id = kind.lower()
+    try:
+        with lease_lock(engine, lock_id, owner_id, ttl_s) as lease:
+            with session_scope(engine) as session:
+                run = maintenance_dao.start_run(session, kind, owner_id, trigger, dry_run)
+            run_id = run.id
+            assert run_id is not None
+            log.info("pass started", kind=kind, run_id=run_id, trigger=trigger, dry_run=dry_run)
+            try:
+                result = body(lease)
+                status = "PARTIAL" if result.errors else "OK"
+            except Exception as exc:  # recorded in the run row; the lock is still released
+                log.exception("pass failed", kind=kind, run_id=run_id)
+                result = PassResult(errors=[f"{type(exc).__name__}: pass failed"])
+                status = "FAILED"
+            if lease.is_lost:
+                result.errors.append("LOCK_LOST: the lease was lost during the pass")
+                status = "PARTIAL" if status == "OK" else status
+            with session_scope(engine) as session:
+                run = maintenance_dao.finish_run(session, run_id, status, result.report, result.errors)
+            log.info("pass finished", kind=kind, run_id=run_id, status=status, errors=len(result.errors))
+            return PassOutcome(run, result)
+    except LockHeld as held:
+        with session_scope(engine) as session:
+            run = maintenance_dao.start_run(session, kind, owner_id, trigger, dry_run)
+            report = {"skipped": "LOCK_HELD", "holder": held.owner_id,
+                      "holder_expires": held.expires_at.isoformat() if held.expires_at else None}
+            maintenance_dao.finish_run(session, run.id, "SKIPPED", report, [])
+        log.info("pass skipped: lock held", kind=kind, holder=held.owner_id)
+        raise Aborted("LOCK_HELD", str(held), holder=held.owner_id,
+                      expires_at=held.expires_at.isoformat() if held.expires_at else "") from None
+
+
+def last_run_start(engine: Engine, kind: str) -> dt.datetime | None:
+    with session_scope(engine) as session:
+        runs = maintenance_dao.last_run_by_kind(session)
+    run = runs.get(kind)
+    return run.started_at if run else None

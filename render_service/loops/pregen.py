@@ -1,0 +1,209 @@
+"""Nightly pre-generation: every library x span x kind through `produce_reel`, with
+dedup, a free-disk check, the library's captured parameters replayed, and
+`prune_superseded` after each recorded reel."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+import structlog
+
+from ledger import prefs as prefs_dao
+from ledger import reels as reel_dao
+from ledger.db import session_scope, utcnow
+from render_service.catalog import precomputed_reel
+from render_service.locks import Lease
+from render_service.loops.passes import PassOutcome, PassResult, run_pass
+from render_service.pipeline import (
+    LibraryConfig,
+    PipelineDeps,
+    RenderChoice,
+    ReelSpec,
+    check_anchor,
+    library_today,
+    media_fingerprint,
+    produce_reel,
+    window_media,
+)
+from render_service.selection import local_midnight_utc, window_for
+from scripter_service.script import Kind, Mode, Span
+from service_kit.errors import NotFound, ReelError
+
+if TYPE_CHECKING:
+    from render_service.app import App
+
+log = structlog.get_logger("pregen")
+
+MB = 1024 * 1024
+
+
+@dataclass
+class ScopeOutcome:
+    library: str
+    span: str
+    kind: str
+    outcome: str  # RENDERED, SKIPPED, FAILED, WOULD_RENDER
+    reason: str = ""
+    reel_key: str = ""
+    message: str = ""
+    anchor_date: str = ""
+
+
+def replayed_choice(deps: PipelineDeps, library: str) -> tuple[RenderChoice, Mode]:
+    """The parameters the library's last CreateReel captured (user_ai_prefs)."""
+    with session_scope(deps.engine) as session:
+        row = prefs_dao.get_user_ai_prefs(session, library)
+    params = dict(row.params_json) if row else {}
+    mode = Mode(params.get("mode", "FAST")) if params.get("mode") in ("FAST", "AGENTIC") else Mode.FAST
+    return RenderChoice.from_dict(params), mode
+
+
+def prune_scope(deps: PipelineDeps, library: str, span: str, kind: str, dry_run: bool = False) -> list[dict]:
+    """Keep the newest `keep_per_scope` rows; delete the others' rows and files.
+    An open stream on a pruned reel still finishes (it holds the file open)."""
+    removed = []
+    with session_scope(deps.engine) as session:
+        if dry_run:
+            rows = reel_dao.newest_for_scope(session, library, span, kind)[deps.keep_per_scope :]
+        else:
+            rows = reel_dao.prune_superseded(session, library, span, kind, deps.keep_per_scope)
+    for row in rows:
+        files = [row.video_path, row.sidecar_path, row.poster_path]
+        sizes = {name: (st.size if (st := deps.store.stat(name)) else 0) for name in files if name}
+        if not dry_run:
+            for name in files:
+                if name:
+                    deps.store.delete(name)
+        removed.append({"key": row.key, "files": sizes})
+    return removed
+
+
+def pregen_one(
+    deps: PipelineDeps,
+    lib: LibraryConfig,
+    span: Span,
+    kind: Kind,
+    anchor: dt.date,
+    *,
+    dry_run: bool,
+    min_free_mb: int,
+) -> ScopeOutcome:
+    out = ScopeOutcome(lib.key, span.value, kind.value, "SKIPPED", anchor_date=anchor.isoformat())
+    window = window_for(span, kind, anchor)
+    rows = window_media(deps.engine, lib, window)
+    if not rows:
+        out.reason = "NO_MEDIA_IN_WINDOW"
+        return out
+    fingerprint = media_fingerprint(rows)
+    start_utc = local_midnight_utc(window.start, lib.timezone)
+    end_utc = local_midnight_utc(window.end, lib.timezone)
+    # Dedup: a valid reel of the same window made from the same media.
+    try:
+        current = precomputed_reel(deps.engine, deps.store, lib.key, span, kind)
+    except NotFound:
+        current = None
+    if current is not None:
+        with session_scope(deps.engine) as session:
+            row = reel_dao.get_reel_by_key(session, current.key)
+        if row and row.media_fingerprint == fingerprint and row.window_start == start_utc and row.window_end == end_utc:
+            out.reason, out.reel_key = "DEDUP", row.key
+            return out
+    free = deps.store.free_bytes()
+    if free is not None and free < min_free_mb * MB:
+        out.reason = "LOW_DISK"
+        out.message = f"{free // MB} MB free, {min_free_mb} MB needed"
+        return out
+    if dry_run:
+        out.outcome = "WOULD_RENDER"
+        return out
+    choice, mode = replayed_choice(deps, lib.key)
+    spec = ReelSpec(lib.key, span, kind, anchor, mode=mode, choice=choice, precomputed=True, job_id=f"pregen-{utcnow():%Y%m%dT%H%M%S}")
+    try:
+        produced = produce_reel(deps, spec, media_rows=rows)
+    except ReelError as exc:
+        out.outcome = "FAILED" if exc.code not in ("FAILED_PRECONDITION",) else "SKIPPED"
+        out.reason, out.message = exc.reason, exc.message
+        return out
+    out.outcome, out.reel_key = "RENDERED", produced.key
+    if produced.script.fallback_reason:
+        out.message = f"script fallback: {produced.script.fallback_reason}"
+    prune_scope(deps, lib.key, span.value, kind.value)
+    return out
+
+
+def run_pregen_batch(
+    deps: PipelineDeps,
+    libraries: Sequence[LibraryConfig],
+    spans: Sequence[Span],
+    kinds: Sequence[Kind],
+    anchor: dt.date | None,
+    *,
+    dry_run: bool,
+    min_free_mb: int,
+    lease: Lease | None = None,
+) -> PassResult:
+    """Every library x span x kind; a failure in one scope is recorded and the
+    batch goes on."""
+    outcomes: list[ScopeOutcome] = []
+    errors: list[str] = []
+    for lib in libraries:
+        lib_anchor = anchor or library_today(lib.timezone)
+        for span in spans:
+            for kind in kinds:
+                if lease is not None and lease.is_lost:
+                    errors.append("LOCK_LOST: stopped before the remaining scopes")
+                    break
+                try:
+                    outcome = pregen_one(deps, lib, span, kind, lib_anchor, dry_run=dry_run, min_free_mb=min_free_mb)
+                except Exception as exc:  # one scope's failure never aborts the batch
+                    log.exception("scope failed", library=lib.key, span=span.value, kind=kind.value)
+                    outcome = ScopeOutcome(lib.key, span.value, kind.value, "FAILED", "INTERNAL",
+                                           message=type(exc).__name__, anchor_date=lib_anchor.isoformat())
+                if outcome.outcome == "FAILED":
+                    errors.append(f"{lib.key}/{span.value}/{kind.value}: {outcome.reason}")
+                log.info("scope", library=lib.key, span=span.value, kind=kind.value,
+                         outcome=outcome.outcome, reason=outcome.reason)
+                outcomes.append(outcome)
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o.outcome] = counts.get(o.outcome, 0) + 1
+    report = {
+        "anchor_date": anchor.isoformat() if anchor else None,
+        "counts": counts,
+        "scopes": [asdict(o) for o in outcomes],
+    }
+    return PassResult(report, errors)
+
+
+def run_pregen_pass(
+    app: "App",
+    *,
+    anchor: dt.date | None = None,
+    libraries: Sequence[str] = (),
+    spans: Sequence[Span] = (),
+    kinds: Sequence[Kind] = (),
+    dry_run: bool = False,
+    trigger: str = "MANUAL",
+) -> PassOutcome:
+    """RunPregenNow and the nightly scheduler: validate, lock, run, record."""
+    settings = app.settings
+    libs = [app.library(name) for name in libraries] if libraries else list(app.libraries.values())
+    for lib in libs:
+        if anchor is not None:
+            check_anchor(anchor, lib.timezone)
+    spans = list(spans) or [Span(s) for s in settings.pregen_spans]
+    kinds = list(kinds) or [Kind(k) for k in settings.pregen_kinds]
+    return run_pass(
+        app.engine,
+        "PREGEN",
+        settings.owner_id,
+        settings.lock_ttl_s,
+        trigger,
+        dry_run,
+        lambda lease: run_pregen_batch(
+            app.deps, libs, spans, kinds, anchor, dry_run=dry_run, min_free_mb=settings.min_free_disk_mb, lease=lease
+        ),
+    )

@@ -1,0 +1,177 @@
+"""Retention: prune superseded ledger rows, sweep the reel cache, expire old job rows.
+
+One planning function decides what goes; the dry run returns that plan, the real run
+deletes exactly it. Nothing younger than its grace period is touched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+import structlog
+
+from ledger import jobs as job_dao
+from ledger import reels as reel_dao
+from ledger.db import session_scope, utcnow
+from ledger.models import TERMINAL_JOB_STATES, ReelJob
+from render_service.locks import Lease
+from render_service.loops.passes import PassOutcome, PassResult, run_pass
+from render_service.loops.pregen import prune_scope
+from render_service.pipeline import PipelineDeps
+from render_service.store import TMP_SUFFIX
+
+if TYPE_CHECKING:
+    from render_service.app import App
+
+log = structlog.get_logger("retention")
+
+REEL_EXTENSIONS = (".mp4", ".json", ".jpg")
+CRUFT_EXTENSIONS = (".txt", ".concat.txt", ".wav", ".aac", ".part")
+
+
+@dataclass(frozen=True)
+class Deletion:
+    type: str  # FILE or ROW
+    path: str  # object name, or "reel_jobs/<id>" / "precomputed_reels/<key>"
+    size_bytes: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    cache_max_age_s: float
+    tmp_grace_s: float
+    job_retention_s: float
+
+
+def plan_retention(deps: PipelineDeps, policy: RetentionPolicy, now: dt.datetime | None = None) -> list[Deletion]:
+    """Everything a retention run would delete now, in the order it deletes."""
+    now = now or utcnow()
+    plan: list[Deletion] = []
+    superseded_files: set[str] = set()
+
+    # 1. Superseded ledger rows (normally pruned right after each recorded reel).
+    with session_scope(deps.engine) as session:
+        scopes = reel_dao.stats_by_scope(session)
+    for scope in scopes:
+        for removed in prune_scope(deps, scope.library_key, scope.span, scope.kind, dry_run=True):
+            plan.append(Deletion("ROW", f"precomputed_reels/{removed['key']}", 0, "SUPERSEDED"))
+            for name, size in removed["files"].items():
+                superseded_files.add(name)
+                plan.append(Deletion("FILE", name, size, "SUPERSEDED"))
+
+    # 2. The cache: files no ledger row refers to and no live job owns.
+    with session_scope(deps.engine) as session:
+        referenced = reel_dao.referenced_paths(session)
+        live_keys = job_dao.live_reel_keys(session)
+    objects = {obj.name: obj for obj in deps.store.list()}
+    for name, obj in sorted(objects.items()):
+        if name in referenced or name in superseded_files:
+            continue
+        age = (now.timestamp() - obj.mtime)
+        stem, ext = _split(name)
+        if name.endswith(TMP_SUFFIX) or ext in CRUFT_EXTENSIONS:
+            if age > policy.tmp_grace_s:
+                plan.append(Deletion("FILE", name, obj.size, "TMP_CRUFT"))
+            continue
+        if ext not in REEL_EXTENSIONS or stem in live_keys:
+            continue
+        video = f"{stem}.mp4"
+        if ext == ".mp4":
+            if age > policy.cache_max_age_s:
+                plan.append(Deletion("FILE", name, obj.size, "CACHE_EXPIRED"))
+        elif video not in objects or video in superseded_files:
+            # A sidecar or poster whose video never appeared (crashed render).
+            if age > policy.tmp_grace_s and video not in superseded_files:
+                plan.append(Deletion("FILE", name, obj.size, "ORPHAN_SIDECAR" if ext == ".json" else "ORPHAN_POSTER"))
+        elif age > policy.cache_max_age_s and objects[video].age_s > policy.cache_max_age_s:
+            plan.append(Deletion("FILE", name, obj.size, "CACHE_EXPIRED"))
+
+    # 3. Job and event rows past their retention.
+    cutoff = now - dt.timedelta(seconds=policy.job_retention_s)
+    with session_scope(deps.engine) as session:
+        ids = session.execute(
+            sa.select(ReelJob.id).where(ReelJob.state.in_(sorted(TERMINAL_JOB_STATES)), ReelJob.updated_at < cutoff)
+        ).scalars().all()
+    plan.extend(Deletion("ROW", f"reel_jobs/{job_id}", 0, "JOB_EXPIRED") for job_id in sorted(ids))
+    return plan
+
+
+def _split(name: str) -> tuple[str, str]:
+    base = name[: -len(TMP_SUFFIX)] if name.endswith(TMP_SUFFIX) else name
+    stem, dot, ext = base.rpartition(".")
+    return (stem, f".{ext}") if dot else (base, "")
+
+
+def apply_retention(deps: PipelineDeps, plan: list[Deletion], job_cutoff: dt.datetime) -> list[str]:
+    """Delete exactly the plan; returns errors (a failure never stops the rest)."""
+    errors: list[str] = []
+    scopes = set()
+    for item in plan:
+        if item.reason == "SUPERSEDED" and item.type == "ROW":
+            key = item.path.split("/", 1)[1]
+            with session_scope(deps.engine) as session:
+                row = reel_dao.get_reel_by_key(session, key)
+                if row is not None:
+                    scopes.add((row.library_key, row.span, row.kind))
+                    session.delete(row)
+    for item in plan:
+        if item.type != "FILE":
+            continue
+        try:
+            deps.store.delete(item.path)
+        except OSError as exc:
+            errors.append(f"{item.path}: {exc.strerror}")
+    job_ids = [item.path.split("/", 1)[1] for item in plan if item.reason == "JOB_EXPIRED"]
+    if job_ids:
+        from ledger.models import JobEvent
+
+        with session_scope(deps.engine) as session:
+            for i in range(0, len(job_ids), 500):
+                chunk = job_ids[i : i + 500]
+                session.execute(sa.delete(JobEvent).where(JobEvent.job_id.in_(chunk)))
+                session.execute(sa.delete(ReelJob).where(ReelJob.id.in_(chunk)))
+    return errors
+
+
+def run_retention(
+    deps: PipelineDeps, policy: RetentionPolicy, dry_run: bool, lease: Lease | None = None
+) -> tuple[PassResult, list[Deletion]]:
+    now = utcnow()
+    plan = plan_retention(deps, policy, now)
+    errors = [] if dry_run else apply_retention(deps, plan, now - dt.timedelta(seconds=policy.job_retention_s))
+    counts: dict[str, int] = {}
+    for item in plan:
+        counts[item.reason] = counts.get(item.reason, 0) + 1
+    report = {
+        "dry_run": dry_run,
+        "counts": counts,
+        "bytes": sum(i.size_bytes for i in plan),
+        "deleted": [asdict(i) for i in plan[:1000]],
+        "listed": min(len(plan), 1000),
+        "total": len(plan),
+    }
+    return PassResult(report, errors), plan
+
+
+def policy_from(app: "App") -> RetentionPolicy:
+    s = app.settings
+    return RetentionPolicy(
+        cache_max_age_s=s.cache_max_age_days * 86400,
+        tmp_grace_s=s.cache_tmp_grace_min * 60,
+        job_retention_s=s.job_retention_days * 86400,
+    )
+
+
+def run_retention_pass(app: "App", *, dry_run: bool = True, trigger: str = "MANUAL") -> tuple[PassOutcome, list[Deletion]]:
+    captured: dict[str, list[Deletion]] = {}
+
+    def body(lease: Lease) -> PassResult:
+        result, captured["plan"] = run_retention(app.deps, policy_from(app), dry_run, lease)
+        return result
+
+    outcome = run_pass(app.engine, "RETENTION", app.settings.owner_id, app.settings.lock_ttl_s, trigger, dry_run, body)
+    return outcome, captured.get("plan", [])

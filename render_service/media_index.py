@@ -1,0 +1,427 @@
+"""The media index: what a library folder holds, read from file headers only.
+
+``scan_library`` walks a library, and for every photo reads its EXIF (taken-at
+with offset, GPS, orientation) and size without decoding pixels, and for every
+video opens the container with PyAV for duration, size and creation time. A
+file that cannot be read is reported in ``ScanResult.skipped`` with a reason;
+one bad file never aborts the scan.
+
+Taken-at, in order of preference:
+
+* photos: EXIF ``DateTimeOriginal`` (then ``DateTimeDigitized``, then ``DateTime``)
+  with its matching ``OffsetTime*`` tag when present; a time without offset is
+  read in the library time zone (``default_tz``);
+* videos: ``com.apple.quicktime.creationdate`` (carries an offset), then
+  ``creation_time`` (UTC);
+* otherwise the file's modification time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import os
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import av
+from PIL import ExifTags, Image, UnidentifiedImageError
+
+from scripter_service.script import Candidate, MediaKind
+
+PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif"})
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".webm", ".mkv"})
+_HEIF_SUFFIXES = frozenset({".heic", ".heif"})
+CONTEXT_DIR = ".reels-context"  # hidden, so skipped like every dot-folder
+
+# Reasons a file is skipped (stable strings: they reach logs and RPC responses).
+EMPTY = "EMPTY"  # zero bytes
+UNREADABLE = "UNREADABLE"  # corrupt, truncated header, or no permission
+UNSUPPORTED = "UNSUPPORTED"  # a format we cannot open (HEIC without a plugin, no video stream)
+TOO_LARGE = "TOO_LARGE"  # beyond Pillow's decompression-bomb limit
+
+# EXIF tags (numbers from the EXIF 2.32 spec).
+_ORIENTATION = 0x0112
+_DATETIME = 0x0132
+_DATETIME_ORIGINAL = 0x9003
+_DATETIME_DIGITIZED = 0x9004
+_OFFSET_TIME = 0x9010
+_OFFSET_TIME_ORIGINAL = 0x9011
+_OFFSET_TIME_DIGITIZED = 0x9012
+_SUBSEC_TIME = 0x9290
+_SUBSEC_TIME_ORIGINAL = 0x9291
+_SUBSEC_TIME_DIGITIZED = 0x9292
+_GPS_LAT_REF, _GPS_LAT, _GPS_LON_REF, _GPS_LON = 1, 2, 3, 4
+
+_EXIF_DATE = re.compile(r"(\d{4})[:\-/](\d{2})[:\-/](\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
+_EXIF_OFFSET = re.compile(r"([+-])(\d{2}):?(\d{2})")
+_MAX_OFFSET_MIN = 14 * 60
+_OLDEST_PLAUSIBLE_YEAR = 1826  # the first photograph; QuickTime's "unset" is 1904
+
+
+@dataclass
+class ScannedMedia:
+    """One indexed photo or video. ``width``/``height`` are as stored, before
+    applying ``orientation`` (see ``display_size``)."""
+
+    media_id: str
+    rel_path: str
+    kind: MediaKind
+    taken_at_utc: dt.datetime
+    tz_offset_min: int | None
+    lat: float | None
+    lon: float | None
+    orientation: int
+    width: int
+    height: int
+    size_bytes: int
+    mtime: float
+    duration_s: float = 0.0
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """(width, height) once EXIF orientation is applied (5-8 swap the axes)."""
+        if self.orientation in (5, 6, 7, 8):
+            return self.height, self.width
+        return self.width, self.height
+
+    def as_row(self) -> dict[str, Any]:
+        """Plain values for the ledger: ``kind`` is a string, ``taken_at_utc`` aware UTC."""
+        row = asdict(self)
+        row["kind"] = self.kind.value
+        return row
+
+    def as_candidate(self) -> Candidate:
+        """The scripter's view of this item, with displayed (oriented) size."""
+        width, height = self.display_size
+        return Candidate(
+            media_id=self.media_id,
+            kind=self.kind,
+            taken_at=self.taken_at_utc,
+            width=width,
+            height=height,
+            lat=self.lat,
+            lon=self.lon,
+            duration_s=self.duration_s,
+            rel_path=self.rel_path,
+        )
+
+
+@dataclass
+class ScanResult:
+    items: list[ScannedMedia] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (rel_path, reason)
+
+    @property
+    def skipped_counts(self) -> dict[str, int]:
+        return dict(Counter(reason for _, reason in self.skipped))
+
+
+class _Skip(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def media_id_for(rel_path: str, size_bytes: int, mtime_ns: int) -> str:
+    """Stable id: changes when the file is moved, resized or touched."""
+    digest = hashlib.sha1(f"{rel_path}\x00{size_bytes}\x00{mtime_ns}".encode())
+    return digest.hexdigest()[:16]
+
+
+def scan_library(root: Path, default_tz: str) -> ScanResult:
+    """Index every photo and video under ``root``.
+
+    Hidden files and folders (``.reels-context`` among them) are ignored, and so
+    are files whose extension is not a known photo or video one. Items and
+    skipped entries come sorted by ``rel_path``. Raises only when ``root`` is not
+    a directory (NotADirectoryError) or ``default_tz`` is not a known zone.
+    """
+    root = Path(root)
+    zone = ZoneInfo(default_tz)
+    if not root.is_dir():
+        raise NotADirectoryError(f"library folder not found: {root}")
+    result = ScanResult()
+    for rel_path, entry in _walk(root, result.skipped):
+        suffix = os.path.splitext(entry.name)[1].lower()
+        try:
+            st = entry.stat()
+            if st.st_size == 0:
+                raise _Skip(EMPTY)
+            if suffix in VIDEO_SUFFIXES:
+                item = _scan_video(Path(entry.path), rel_path, st, zone)
+            else:
+                item = _scan_photo(Path(entry.path), rel_path, st, zone, suffix)
+        except _Skip as skip:
+            result.skipped.append((rel_path, skip.reason))
+        except Exception:  # any other failure on one file: count it, go on
+            result.skipped.append((rel_path, UNREADABLE))
+        else:
+            result.items.append(item)
+    result.items.sort(key=lambda m: m.rel_path)
+    result.skipped.sort()
+    return result
+
+
+def _walk(root: Path, skipped: list[tuple[str, str]]) -> Iterator[tuple[str, os.DirEntry]]:
+    """Yield (posix rel_path, DirEntry) of candidate media files, depth first."""
+    pending = [(str(root), "")]
+    while pending:
+        folder, prefix = pending.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError:
+            skipped.append((prefix.rstrip("/") or ".", UNREADABLE))
+            continue
+        subfolders = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            rel_path = prefix + entry.name
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    subfolders.append((entry.path, rel_path + "/"))
+                    continue
+                if not entry.is_file():
+                    continue
+            except OSError:
+                skipped.append((rel_path, UNREADABLE))
+                continue
+            suffix = os.path.splitext(entry.name)[1].lower()
+            if suffix in PHOTO_SUFFIXES or suffix in VIDEO_SUFFIXES:
+                yield rel_path, entry
+        pending.extend(reversed(subfolders))
+
+
+# ---------------------------------------------------------------- photos
+
+
+def _scan_photo(
+    path: Path, rel_path: str, st: os.stat_result, zone: ZoneInfo, suffix: str
+) -> ScannedMedia:
+    try:
+        with Image.open(path) as img:  # lazy: reads the header, not the pixels
+            width, height = img.size
+            exif = _read_exif(img)
+    except Image.DecompressionBombError:
+        raise _Skip(TOO_LARGE) from None
+    except UnidentifiedImageError:
+        raise _Skip(UNSUPPORTED if suffix in _HEIF_SUFFIXES else UNREADABLE) from None
+    except Exception:
+        raise _Skip(UNREADABLE) from None
+
+    exif_ifd = _sub_ifd(exif, ExifTags.IFD.Exif)
+    taken = _exif_taken_at(exif, exif_ifd, zone)
+    if taken is None:
+        taken_at_utc, offset_min = _from_mtime(st), None
+    else:
+        taken_at_utc, offset_min = taken
+    lat, lon = _exif_gps(_sub_ifd(exif, ExifTags.IFD.GPSInfo))
+    orientation = exif.get(_ORIENTATION)
+    if not isinstance(orientation, int) or not 1 <= orientation <= 8:
+        orientation = 1
+    return ScannedMedia(
+        media_id=media_id_for(rel_path, st.st_size, st.st_mtime_ns),
+        rel_path=rel_path,
+        kind=MediaKind.PHOTO,
+        taken_at_utc=taken_at_utc,
+        tz_offset_min=offset_min,
+        lat=lat,
+        lon=lon,
+        orientation=orientation,
+        width=int(width),
+        height=int(height),
+        size_bytes=st.st_size,
+        mtime=st.st_mtime,
+        duration_s=0.0,
+    )
+
+
+def _read_exif(img: Image.Image) -> Image.Exif:
+    # PNG's getexif() decodes the whole image looking for a late eXIf chunk; an
+    # eXIf chunk before the pixels is already in img.info, which is enough here.
+    if img.format == "PNG" and "exif" not in img.info:
+        return Image.Exif()
+    try:
+        return img.getexif()
+    except Exception:  # a broken EXIF block: keep the photo, lose the metadata
+        return Image.Exif()
+
+
+def _sub_ifd(exif: Image.Exif, tag: int) -> dict:
+    try:
+        return exif.get_ifd(tag)
+    except Exception:
+        return {}
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    if not isinstance(value, str):
+        return None
+    return value.strip("\x00 \t\r\n") or None
+
+
+def _exif_taken_at(
+    ifd0: Image.Exif, exif_ifd: dict, zone: ZoneInfo
+) -> tuple[dt.datetime, int | None] | None:
+    """(aware UTC datetime, offset minutes or None) from the first usable date tag."""
+    candidates = (
+        (exif_ifd.get(_DATETIME_ORIGINAL), exif_ifd.get(_OFFSET_TIME_ORIGINAL),
+         exif_ifd.get(_SUBSEC_TIME_ORIGINAL)),
+        (exif_ifd.get(_DATETIME_DIGITIZED), exif_ifd.get(_OFFSET_TIME_DIGITIZED),
+         exif_ifd.get(_SUBSEC_TIME_DIGITIZED)),
+        (ifd0.get(_DATETIME), exif_ifd.get(_OFFSET_TIME), exif_ifd.get(_SUBSEC_TIME)),
+    )
+    for raw_date, raw_offset, raw_subsec in candidates:
+        naive = _parse_exif_datetime(_text(raw_date), _text(raw_subsec))
+        if naive is None:
+            continue
+        offset_min = _parse_offset(_text(raw_offset))
+        if offset_min is None:
+            local = naive.replace(tzinfo=zone)
+        else:
+            local = naive.replace(tzinfo=dt.timezone(dt.timedelta(minutes=offset_min)))
+        return local.astimezone(dt.timezone.utc), offset_min
+    return None
+
+
+def _parse_exif_datetime(text: str | None, subsec: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    match = _EXIF_DATE.match(text)
+    if not match:
+        return None
+    try:
+        value = dt.datetime(*(int(g) for g in match.groups()))
+    except ValueError:  # "0000:00:00 00:00:00" and friends
+        return None
+    if value.year < _OLDEST_PLAUSIBLE_YEAR:
+        return None
+    if subsec and subsec.isdigit():
+        value = value.replace(microsecond=int(subsec[:6].ljust(6, "0")))
+    return value
+
+
+def _parse_offset(text: str | None) -> int | None:
+    if not text:
+        return None
+    if text in ("Z", "z"):
+        return 0
+    match = _EXIF_OFFSET.fullmatch(text)
+    if not match:
+        return None
+    sign, hours, minutes = match.groups()
+    total = int(hours) * 60 + int(minutes)
+    if total > _MAX_OFFSET_MIN or int(minutes) >= 60:
+        return None
+    return -total if sign == "-" else total
+
+
+def _exif_gps(gps: dict) -> tuple[float | None, float | None]:
+    lat = _gps_coordinate(gps.get(_GPS_LAT), gps.get(_GPS_LAT_REF), "S", 90.0)
+    lon = _gps_coordinate(gps.get(_GPS_LON), gps.get(_GPS_LON_REF), "W", 180.0)
+    if lat is None or lon is None or (lat == 0.0 and lon == 0.0):
+        return None, None  # (0, 0) is what cameras write when they have no fix
+    return lat, lon
+
+
+def _gps_coordinate(value: Any, ref: Any, negative_ref: str, limit: float) -> float | None:
+    if not isinstance(value, tuple) or not value:
+        return None
+    try:
+        parts = [float(part) for part in value[:3]]
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    degrees = sum(part / 60**i for i, part in enumerate(parts))
+    if not math.isfinite(degrees) or abs(degrees) > limit:
+        return None
+    if (_text(ref) or "").upper().startswith(negative_ref):
+        degrees = -abs(degrees)
+    return degrees
+
+
+def _from_mtime(st: os.stat_result) -> dt.datetime:
+    return dt.datetime.fromtimestamp(st.st_mtime, tz=dt.timezone.utc)
+
+
+# ---------------------------------------------------------------- videos
+
+
+def _scan_video(path: Path, rel_path: str, st: os.stat_result, zone: ZoneInfo) -> ScannedMedia:
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except Exception:
+        raise _Skip(UNREADABLE) from None
+    with container:
+        if not container.streams.video:
+            raise _Skip(UNSUPPORTED)
+        stream = container.streams.video[0]
+        width, height = stream.codec_context.width, stream.codec_context.height
+        duration_s = _video_duration(container, stream)
+        metadata = {**stream.metadata, **container.metadata}
+    if not width or not height:
+        raise _Skip(UNREADABLE)
+    taken = _video_taken_at(metadata, zone)
+    if taken is None:
+        taken_at_utc, offset_min = _from_mtime(st), None
+    else:
+        taken_at_utc, offset_min = taken
+    return ScannedMedia(
+        media_id=media_id_for(rel_path, st.st_size, st.st_mtime_ns),
+        rel_path=rel_path,
+        kind=MediaKind.VIDEO,
+        taken_at_utc=taken_at_utc,
+        tz_offset_min=offset_min,
+        lat=None,
+        lon=None,
+        orientation=1,
+        width=int(width),
+        height=int(height),
+        size_bytes=st.st_size,
+        mtime=st.st_mtime,
+        duration_s=duration_s,
+    )
+
+
+def _video_duration(container: Any, stream: Any) -> float:
+    if container.duration:  # in av.time_base units (microseconds)
+        return round(container.duration / av.time_base, 3)
+    if stream.duration and stream.time_base:
+        return round(float(stream.duration * stream.time_base), 3)
+    return 0.0
+
+
+def _video_taken_at(metadata: dict[str, str], zone: ZoneInfo) -> tuple[dt.datetime, int | None] | None:
+    apple = _parse_iso(metadata.get("com.apple.quicktime.creationdate"))
+    if apple is not None:  # local time, normally with its offset
+        offset = apple.utcoffset()
+        if offset is None:
+            return apple.replace(tzinfo=zone).astimezone(dt.timezone.utc), None
+        return apple.astimezone(dt.timezone.utc), int(offset.total_seconds() // 60)
+    created = _parse_iso(metadata.get("creation_time"))
+    if created is None:
+        return None
+    if created.tzinfo is None:  # QuickTime/Matroska creation times are UTC
+        created = created.replace(tzinfo=dt.timezone.utc)
+    return created.astimezone(dt.timezone.utc), None
+
+
+def _parse_iso(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if value.year <= 1970:  # 1904/1970: an unset clock, not a date
+        return None
+    return value

@@ -1,0 +1,17 @@
+"""The renderer: a Script plus media files to an MP4 (H.264 High + AAC,
+faststart) and a JPEG poster, with bounded memory and frames generated in
+step with the encoder. See renderer.py for the entry points."""
+
+from .renderer import make_poster, render_reel
+from .types import MediaInput, RenderCancelled, RenderError, RenderParams, RenderStats, params_for
+
+__all__ = [
+    "MediaInput",
+    "RenderCancelled",
+    "RenderError",
+    "RenderParams",
+    "RenderStats",
+    "make_poster",
+    "params_for",
+    "render_reel",
+]

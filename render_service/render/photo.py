@@ -1,0 +1,103 @@
+"""Photo preparation: decode once at reduced size, orient, and lay out on a canvas.
+
+A photo is never decoded at full size when it is a JPEG: ``Image.draft`` lets
+libjpeg scale by 1/2, 1/4 or 1/8 while decoding, to the smallest size that still
+covers the canvas, so a 40 MP photo costs a few MB. Photos whose shape is close to
+the frame's fill it (cropped to cover); portrait or panoramic ones are shown whole,
+centred on a blurred, darkened, scaled-up copy of themselves.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image, ImageFilter, ImageOps
+
+from .types import RenderError
+
+# Fill the frame (crop) when the photo's aspect is within this factor of the frame's.
+COVER_TOLERANCE = 1.39
+BACKGROUND_SCALE = 8  # the blurred background is built at 1/8 size
+BACKGROUND_DIM = 0.55
+
+_TRANSPOSE = {
+    2: (Image.Transpose.FLIP_LEFT_RIGHT,),
+    3: (Image.Transpose.ROTATE_180,),
+    4: (Image.Transpose.FLIP_TOP_BOTTOM,),
+    5: (Image.Transpose.TRANSPOSE,),
+    6: (Image.Transpose.ROTATE_270,),
+    7: (Image.Transpose.TRANSVERSE,),
+    8: (Image.Transpose.ROTATE_90,),
+}
+_ORIENTATION_TAG = 0x0112
+
+
+def load_photo(path: Path, orientation: int, need_w: int, need_h: int, frame_w: int, frame_h: int) -> Image.Image:
+    """Decode ``path`` as RGB, upright, at the smallest size from which a
+    ``need_w`` x ``need_h`` canvas can be drawn for a ``frame_w`` x ``frame_h``
+    output. Raises RenderError for unreadable files."""
+    try:
+        im = Image.open(path)
+        file_orientation = im.getexif().get(_ORIENTATION_TAG)
+        if file_orientation in _TRANSPOSE or file_orientation == 1:
+            orientation = file_orientation
+        swap = orientation in (5, 6, 7, 8)
+        sw, sh = im.size
+        uw, uh = (sh, sw) if swap else (sw, sh)  # upright size
+        cover = is_cover(uw, uh, frame_w, frame_h)
+        scale = max(need_w / uw, need_h / uh) if cover else min(need_w / uw, need_h / uh)
+        if im.format == "JPEG":
+            want = (max(1, int(sw * scale)), max(1, int(sh * scale)))
+            im.draft("RGB", want)
+        im.load()
+        if im.mode != "RGB":
+            im = im.convert("RGB")
+        if orientation in _TRANSPOSE:
+            if file_orientation == orientation:
+                im = ImageOps.exif_transpose(im)
+            else:
+                for op in _TRANSPOSE[orientation]:
+                    im = im.transpose(op)
+        return im
+    except RenderError:
+        raise
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise RenderError(f"cannot decode photo {path.name}: {type(exc).__name__}") from exc
+
+
+def is_cover(photo_w: int, photo_h: int, frame_w: int, frame_h: int) -> bool:
+    ratio = (photo_w / photo_h) / (frame_w / frame_h)
+    return 1 / COVER_TOLERANCE <= ratio <= COVER_TOLERANCE
+
+
+def compose_canvas(im: Image.Image, canvas_w: int, canvas_h: int, frame_w: int, frame_h: int) -> Image.Image:
+    """An RGB ``canvas_w`` x ``canvas_h`` image of the upright photo ``im``: cropped
+    to cover when its shape is near the frame's, else whole on a blurred copy."""
+    w, h = im.size
+    if is_cover(w, h, frame_w, frame_h):
+        return _cover(im, canvas_w, canvas_h, Image.Resampling.BICUBIC)
+    small = _cover(im, max(2, canvas_w // BACKGROUND_SCALE), max(2, canvas_h // BACKGROUND_SCALE), Image.Resampling.BILINEAR)
+    small = small.filter(ImageFilter.GaussianBlur(radius=max(2.0, small.width / 40)))
+    small = small.point(lambda v: int(v * BACKGROUND_DIM))
+    canvas = small.resize((canvas_w, canvas_h), Image.Resampling.BILINEAR)
+    scale = min(canvas_w / w, canvas_h / h)
+    fw, fh = max(1, round(w * scale)), max(1, round(h * scale))
+    fitted = im.resize((fw, fh), Image.Resampling.BICUBIC, reducing_gap=2.0)
+    canvas.paste(fitted, ((canvas_w - fw) // 2, (canvas_h - fh) // 2))
+    return canvas
+
+
+def _cover(im: Image.Image, tw: int, th: int, resample: Image.Resampling) -> Image.Image:
+    w, h = im.size
+    scale = max(tw / w, th / h)
+    bw, bh = tw / scale, th / scale
+    x0, y0 = (w - bw) / 2, (h - bh) / 2
+    return im.resize((tw, th), resample, box=(x0, y0, x0 + bw, y0 + bh), reducing_gap=2.0)
+
+
+def photo_canvas(path: Path, orientation: int, canvas_w: int, canvas_h: int, frame_w: int, frame_h: int) -> Image.Image:
+    im = load_photo(path, orientation, canvas_w, canvas_h, frame_w, frame_h)
+    try:
+        return compose_canvas(im, canvas_w, canvas_h, frame_w, frame_h)
+    except (OSError, ValueError) as exc:
+        raise RenderError(f"cannot prepare photo {path.name}: {type(exc).__name__}") from exc

@@ -1,0 +1,165 @@
+"""Frame-exact timeline of a script: when each shot is on screen, how it blends
+with its neighbours, and the crop box of its pan/zoom motion for every frame.
+
+Everything here is integer frame arithmetic so that the total length is exactly
+``round(script.duration_s * fps)`` frames: transitions overlap inside that total
+rather than adding to it.
+
+``shot.transition`` is how a shot *enters*: a crossfade from the previous shot, a
+cut, or a dip through black. On the first shot only ``fade_black`` means anything
+(a fade in from black). The reel always fades out to black over its last half
+second, like the music.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CROSSFADE_S = 0.6
+FADE_BLACK_S = 0.8
+END_FADE_S = 0.5
+
+# Motion: zoom shrinks the crop box by at most this many pixels per frame (2 keeps
+# the box centred on whole pixels: smooth, no sub-pixel jitter) and by at most
+# this fraction of the frame in total; pans travel at most 2 px/frame and 30 %.
+ZOOM_STEP_PX = 2
+ZOOM_MAX = 0.25
+PAN_STEP_PX = 2
+PAN_MAX = 0.30
+
+
+@dataclass(frozen=True)
+class ShotSpan:
+    index: int
+    start: int  # first frame on screen (inclusive), overlaps included
+    end: int  # exclusive
+    base_start: int  # where the shot starts in the script's own timing
+    base_end: int
+    fade_in: int = 0  # frames of fade from black at its start (fade_black)
+    fade_out: int = 0  # frames of fade to black at its end
+
+    @property
+    def frames(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class Timeline:
+    fps: int
+    total_frames: int
+    spans: tuple[ShotSpan, ...]
+    end_fade: int
+
+    def layers(self, f: int) -> list[tuple[ShotSpan, float]]:
+        """The shots visible at frame ``f`` and their weights: one shot with its
+        brightness (1.0 unless fading through black), or two crossfading shots with
+        the weight of the later one."""
+        visible = [s for s in self.spans if s.start <= f < s.end]
+        if len(visible) >= 2:
+            a, b = visible[0], visible[1]
+            overlap = a.end - b.start
+            w = (f - b.start + 1) / (overlap + 1)
+            return [(a, 1.0 - w), (b, w)]
+        if not visible:  # cannot happen for a well-formed timeline; stay black
+            return []
+        s = visible[0]
+        level = 1.0
+        if s.fade_in and f < s.start + s.fade_in:
+            level = min(level, (f - s.start + 1) / (s.fade_in + 1))
+        if s.fade_out and f >= s.end - s.fade_out:
+            level = min(level, (s.end - f) / (s.fade_out + 1))
+        if self.end_fade and f >= self.total_frames - self.end_fade:
+            level = min(level, (self.total_frames - f) / (self.end_fade + 1))
+        return [(s, level)]
+
+
+def build_timeline(durations: list[float], transitions: list[str], fps: int) -> Timeline:
+    if not durations:
+        raise ValueError("a script needs at least one shot")
+    bounds = [0]
+    acc = 0.0
+    for d in durations:
+        acc += max(0.0, d)
+        bounds.append(round(acc * fps))
+    total = bounds[-1]
+    n = len(durations)
+    starts = bounds[:-1]
+    ends = bounds[1:]
+    vis_start = list(starts)
+    vis_end = list(ends)
+    fade_in = [0] * n
+    fade_out = [0] * n
+    for i in range(n):
+        kind = transitions[i] if i < len(transitions) else "crossfade"
+        own = ends[i] - starts[i]
+        if i == 0:
+            if kind == "fade_black":
+                fade_in[0] = min(round(FADE_BLACK_S / 2 * fps), own // 2)
+            continue
+        prev = starts[i] - starts[i - 1]
+        if kind == "crossfade":
+            length = min(round(CROSSFADE_S * fps), prev // 2, own // 2)
+            if length >= 2:
+                vis_start[i] = starts[i] - length // 2
+                vis_end[i - 1] = vis_start[i] + length
+        elif kind == "fade_black":
+            half = round(FADE_BLACK_S / 2 * fps)
+            fade_out[i - 1] = min(half, prev // 2)
+            fade_in[i] = min(half, own // 2)
+    spans = tuple(
+        ShotSpan(i, vis_start[i], vis_end[i], starts[i], ends[i], fade_in[i], fade_out[i])
+        for i in range(n)
+        if vis_end[i] > vis_start[i]
+    )
+    end_fade = min(round(END_FADE_S * fps), total // 4)
+    return Timeline(fps=fps, total_frames=total, spans=spans, end_fade=end_fade)
+
+
+# --- motion -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Motion:
+    """A shot's canvas size and crop box per frame. Every box has the output's
+    aspect (to within a pixel) and is scaled to the output size; pans and static
+    shots use boxes of exactly the output size, so they need no scaling at all."""
+
+    kind: str
+    width: int  # output frame
+    height: int
+    canvas_w: int
+    canvas_h: int
+    frames: int
+    per_frame: float  # box shrink (zoom) or travel (pan) in px per frame
+
+    def box(self, k: int) -> tuple[int, int, int, int]:
+        """(x0, y0, w, h) of the crop for frame ``k`` (0-based) of the shot."""
+        k = min(max(k, 0), self.frames - 1)
+        w, h, cw, ch = self.width, self.height, self.canvas_w, self.canvas_h
+        if self.kind in ("zoom_in", "zoom_out"):
+            step = k if self.kind == "zoom_in" else self.frames - 1 - k
+            bw = cw - self.per_frame * step
+            bw = max(w, 2 * round(bw / 2)) if cw % 2 == 0 else max(w, round(bw))
+            bh = min(ch, round(bw * h / w))
+            return (cw - bw) // 2, (ch - bh) // 2, bw, bh
+        if self.kind in ("pan_left", "pan_right"):
+            travel = cw - w
+            x = min(travel, round(self.per_frame * k))
+            x0 = travel - x if self.kind == "pan_left" else x
+            return x0, (ch - h) // 2, w, h
+        return (cw - w) // 2, (ch - h) // 2, w, h
+
+
+def plan_motion(kind: str, frames: int, width: int, height: int) -> Motion:
+    frames = max(1, frames)
+    steps = max(1, frames - 1)
+    if kind in ("zoom_in", "zoom_out"):
+        per = min(float(ZOOM_STEP_PX), ZOOM_MAX * width / steps)
+        cw = width + 2 * ((round(per * steps) + 1) // 2)
+        ch = 2 * ((round(cw * height / width) + 1) // 2)
+        return Motion(kind, width, height, cw, max(ch, height), frames, per)
+    if kind in ("pan_left", "pan_right"):
+        per = min(float(PAN_STEP_PX), PAN_MAX * width / steps)
+        cw = width + 2 * ((round(per * steps) + 1) // 2)
+        return Motion(kind, width, height, cw, height, frames, per)
+    return Motion("static", width, height, width, height, frames, 0.0)

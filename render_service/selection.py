@@ -1,0 +1,169 @@
+"""Which dates a reel covers, and which media fall inside them.
+
+Windows are ranges of *local* dates in the library's time zone, ``[start, end)``,
+oldest first (see DESIGN.md, "Span and kind"):
+
+=========  ================================  ============================================
+span       RECAP                             ON_THIS_DAY (one range per earlier year)
+=========  ================================  ============================================
+DAY        the day before the anchor         the anchor's month-day
+WEEK       the ISO week (Mon-Sun) before     the 7 days starting on the anchor's month-day
+           the anchor's week
+MONTH      the calendar month before the     the anchor's calendar month
+           anchor's month
+=========  ================================  ============================================
+
+29 February falls back to 28 February in a year without one. Dates become UTC
+instants only at the edge (``local_range_to_utc``), from local midnights, so a
+photo taken at 00:30 local time belongs to that local day whatever UTC says.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol, TypeVar
+from zoneinfo import ZoneInfo
+
+from scripter_service.script import Kind, Span, Window
+
+ON_THIS_DAY_DEFAULT_YEARS = 30
+
+# How long a pre-generated reel stays valid, counted from local midnight of its anchor.
+DEFAULT_VALIDITY_HOURS: dict[Span, float] = {
+    Span.DAY: 26,
+    Span.WEEK: 8 * 24,
+    Span.MONTH: 32 * 24,
+}
+
+_T = TypeVar("_T")
+_ONE_DAY = dt.timedelta(days=1)
+
+
+def window_for(
+    span: Span | str, kind: Kind | str, anchor: dt.date, earliest_year: int | None = None
+) -> Window:
+    """The window of ``span`` x ``kind`` anchored on ``anchor`` (a local date).
+
+    ``earliest_year`` bounds ON_THIS_DAY (default: 30 years back); it must be
+    before ``anchor.year``. It is ignored for RECAP.
+    """
+    span, kind = Span(span), Kind(kind)
+    if isinstance(anchor, dt.datetime):  # a datetime is a date too; keep only the date
+        anchor = anchor.date()
+    if kind is Kind.RECAP:
+        ranges = (_recap_range(span, anchor),)
+    else:
+        first = anchor.year - ON_THIS_DAY_DEFAULT_YEARS if earliest_year is None else earliest_year
+        first = max(first, dt.MINYEAR)
+        if first >= anchor.year:
+            raise ValueError(
+                f"earliest_year {first} leaves no year before {anchor.year} for ON_THIS_DAY"
+            )
+        ranges = tuple(_on_this_day_range(span, anchor, year) for year in range(first, anchor.year))
+    return Window(span=span, kind=kind, anchor=anchor, ranges=ranges)
+
+
+def _recap_range(span: Span, anchor: dt.date) -> tuple[dt.date, dt.date]:
+    if span is Span.DAY:
+        return anchor - _ONE_DAY, anchor
+    if span is Span.WEEK:
+        this_monday = anchor - dt.timedelta(days=anchor.weekday())
+        return this_monday - dt.timedelta(days=7), this_monday
+    first_of_month = anchor.replace(day=1)
+    return (first_of_month - _ONE_DAY).replace(day=1), first_of_month
+
+
+def _on_this_day_range(span: Span, anchor: dt.date, year: int) -> tuple[dt.date, dt.date]:
+    if span is Span.MONTH:
+        start = dt.date(year, anchor.month, 1)
+        return start, _first_of_next_month(start)
+    day = same_month_day(anchor, year)
+    return day, day + dt.timedelta(days=1 if span is Span.DAY else 7)
+
+
+def same_month_day(anchor: dt.date, year: int) -> dt.date:
+    """``anchor``'s month and day in ``year``; 29 February becomes 28 February
+    in a year without one."""
+    try:
+        return anchor.replace(year=year)
+    except ValueError:
+        return dt.date(year, 2, 28)
+
+
+def _first_of_next_month(day: dt.date) -> dt.date:
+    if day.month == 12:
+        return dt.date(day.year + 1, 1, 1)
+    return dt.date(day.year, day.month + 1, 1)
+
+
+def local_midnight_utc(day: dt.date, tz: str | ZoneInfo) -> dt.datetime:
+    """The UTC instant at which ``day`` starts in ``tz``.
+
+    Where midnight does not exist (a DST gap at 00:00) this is the first instant of
+    the day; where it happens twice, the first one.
+    """
+    zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+    return dt.datetime.combine(day, dt.time(0), tzinfo=zone).astimezone(dt.timezone.utc)
+
+
+def local_range_to_utc(start: dt.date, end: dt.date, tz: str) -> tuple[dt.datetime, dt.datetime]:
+    """Aware UTC bounds ``[start, end)`` of the local dates ``[start, end)`` in ``tz``."""
+    zone = ZoneInfo(tz)
+    return local_midnight_utc(start, zone), local_midnight_utc(end, zone)
+
+
+def window_to_utc(window: Window, tz: str) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Every range of ``window`` as aware UTC bounds, oldest first."""
+    return [local_range_to_utc(start, end, tz) for start, end in window.ranges]
+
+
+class _Dated(Protocol):
+    taken_at_utc: dt.datetime
+
+
+_D = TypeVar("_D", bound=_Dated)
+
+
+def select_in_window(items: Iterable[_D], window: Window, tz: str) -> list[_D]:
+    """The items whose ``taken_at_utc`` falls in ``window`` (local dates in ``tz``),
+    sorted chronologically."""
+    bounds = window_to_utc(window, tz)
+    chosen = [
+        item for item in items
+        if any(lo <= item.taken_at_utc < hi for lo, hi in bounds)
+    ]
+    chosen.sort(key=lambda item: item.taken_at_utc)
+    return chosen
+
+
+def valid_until(
+    anchor: dt.date,
+    span: Span | str,
+    tz: str,
+    hours_by_span: Mapping[Span | str, float] | None = None,
+) -> dt.datetime:
+    """When a reel anchored on ``anchor`` stops being served: local midnight of the
+    anchor plus 26 h (DAY), 8 days (WEEK) or 32 days (MONTH), or the hours given in
+    ``hours_by_span``. Added in absolute time, so a DST change in between does not
+    stretch or shrink the validity. Returns an aware UTC datetime."""
+    span = Span(span)
+    hours = dict(DEFAULT_VALIDITY_HOURS)
+    for key, value in (hours_by_span or {}).items():
+        hours[Span(key)] = value
+    return local_midnight_utc(anchor, tz) + dt.timedelta(hours=hours[span])
+
+
+def spread_pick(items: Sequence[_T], n: int) -> list[_T]:
+    """``n`` items spread evenly over ``items`` (in their order), keeping the first
+    and the last. All items when ``n >= len(items)``; the middle one when ``n == 1``."""
+    count = len(items)
+    if n <= 0 or count == 0:
+        return []
+    if n >= count:
+        return list(items)
+    if n == 1:
+        return [items[(count - 1) // 2]]
+    # Round i*(count-1)/(n-1) half up, in integers: indices strictly increase
+    # because the step is at least 1.
+    return [items[(i * (count - 1) * 2 + (n - 1)) // ((n - 1) * 2)] for i in range(n)]

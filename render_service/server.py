@@ -1,0 +1,37 @@
+"""Wiring of the render service: the App, its two servicers, interceptor, health and
+reflection."""
+
+from __future__ import annotations
+
+from reels.v1 import reel_admin_service_pb2, reel_admin_service_pb2_grpc, reel_service_pb2, reel_service_pb2_grpc
+from render_service.app import App
+from render_service.servicers import ReelAdminServicer, ReelServicer
+from service_kit.serving import RunningServer, Service, build_server
+from service_kit.settings import Settings
+
+REEL_SERVICE = reel_service_pb2.DESCRIPTOR.services_by_name["ReelService"].full_name
+ADMIN_SERVICE = reel_admin_service_pb2.DESCRIPTOR.services_by_name["ReelAdminService"].full_name
+
+
+def create_server(settings: Settings, address: str | None = None, app: App | None = None) -> tuple[RunningServer, int]:
+    """Build the server and its App (ledger migrated, libraries registered); the
+    caller starts it with `start_server`. Bind port 0 in tests."""
+    app = app or App.build(settings)
+    running = build_server(
+        settings,
+        address or settings.render_addr,
+        [
+            Service(REEL_SERVICE, reel_service_pb2_grpc.add_ReelServiceServicer_to_server, ReelServicer(app)),
+            Service(ADMIN_SERVICE, reel_admin_service_pb2_grpc.add_ReelAdminServiceServicer_to_server, ReelAdminServicer(app)),
+        ],
+        # Each open stream or job watch holds a thread.
+        max_workers=256,
+    )
+    running.app = app  # type: ignore[attr-defined]
+    running.on_stop.append(app.stop)
+    return running, running.port
+
+
+def start_server(running: RunningServer) -> None:
+    running.server.start()
+    running.app.start()  # type: ignore[attr-defined]

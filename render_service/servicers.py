@@ -1,0 +1,455 @@
+"""ReelService and ReelAdminService: validate, call one domain function, map the
+result. Errors are ReelError subclasses; the interceptor turns them into statuses."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import grpc
+from google.protobuf import struct_pb2
+
+from ledger.models import JobState as DbJobState
+from reels.v1 import common_pb2, reel_admin_service_pb2 as admin_pb2, reel_admin_service_pb2_grpc as admin_grpc
+from reels.v1 import reel_service_pb2 as pb2, reel_service_pb2_grpc as pb2_grpc
+from render_service import catalog
+from render_service.app import App
+from render_service.indexing import CONTEXT_DIR, media_kind_counts, rescan
+from render_service.jobs import JobRequest
+from render_service.pipeline import RenderChoice, check_anchor, script_from_dict
+from render_service.streaming import stream_chunks
+from scripter_service import convert
+from scripter_service.script import MOODS, MUSIC_STYLES, Mode
+from render_service.feedback import get_preferences, rate_reel
+from render_service.loops.consolidation import run_consolidation_pass
+from render_service.loops.pregen import run_pregen_pass
+from render_service.loops.retention import run_retention_pass
+from render_service.stats import ledger_stats
+from service_kit.errors import InvalidArgument
+
+JOB_STATE_TO_PB = {
+    DbJobState.QUEUED: pb2.JOB_STATE_QUEUED,
+    DbJobState.RUNNING: pb2.JOB_STATE_RUNNING,
+    DbJobState.SUCCEEDED: pb2.JOB_STATE_SUCCEEDED,
+    DbJobState.FAILED: pb2.JOB_STATE_FAILED,
+    DbJobState.CANCELLED: pb2.JOB_STATE_CANCELLED,
+}
+
+
+def check_page_size(page_size: int) -> int:
+    if page_size < 0:
+        raise InvalidArgument("PAGE_SIZE_INVALID", "page_size must not be negative")
+    return page_size
+
+
+def choice_from_pb(options: common_pb2.RenderOptions) -> RenderChoice:
+    resolution = options.resolution or "720p"
+    aspect = options.aspect or "16:9"
+    if resolution not in ("720p", "1080p"):
+        raise InvalidArgument("RESOLUTION_INVALID", "options.resolution must be 720p or 1080p")
+    if aspect not in ("16:9", "9:16"):
+        raise InvalidArgument("ASPECT_INVALID", "options.aspect must be 16:9 or 9:16")
+    target = options.target_duration_seconds
+    if target and not 10 <= target <= 120:
+        raise InvalidArgument("DURATION_OUT_OF_RANGE", "options.target_duration_seconds must be within 10-120")
+    if options.mood and options.mood not in MOODS:
+        raise InvalidArgument("MOOD_INVALID", f"options.mood must be one of {', '.join(MOODS)}")
+    if options.music_style and options.music_style not in MUSIC_STYLES:
+        raise InvalidArgument("MUSIC_STYLE_INVALID", f"options.music_style must be one of {', '.join(MUSIC_STYLES)}")
+    if options.max_shots < 0 or options.max_shots > 100:
+        raise InvalidArgument("MAX_SHOTS_INVALID", "options.max_shots must be within 0-100")
+    return RenderChoice(resolution, aspect, target, options.mood, options.music_style, options.max_shots)
+
+
+def choice_to_pb(choice: dict[str, Any]) -> common_pb2.RenderOptions:
+    c = RenderChoice.from_dict(choice)
+    return common_pb2.RenderOptions(
+        resolution=c.resolution,
+        aspect=c.aspect,
+        target_duration_seconds=c.target_duration_s,
+        mood=c.mood,
+        music_style=c.music_style,
+        max_shots=c.max_shots,
+    )
+
+
+def job_to_pb(job: Any) -> pb2.ReelJob:
+    return pb2.ReelJob(
+        job_id=job.id,
+        request_id=job.request_id or "",
+        library=job.library_key,
+        span=convert.SPAN_TO_PB[convert.Span(job.span)],
+        kind=convert.KIND_TO_PB[convert.Kind(job.kind)],
+        anchor_date=convert.date_to_pb(job.anchor_date),
+        mode=convert.MODE_TO_PB[Mode(job.mode)],
+        state=JOB_STATE_TO_PB[DbJobState(job.state)],
+        reason=job.reason or "",
+        message=job.message or "",
+        progress=job.progress,
+        reel_key=job.reel_key or "",
+        create_time=convert.ts_to_pb(job.created_at),
+        update_time=convert.ts_to_pb(job.updated_at),
+    )
+
+
+def summary_to_pb(info: catalog.ReelInfo, sidecar: dict[str, Any] | None = None) -> pb2.ReelSummary:
+    sidecar = sidecar or {}
+    ranges = sidecar.get("window") or []
+    window = common_pb2.Window(
+        anchor_date=convert.date_to_pb(info.anchor_date),
+        ranges=[
+            common_pb2.DateRange(
+                start_date=convert.date_to_pb(dt.date.fromisoformat(a)),
+                end_date=convert.date_to_pb(dt.date.fromisoformat(b)),
+            )
+            for a, b in ranges
+        ],
+    )
+    summary = pb2.ReelSummary(
+        key=info.key,
+        library=info.library,
+        span=convert.SPAN_TO_PB[convert.Span(info.span)],
+        kind=convert.KIND_TO_PB[convert.Kind(info.kind)],
+        window=window,
+        title=info.title,
+        subtitle=(sidecar.get("script") or {}).get("subtitle", ""),
+        duration_seconds=info.duration_s,
+        size_bytes=info.size_bytes,
+        sha256=info.sha256,
+        content_type=catalog.CONTENT_TYPE,
+        poster_key=info.key + catalog.POSTER_SUFFIX if info.poster_name else "",
+        create_time=convert.ts_to_pb(info.created_at),
+        precomputed=info.precomputed,
+        mood=info.mood or (sidecar.get("script") or {}).get("mood", ""),
+        music_style=info.music_style or (sidecar.get("script") or {}).get("music_style", ""),
+        mode_used=convert.MODE_TO_PB.get(Mode(info.mode_used or "FAST"), common_pb2.SCRIPT_MODE_FAST),
+        fallback_reason=info.fallback_reason,
+    )
+    if info.valid_until is not None:
+        summary.valid_until.CopyFrom(convert.ts_to_pb(info.valid_until))
+    return summary
+
+
+class ReelServicer(pb2_grpc.ReelServiceServicer):
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def CreateReel(self, request, context):  # noqa: N802
+        lib = self.app.library(request.library)
+        span = convert.span_from_pb(request.span)
+        kind = convert.kind_from_pb(request.kind)
+        anchor = check_anchor(convert.date_from_pb(request.anchor_date), lib.timezone)
+        job, _created = self.app.runner.submit(
+            JobRequest(
+                library=lib.key,
+                span=span,
+                kind=kind,
+                anchor=anchor,
+                mode=convert.mode_from_pb(request.mode),
+                choice=choice_from_pb(request.options),
+                request_id=request.request_id or None,
+            )
+        )
+        return pb2.CreateReelResponse(job=job_to_pb(job))
+
+    def GetReelJob(self, request, context):  # noqa: N802
+        return pb2.GetReelJobResponse(job=job_to_pb(self.app.runner.get(_job_id(request.job_id))))
+
+    def WatchReelJob(self, request, context):  # noqa: N802
+        if request.after_sequence < 0:
+            raise InvalidArgument("SEQUENCE_INVALID", "after_sequence must not be negative")
+        for event, job in self.app.runner.watch(_job_id(request.job_id), request.after_sequence, context.is_active):
+            yield pb2.WatchReelJobResponse(
+                event=pb2.JobEvent(
+                    sequence=event.seq,
+                    event_time=convert.ts_to_pb(event.at),
+                    stage=event.stage,
+                    progress=event.progress,
+                    message=event.message,
+                    state=JOB_STATE_TO_PB[DbJobState(event.state)],
+                ),
+                job=job_to_pb(job),
+            )
+
+    def CancelReelJob(self, request, context):  # noqa: N802
+        return pb2.CancelReelJobResponse(job=job_to_pb(self.app.runner.cancel(_job_id(request.job_id))))
+
+    def GetPrecomputedReel(self, request, context):  # noqa: N802
+        lib = self.app.library(request.library)
+        info = catalog.precomputed_reel(
+            self.app.engine, self.app.store, lib.key, convert.span_from_pb(request.span), convert.kind_from_pb(request.kind)
+        )
+        return pb2.GetPrecomputedReelResponse(reel=summary_to_pb(info))
+
+    def StreamReelVideo(self, request, context):  # noqa: N802
+        target = catalog.stream_target(self.app.engine, self.app.store, request.key)
+        for chunk, offset, first in stream_chunks(
+            self.app.store, target, request.read_offset, request.read_limit, self.app.settings.stream_chunk_kib * 1024, context.is_active
+        ):
+            msg = pb2.StreamReelVideoResponse(data=chunk, offset=offset)
+            if first:
+                msg.size_bytes = target.size_bytes
+                msg.sha256 = target.sha256
+                msg.content_type = target.content_type
+            yield msg
+
+    def GetReel(self, request, context):  # noqa: N802
+        info = catalog.find_reel(self.app.engine, request.key)
+        sidecar = catalog.load_sidecar(self.app.store, info)
+        script = script_from_dict(sidecar["script"]) if sidecar.get("script") else None
+        stats = sidecar.get("stats", {})
+        response = pb2.GetReelResponse(
+            reel=summary_to_pb(info, sidecar),
+            media=[
+                pb2.ReelMedia(
+                    media_id=m["media_id"],
+                    relative_path=m["relative_path"],
+                    kind=common_pb2.MEDIA_KIND_VIDEO if m.get("kind") == "VIDEO" else common_pb2.MEDIA_KIND_PHOTO,
+                    taken_at=convert.ts_to_pb(dt.datetime.fromisoformat(m["taken_at"])),
+                )
+                for m in sidecar.get("media", [])
+            ],
+            options=choice_to_pb((sidecar.get("params") or {}).get("choice")),
+            stats=pb2.RenderStats(
+                wall_seconds=float(stats.get("wall_s", 0.0)),
+                frames=int(stats.get("frames", 0)),
+                width=int(stats.get("width", 0)),
+                height=int(stats.get("height", 0)),
+                fps=int(stats.get("fps", 0)),
+                script_seconds=float(stats.get("script_s", 0.0)),
+                render_seconds=float(stats.get("render_s", 0.0)),
+                skipped_media=int(stats.get("skipped_media", 0)),
+            ),
+            job_id=info.job_id or sidecar.get("job_id", ""),
+        )
+        if script is not None:
+            response.script.CopyFrom(convert.script_to_pb(script))
+        return response
+
+    def ListReels(self, request, context):  # noqa: N802
+        library = self.app.library(request.library).key if request.library else None
+        reels, token = catalog.list_reels(
+            self.app.engine,
+            library,
+            convert.span_from_pb(request.span, required=False),
+            convert.kind_from_pb(request.kind, required=False),
+            check_page_size(request.page_size),
+            request.page_token,
+        )
+        return pb2.ListReelsResponse(reels=[summary_to_pb(r) for r in reels], next_page_token=token)
+
+    def RateReel(self, request, context):  # noqa: N802
+        rating = {pb2.RATING_GOOD: "GOOD", pb2.RATING_BAD: "BAD"}.get(request.rating, "")
+        replaced = rate_reel(
+            self.app.engine, self.app.store, request.key, rating, list(request.reasons), request.comment, request.rater
+        )
+        return pb2.RateReelResponse(replaced=replaced)
+
+    def GetPreferences(self, request, context):  # noqa: N802
+        lib = self.app.library(request.library)
+        stored = get_preferences(self.app.engine, lib.key)
+        p = stored.prefs
+        prefs = common_pb2.Preferences(
+            favorite_moods=p.get("favorite_moods", []),
+            disliked_music_styles=p.get("disliked_music_styles", []),
+            preferred_duration_seconds=float(p.get("preferred_duration_s", 0.0) or 0.0),
+            style_stats=[
+                common_pb2.StyleStat(
+                    mood=x["mood"], music_style=x["music_style"], good_count=x["good"], bad_count=x["bad"],
+                    success_rate=x.get("success_rate", 0.0),
+                )
+                for x in p.get("style_stats", [])
+            ],
+        )
+        response = pb2.GetPreferencesResponse(
+            library=lib.key,
+            preferences=prefs,
+            feedback_count=stored.feedback_count,
+            captured_options=choice_to_pb(stored.captured),
+        )
+        if stored.updated_at is not None:
+            response.update_time.CopyFrom(convert.ts_to_pb(stored.updated_at))
+        return response
+
+
+def _job_id(raw: str) -> str:
+    if not raw or len(raw) > 64:
+        raise InvalidArgument("JOB_ID_INVALID", "job_id is required")
+    return raw
+
+
+def _library_to_pb(app: App, row: Any) -> admin_pb2.Library:
+    photos, videos = media_kind_counts(app.engine, row.key)
+    lib = app.libraries.get(row.key)
+    return admin_pb2.Library(
+        key=row.key,
+        root_path=row.root_path,
+        time_zone=row.timezone,
+        media_count=row.media_count,
+        photo_count=photos,
+        video_count=videos,
+        skipped_count=row.skipped_count,
+        skipped=[admin_pb2.SkippedFile(relative_path=s["rel_path"], reason=s["reason"]) for s in row.skipped_json],
+        last_scan_time=convert.ts_to_pb(row.last_scan_at),
+        has_context_pack=bool(lib and (lib.root / CONTEXT_DIR).is_dir()),
+    )
+
+
+def dict_to_struct(data: dict[str, Any]) -> struct_pb2.Struct:
+    s = struct_pb2.Struct()
+    s.update(_jsonable(data))
+    return s
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value
+
+
+class ReelAdminServicer(admin_grpc.ReelAdminServiceServicer):
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def ListLibraries(self, request, context):  # noqa: N802
+        from ledger import libraries as library_dao
+        from ledger.db import session_scope
+
+        size = check_page_size(request.page_size) or 50
+        size = min(size, 1000)
+        try:
+            start = int(request.page_token or 0)
+        except ValueError:
+            raise InvalidArgument("PAGE_TOKEN_INVALID", "page_token is not a token this service issued") from None
+        with session_scope(self.app.engine) as session:
+            rows = [r for r in library_dao.list_libraries(session) if r.key in self.app.libraries]
+        page = rows[start : start + size]
+        token = str(start + size) if start + size < len(rows) else ""
+        return admin_pb2.ListLibrariesResponse(libraries=[_library_to_pb(self.app, r) for r in page], next_page_token=token)
+
+    def RescanLibrary(self, request, context):  # noqa: N802
+        lib = self.app.library(request.library)
+        result = rescan(self.app.engine, lib)
+        return admin_pb2.RescanLibraryResponse(
+            library=_library_to_pb(self.app, result.library),
+            added=result.added,
+            removed=result.removed,
+            scan_seconds=result.seconds,
+        )
+
+    def RunPregenNow(self, request, context):  # noqa: N802
+        spans = [convert.span_from_pb(s) for s in request.spans]
+        kinds = [convert.kind_from_pb(k) for k in request.kinds]
+        outcome = run_pregen_pass(
+            self.app,
+            anchor=convert.date_from_pb(request.anchor_date),
+            libraries=list(request.libraries),
+            spans=spans,
+            kinds=kinds,
+            dry_run=request.dry_run,
+        )
+        return admin_pb2.RunPregenNowResponse(
+            run=run_to_pb(outcome.run),
+            outcomes=[
+                admin_pb2.ScopeOutcome(
+                    library=o["library"],
+                    span=convert.SPAN_TO_PB[convert.Span(o["span"])],
+                    kind=convert.KIND_TO_PB[convert.Kind(o["kind"])],
+                    outcome=o["outcome"],
+                    reason=o["reason"],
+                    reel_key=o["reel_key"],
+                    message=o["message"],
+                )
+                for o in outcome.result.report.get("scopes", [])
+            ],
+        )
+
+    def RunRetentionNow(self, request, context):  # noqa: N802
+        dry_run = request.dry_run if request.HasField("dry_run") else True
+        outcome, plan = run_retention_pass(self.app, dry_run=dry_run)
+        return admin_pb2.RunRetentionNowResponse(
+            run=run_to_pb(outcome.run),
+            deleted=[admin_pb2.DeletedItem(type=d.type, path=d.path, size_bytes=d.size_bytes, reason=d.reason) for d in plan],
+            bytes_freed=sum(d.size_bytes for d in plan),
+            dry_run=dry_run,
+        )
+
+    def RunConsolidationNow(self, request, context):  # noqa: N802
+        outcome = run_consolidation_pass(self.app, dry_run=request.dry_run)
+        return admin_pb2.RunConsolidationNowResponse(run=run_to_pb(outcome.run))
+
+    def ListMaintenanceRuns(self, request, context):  # noqa: N802
+        from ledger import maintenance as maintenance_dao
+        from ledger.db import session_scope
+        from ledger.pagination import InvalidPageToken
+
+        kind = {
+            admin_pb2.MAINTENANCE_KIND_PREGEN: "PREGEN",
+            admin_pb2.MAINTENANCE_KIND_RETENTION: "RETENTION",
+            admin_pb2.MAINTENANCE_KIND_CONSOLIDATION: "CONSOLIDATION",
+        }.get(request.kind)
+        try:
+            with session_scope(self.app.engine) as session:
+                runs, token = maintenance_dao.list_runs(
+                    session, check_page_size(request.page_size), request.page_token or None, kind=kind
+                )
+        except InvalidPageToken as exc:
+            raise InvalidArgument("PAGE_TOKEN_INVALID", str(exc)) from None
+        return admin_pb2.ListMaintenanceRunsResponse(runs=[run_to_pb(r) for r in runs], next_page_token=token)
+
+    def GetLedgerStats(self, request, context):  # noqa: N802
+        stats = ledger_stats(self.app)
+        return admin_pb2.GetLedgerStatsResponse(
+            scopes=[
+                admin_pb2.ScopeStats(
+                    library=sc.library_key,
+                    span=convert.SPAN_TO_PB[convert.Span(sc.span)],
+                    kind=convert.KIND_TO_PB[convert.Kind(sc.kind)],
+                    reel_count=sc.reel_count,
+                    total_bytes=sc.total_bytes,
+                )
+                for sc in stats.scopes
+            ],
+            ledger_bytes=stats.ledger_bytes,
+            cache_bytes=stats.cache_bytes,
+            cache_files=stats.cache_files,
+            locks=[
+                admin_pb2.LockHolder(
+                    lock_id=lock.lock_id,
+                    owner_id=lock.owner_id,
+                    acquire_time=convert.ts_to_pb(lock.acquired_at),
+                    expire_time=convert.ts_to_pb(lock.expires_at),
+                )
+                for lock in stats.locks
+            ],
+            last_runs=[run_to_pb(r) for r in stats.last_runs],
+            job_count=stats.job_count,
+        )
+
+
+MAINTENANCE_KIND_TO_PB = {
+    "PREGEN": admin_pb2.MAINTENANCE_KIND_PREGEN,
+    "RETENTION": admin_pb2.MAINTENANCE_KIND_RETENTION,
+    "CONSOLIDATION": admin_pb2.MAINTENANCE_KIND_CONSOLIDATION,
+}
+
+
+def run_to_pb(run: Any) -> admin_pb2.MaintenanceRun:
+    msg = admin_pb2.MaintenanceRun(
+        run_id=run.id or 0,
+        kind=MAINTENANCE_KIND_TO_PB[str(run.kind)],
+        owner_id=run.owner_id,
+        trigger=str(run.trigger),
+        dry_run=run.dry_run,
+        start_time=convert.ts_to_pb(run.started_at),
+        status=str(run.status or "RUNNING"),
+        report=dict_to_struct(run.report_json or {}),
+        errors=list(run.errors_json or []),
+    )
+    if run.finished_at is not None:
+        msg.end_time.CopyFrom(convert.ts_to_pb(run.finished_at))
+    return msg

@@ -1,0 +1,135 @@
+"""Where reel files live: one small interface, the local-disk default.
+
+Object names are made by the service (``<key>.mp4``, ``.json``, ``.jpg``) and kept in
+the ledger or job row; nothing a caller sends is ever joined into a path.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+TMP_SUFFIX = ".tmp"
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    name: str
+    size: int
+    mtime: float  # seconds since the epoch
+
+    @property
+    def age_s(self) -> float:
+        return max(0.0, time.time() - self.mtime)
+
+
+class ReelStore(Protocol):
+    def staging_path(self, name: str) -> Path:
+        """A local path to write `name` to before `publish` (``*.tmp``)."""
+
+    def publish(self, name: str, staged: Path) -> StoredObject:
+        """Atomically make the staged file visible as `name`."""
+
+    def open(self, name: str) -> BinaryIO:
+        """Open for reading; raises FileNotFoundError. The open handle keeps reading
+        even when the object is deleted meanwhile."""
+
+    def read_range(self, name: str, offset: int, length: int, chunk: int) -> Iterator[bytes]:
+        """Yield `length` bytes from `offset` (or to the end when length < 0)."""
+
+    def stat(self, name: str) -> StoredObject | None: ...
+
+    def delete(self, name: str) -> bool: ...
+
+    def list(self) -> Iterator[StoredObject]:
+        """Every object, temporaries included."""
+
+    def free_bytes(self) -> int | None:
+        """Free space where new reels go; None when unknown (object stores)."""
+
+
+class LocalStore:
+    """Reel files in one directory; publish is an `os.replace` of a finished file."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, name: str) -> Path:
+        # Names are service-made, but a bad one must never escape the root.
+        if not name or "/" in name or "\\" in name or name.startswith("."):
+            raise ValueError(f"bad object name {name!r}")
+        return self.root / name
+
+    def staging_path(self, name: str) -> Path:
+        return self._path(name + TMP_SUFFIX)
+
+    def publish(self, name: str, staged: Path) -> StoredObject:
+        target = self._path(name)
+        with open(staged, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(staged, target)
+        _fsync_dir(self.root)
+        st = target.stat()
+        return StoredObject(name, st.st_size, st.st_mtime)
+
+    def open(self, name: str) -> BinaryIO:
+        return open(self._path(name), "rb")
+
+    def read_range(self, name: str, offset: int, length: int, chunk: int) -> Iterator[bytes]:
+        with self.open(name) as fh:
+            fh.seek(offset)
+            remaining = length
+            while remaining != 0:
+                data = fh.read(chunk if remaining < 0 else min(chunk, remaining))
+                if not data:
+                    return
+                if remaining > 0:
+                    remaining -= len(data)
+                yield data
+
+    def stat(self, name: str) -> StoredObject | None:
+        try:
+            st = self._path(name).stat()
+        except (FileNotFoundError, ValueError):
+            return None
+        return StoredObject(name, st.st_size, st.st_mtime)
+
+    def delete(self, name: str) -> bool:
+        try:
+            self._path(name).unlink()
+            return True
+        except FileNotFoundError:
+            return False
+
+    def list(self) -> Iterator[StoredObject]:
+        with os.scandir(self.root) as it:
+            for entry in it:
+                if entry.is_file(follow_symlinks=False):
+                    st = entry.stat(follow_symlinks=False)
+                    yield StoredObject(entry.name, st.st_size, st.st_mtime)
+
+    def free_bytes(self) -> int | None:
+        st = os.statvfs(self.root)
+        return st.f_bavail * st.f_frsize
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def open_store(blob_url: str, default_root: Path) -> ReelStore:
+    """`REEL_BLOB_URL`: empty or ``file:///path`` for local disk."""
+    if not blob_url:
+        return LocalStore(default_root)
+    if blob_url.startswith("file://"):
+        return LocalStore(Path(blob_url[len("file://") :]))
+    raise ValueError(f"REEL_BLOB_URL={blob_url!r}: unsupported scheme (use file:// or leave empty)")

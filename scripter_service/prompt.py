@@ -1,0 +1,237 @@
+"""The agentic scripter's prompt: what the model is asked, and the shape of its answer.
+
+``build_messages`` writes a system message (the task, the rules of grounding, the
+closed vocabularies, the tools, the answer's JSON schema) and a user message (the
+window, the target length, the taste distillate, each candidate with its local time
+and place name from its GPS, and the fast script as a draft to improve). Personal
+text (messages, notes, event titles) reaches the model only through tool results,
+never through this module, and nothing here is logged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from scripter_service import places
+from scripter_service.fast import MIN_SHOT_S, WEEKDAYS, zone
+from scripter_service.script import (
+    CAPTION_MAX_CHARS,
+    MOODS,
+    MOTIONS,
+    MUSIC_STYLES,
+    TRANSITIONS,
+    Kind,
+    Script,
+    ScriptRequest,
+)
+from scripter_service.tools.registry import Tool
+
+TITLE_MAX_CHARS = 60
+SUBTITLE_MAX_CHARS = 80
+DURATION_TOLERANCE = 0.10  # the shots' total may differ from the target by this fraction
+MAX_PROMPT_CANDIDATES = 80  # a month can hold hundreds; the draft's picks always go in
+MAX_LEARNED_STYLES = 5
+SOURCE_KINDS = ("event", "place", "message", "note")
+
+SYSTEM_PROMPT = """\
+You write the script of a "memory reel": a short video montage of a person's photos \
+and videos from one period of their life, with a title, a caption on each shot and a \
+few narration lines.
+
+You are given the period, the candidate photos and videos (local time, place), the \
+person's taste, and a draft script built from dates and places only. Make it \
+personal: call the read-only tools to learn what happened (calendar events, where \
+the person was, messages, notes), then name the occasion, the people and the places \
+in the title, captions and narration. "Grandma's 90th birthday by the sea" is better \
+than "June 14, Nice". Call several tools in one turn when you can; you have few turns.
+
+Rules:
+1. Shots use only media ids from the candidate list, in the order they should play. \
+Keep the draft's shots and durations unless you have a reason to change them. \
+Durations are in seconds and must add up to the target length; no shot shorter \
+than {min_shot_s} s.
+2. A caption is at most {caption_max} characters, a narration line too; the title at \
+most {title_max}, the subtitle at most {subtitle_max}.
+3. Ground every fact. Each item a tool returns has a "source_id"; each candidate's \
+place has one too. A shot or narration line that uses an item lists its source_id in \
+"source_ids". Never cite an id you were not given, never invent a fact. A caption \
+that uses no tool result keeps the draft's wording or an empty "source_ids".
+4. "mood" is one of: {moods}. "music_style" is one of: {music_styles}. "motion" is \
+one of: {motions}. "transition" is one of: {transitions}.
+5. When you are done, answer with one JSON object and nothing else (no prose, no \
+code fence), matching this JSON schema:
+{schema}
+
+Tools (read-only; time ranges outside the period are clamped to it):
+{tools}"""
+
+
+def build_messages(req: ScriptRequest, draft: Script, tools: list[Tool], target_s: float) -> list[dict[str, Any]]:
+    """The opening chat messages for ``req``: a system and a user message."""
+    system = SYSTEM_PROMPT.format(
+        min_shot_s=MIN_SHOT_S,
+        caption_max=CAPTION_MAX_CHARS,
+        title_max=TITLE_MAX_CHARS,
+        subtitle_max=SUBTITLE_MAX_CHARS,
+        moods=", ".join(MOODS),
+        music_styles=", ".join(MUSIC_STYLES),
+        motions=", ".join(MOTIONS),
+        transitions=", ".join(TRANSITIONS),
+        schema=json.dumps(output_schema(max_shots(req, draft)), separators=(",", ":")),
+        tools="\n".join(f"- {t.name}: {t.description}" for t in tools) or "- (none)",
+    )
+    return [
+        {"role": "system", "content": system},
+        {"role": "user", "content": user_message(req, draft, target_s)},
+    ]
+
+
+def user_message(req: ScriptRequest, draft: Script, target_s: float) -> str:
+    tz = zone(req.timezone)
+    window = req.window
+    ranges = "; ".join(f"{a.isoformat()} to {b.isoformat()}" for a, b in window.ranges)
+    if window.kind == Kind.ON_THIS_DAY:
+        what = f"ON THIS DAY: the same {window.span.value.lower()} in earlier years (anchor {window.anchor.isoformat()})"
+    else:
+        what = f"RECAP of one {window.span.value.lower()}"
+    lines = [
+        f"Reel: {what}.",
+        f"Period (local dates, end exclusive): {ranges}. Time zone: {req.timezone or 'UTC'}.",
+        f"Target length: {target_s:g} s, at most {max_shots(req, draft)} shots.",
+        f"Taste: {taste(req)}",
+        "",
+        "Candidates (one JSON object per line):",
+        *(json.dumps(c, ensure_ascii=False) for c in candidate_rows(req, draft, tz)),
+        "",
+        "Draft script (dates and places only):",
+        json.dumps(draft_summary(draft), ensure_ascii=False),
+    ]
+    return "\n".join(lines)
+
+
+def candidate_rows(req: ScriptRequest, draft: Script, tz: dt.tzinfo) -> list[dict[str, Any]]:
+    """Each candidate with local time and place; at most MAX_PROMPT_CANDIDATES, the
+    draft's picks first kept, the rest spread evenly, in time order."""
+    ordered = sorted(req.candidates, key=lambda c: (c.taken_at, c.media_id))
+    if len(ordered) > MAX_PROMPT_CANDIDATES:
+        in_draft = {s.media_id for s in draft.shots}
+        keep = [c for c in ordered if c.media_id in in_draft][:MAX_PROMPT_CANDIDATES]
+        rest = [c for c in ordered if c.media_id not in in_draft]
+        room = MAX_PROMPT_CANDIDATES - len(keep)
+        if room > 0 and rest:
+            step = len(rest) / room
+            keep += [rest[int(i * step)] for i in range(min(room, len(rest)))]
+        chosen = {c.media_id for c in keep}
+        ordered = [c for c in ordered if c.media_id in chosen]
+    found = places.places([(c.lat, c.lon) for c in ordered])
+    rows = []
+    for c, p in zip(ordered, found):
+        local = c.taken_at.astimezone(tz) if c.taken_at.tzinfo else c.taken_at.replace(tzinfo=tz)
+        row: dict[str, Any] = {
+            "media_id": c.media_id,
+            "kind": c.kind.value.lower(),
+            "local_time": local.isoformat(timespec="minutes"),
+            "weekday": WEEKDAYS[local.weekday()],
+        }
+        if p is not None:
+            row["place"] = p.label
+            row["place_source_id"] = place_source_id(p)
+        if c.duration_s:
+            row["clip_s"] = round(c.duration_s, 2)
+        rows.append(row)
+    return rows
+
+
+def draft_summary(draft: Script) -> dict[str, Any]:
+    return {
+        "title": draft.title,
+        "subtitle": draft.subtitle,
+        "mood": draft.mood,
+        "music_style": draft.music_style,
+        "shots": [
+            {"media_id": s.media_id, "duration_s": s.duration_s, "caption": s.caption, "motion": s.motion,
+             "transition": s.transition}
+            for s in draft.shots
+        ],
+    }
+
+
+def taste(req: ScriptRequest) -> str:
+    """The preferences distillate in one line."""
+    prefs = req.preferences
+    parts = []
+    if prefs.mood:
+        parts.append(f'mood must be "{prefs.mood}"')
+    if prefs.music_style:
+        parts.append(f'music_style must be "{prefs.music_style}"')
+    if prefs.favorite_moods:
+        parts.append("favourite moods: " + ", ".join(prefs.favorite_moods))
+    if prefs.disliked_music_styles:
+        parts.append("disliked music styles: " + ", ".join(prefs.disliked_music_styles))
+    rated = sorted(prefs.style_stats, key=lambda s: (-(s.good - s.bad), -(s.good + s.bad), s.mood, s.music_style))
+    if rated:
+        parts.append(
+            "past ratings: "
+            + ", ".join(f"{s.mood}+{s.music_style} {s.good} good/{s.bad} bad" for s in rated[:MAX_LEARNED_STYLES])
+        )
+    return "; ".join(parts) + "." if parts else "no preference known; the draft's mood and music are a fine default."
+
+
+def max_shots(req: ScriptRequest, draft: Script) -> int:
+    return max(req.max_shots or 20, len(draft.shots), 1)
+
+
+def place_source_id(place: places.Place) -> str:
+    """'place:nice-fr': the id FAST grounding gives the same place."""
+    return "place:" + "-".join(
+        "".join(ch if ch.isalnum() else "_" for ch in part.lower())
+        for part in (place.city, place.country_code)
+        if part
+    )
+
+
+def output_schema(shot_limit: int) -> dict[str, Any]:
+    """JSON schema of the model's final answer."""
+    ids = {"type": "array", "items": {"type": "string"}}
+    return {
+        "type": "object",
+        "required": ["title", "subtitle", "mood", "music_style", "shots"],
+        "properties": {
+            "title": {"type": "string", "maxLength": TITLE_MAX_CHARS},
+            "subtitle": {"type": "string", "maxLength": SUBTITLE_MAX_CHARS},
+            "mood": {"enum": list(MOODS)},
+            "music_style": {"enum": list(MUSIC_STYLES)},
+            "shots": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": shot_limit,
+                "items": {
+                    "type": "object",
+                    "required": ["media_id", "duration_s", "caption"],
+                    "properties": {
+                        "media_id": {"type": "string"},
+                        "duration_s": {"type": "number"},
+                        "caption": {"type": "string", "maxLength": CAPTION_MAX_CHARS},
+                        "motion": {"enum": list(MOTIONS)},
+                        "transition": {"enum": list(TRANSITIONS)},
+                        "source_ids": ids,
+                    },
+                },
+            },
+            "narration": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["text", "start_s", "end_s"],
+                    "properties": {
+                        "text": {"type": "string", "maxLength": CAPTION_MAX_CHARS},
+                        "start_s": {"type": "number"},
+                        "end_s": {"type": "number"},
+                        "source_ids": ids,
+                    },
+                },
+            },
+        },
+    }

@@ -1,0 +1,38 @@
+"""Wiring of the scripter service: servicer, interceptor, health, reflection."""
+
+from __future__ import annotations
+
+import grpc
+import structlog
+
+from reels.v1 import scripter_service_pb2, scripter_service_pb2_grpc
+from scripter_service import convert
+from scripter_service.generate import ScriptGenerator
+from service_kit.serving import RunningServer, Service, build_server
+from service_kit.settings import Settings
+
+log = structlog.get_logger("scripter")
+
+SERVICE_NAME = scripter_service_pb2.DESCRIPTOR.services_by_name["ScripterService"].full_name
+
+
+class ScripterServicer(scripter_service_pb2_grpc.ScripterServiceServicer):
+    def __init__(self, generator: ScriptGenerator) -> None:
+        self._generator = generator
+
+    def GenerateScript(self, request, context: grpc.ServicerContext):  # noqa: N802 (gRPC name)
+        req = convert.script_request_from_pb(request)
+        remaining = context.time_remaining()
+        script = self._generator.generate(req, deadline_s=remaining)
+        return scripter_service_pb2.GenerateScriptResponse(script=convert.script_to_pb(script))
+
+
+def create_server(settings: Settings, address: str | None = None) -> tuple[RunningServer, int]:
+    """Build (not start) the scripter server; bind port 0 in tests."""
+    servicer = ScripterServicer(ScriptGenerator.from_settings(settings))
+    running = build_server(
+        settings,
+        address or settings.scripter_addr,
+        [Service(SERVICE_NAME, scripter_service_pb2_grpc.add_ScripterServiceServicer_to_server, servicer)],
+    )
+    return running, running.port

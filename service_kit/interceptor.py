@@ -1,0 +1,154 @@
+"""The one server interceptor of both services.
+
+Per call it binds `rpc`, `peer` and `request_id` to the log context, checks access
+tokens, turns every exception into a canonical status with one
+`google.rpc.ErrorInfo`, and logs one line with the status code and duration.
+Request and response bodies are never logged.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import grpc
+import structlog
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from service_kit.errors import ReelError
+
+log = structlog.get_logger("rpc")
+
+ERROR_DOMAIN = "reels.v1"
+HEALTH_PREFIX = "/grpc.health.v1.Health/"
+ADMIN_PREFIX = "/reels.v1.ReelAdminService/"
+
+
+class _Abort(Exception):
+    """A status already decided for this call (raised inside the wrapper)."""
+
+    def __init__(self, code: str, reason: str, message: str, metadata: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.code, self.reason, self.message, self.metadata = code, reason, message, metadata or {}
+
+
+def _status_for(exc: BaseException) -> _Abort:
+    if isinstance(exc, _Abort):
+        return exc
+    if isinstance(exc, ReelError):
+        return _Abort(exc.code, exc.reason, exc.message, exc.metadata)
+    return _Abort("INTERNAL", "INTERNAL", "internal error; see the server log")
+
+
+def _abort(context: grpc.ServicerContext, err: _Abort) -> None:
+    info = error_details_pb2.ErrorInfo(reason=err.reason, domain=ERROR_DOMAIN, metadata=err.metadata)
+    detail = any_pb2.Any()
+    detail.Pack(info)
+    status = status_pb2.Status(code=getattr(code_pb2, err.code), message=err.message, details=[detail])
+    context.abort_with_status(rpc_status.to_status(status))
+
+
+class ServerInterceptor(grpc.ServerInterceptor):
+    def __init__(self, auth_token: str = "", admin_token: str = "") -> None:
+        self._auth = auth_token
+        self._admin = admin_token
+
+    def _check_access(self, method: str, metadata: dict[str, str]) -> None:
+        if method.startswith(HEALTH_PREFIX):
+            return
+        if not (self._auth or (self._admin and method.startswith(ADMIN_PREFIX))):
+            return
+        header = metadata.get("authorization", "")
+        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        if method.startswith(ADMIN_PREFIX) and self._admin:
+            if token and hmac.compare_digest(token, self._admin):
+                return
+            if self._auth and token and hmac.compare_digest(token, self._auth):
+                raise _Abort("PERMISSION_DENIED", "ADMIN_TOKEN_REQUIRED", "this RPC needs the admin token")
+            if not token:
+                raise _Abort("UNAUTHENTICATED", "TOKEN_MISSING", "send 'authorization: Bearer <token>'")
+            raise _Abort("UNAUTHENTICATED", "TOKEN_INVALID", "the bearer token is not valid")
+        if not token:
+            raise _Abort("UNAUTHENTICATED", "TOKEN_MISSING", "send 'authorization: Bearer <token>'")
+        if hmac.compare_digest(token, self._auth) or (self._admin and hmac.compare_digest(token, self._admin)):
+            return
+        raise _Abort("UNAUTHENTICATED", "TOKEN_INVALID", "the bearer token is not valid")
+
+    def intercept_service(self, continuation: Callable, details: grpc.HandlerCallDetails) -> Any:
+        handler = continuation(details)
+        if handler is None:
+            return None
+        method = details.method
+        metadata = {k.lower(): v for k, v in (details.invocation_metadata or ()) if isinstance(v, str)}
+
+        def begin(context: grpc.ServicerContext) -> str:
+            request_id = metadata.get("x-request-id") or uuid.uuid4().hex
+            structlog.contextvars.clear_contextvars()
+            structlog.contextvars.bind_contextvars(rpc=method, peer=context.peer(), request_id=request_id)
+            return request_id
+
+        def finish(context: grpc.ServicerContext, started: float, err: _Abort | None, exc: BaseException | None) -> None:
+            code = err.code if err else _code_name(context)
+            fields: dict[str, Any] = {"code": code, "duration_ms": round((time.perf_counter() - started) * 1000, 2)}
+            if err:
+                fields["reason"] = err.reason
+            if exc is not None and not isinstance(exc, (ReelError, _Abort)):
+                log.error("rpc", **fields, exc_info=exc)
+            else:
+                log.info("rpc", **fields)
+            structlog.contextvars.clear_contextvars()
+
+        if handler.unary_unary or handler.stream_unary:
+            inner = handler.unary_unary or handler.stream_unary
+
+            def unary(request: Any, context: grpc.ServicerContext) -> Any:
+                started = time.perf_counter()
+                begin(context)
+                try:
+                    self._check_access(method, metadata)
+                    response = inner(request, context)
+                except Exception as exc:  # every exception becomes a canonical status
+                    err = _status_for(exc)
+                    finish(context, started, err, exc)
+                    _abort(context, err)
+                    raise  # unreachable: abort raises
+                finish(context, started, None, None)
+                return response
+
+            factory = grpc.unary_unary_rpc_method_handler if handler.unary_unary else grpc.stream_unary_rpc_method_handler
+            return factory(unary, handler.request_deserializer, handler.response_serializer)
+
+        inner_stream = handler.unary_stream or handler.stream_stream
+
+        def streaming(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            started = time.perf_counter()
+            begin(context)
+            try:
+                self._check_access(method, metadata)
+                yield from inner_stream(request, context)
+            except GeneratorExit:
+                finish(context, started, _Abort("CANCELLED", "CLIENT_CANCELLED", "client went away"), None)
+                raise
+            except Exception as exc:
+                err = _status_for(exc)
+                finish(context, started, err, exc)
+                _abort(context, err)
+                return
+            finish(context, started, None, None)
+
+        factory = grpc.unary_stream_rpc_method_handler if handler.unary_stream else grpc.stream_stream_rpc_method_handler
+        return factory(streaming, handler.request_deserializer, handler.response_serializer)
+
+
+def _code_name(context: grpc.ServicerContext) -> str:
+    code = context.code()
+    if code is None:
+        return "OK"
+    if isinstance(code, grpc.StatusCode):
+        return code.name
+    return str(code)

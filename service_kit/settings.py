@@ -1,0 +1,182 @@
+"""Every knob of both services, read from the environment in one place.
+
+Each field is an environment variable (its alias) with a default; `.env.example`
+lists them with a one-line comment. `load_settings()` validates everything at start
+and raises `SettingsError` with one line naming the variable at fault.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+SPANS = ("DAY", "WEEK", "MONTH")
+KINDS = ("ON_THIS_DAY", "RECAP")
+
+
+class SettingsError(Exception):
+    """A knob has a bad value; the message is one line naming the variable."""
+
+
+def _csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip().upper() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseModel):
+    # pydantic does the parsing and validation; the environment is read by hand in
+    # load_settings so that comma lists stay plain strings in the environment.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+    # --- storage --------------------------------------------------------------
+    data_dir: Path = Field(Path("./var"), alias="REEL_DATA_DIR")
+    database_url: str = Field("", alias="REEL_DATABASE_URL")
+    blob_url: str = Field("", alias="REEL_BLOB_URL")
+    s3_endpoint_url: str = Field("", alias="REEL_S3_ENDPOINT_URL")
+
+    # --- libraries ------------------------------------------------------------
+    libraries: str = Field("", alias="REEL_LIBRARIES")
+    timezone: str = Field("UTC", alias="REEL_TIMEZONE")
+
+    # --- network, access ------------------------------------------------------
+    scripter_addr: str = Field("127.0.0.1:50061", alias="REEL_SCRIPTER_ADDR")
+    render_addr: str = Field("127.0.0.1:50062", alias="REEL_RENDER_ADDR")
+    scripter_timeout_s: float = Field(20.0, gt=0, le=600, alias="REEL_SCRIPTER_TIMEOUT_S")
+    auth_token: str = Field("", alias="REEL_AUTH_TOKEN")
+    admin_token: str = Field("", alias="REEL_ADMIN_TOKEN")
+    tls_cert: str = Field("", alias="REEL_TLS_CERT")
+    tls_key: str = Field("", alias="REEL_TLS_KEY")
+    grace_s: float = Field(10.0, ge=0, le=300, alias="REEL_SHUTDOWN_GRACE_S")
+    log_format: Literal["auto", "json", "console"] = Field("auto", alias="REEL_LOG_FORMAT")
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", alias="REEL_LOG_LEVEL")
+    replica_id: str = Field("", alias="REEL_REPLICA_ID")
+
+    # --- scripting ------------------------------------------------------------
+    llm_base_url: str = Field("", alias="REEL_LLM_BASE_URL")
+    llm_model: str = Field("", alias="REEL_LLM_MODEL")
+    llm_api_key: str = Field("", alias="REEL_LLM_API_KEY")
+    llm_timeout_s: float = Field(30.0, gt=0, le=600, alias="REEL_LLM_TIMEOUT_S")
+    llm_max_steps: int = Field(8, ge=1, le=32, alias="REEL_LLM_MAX_STEPS")
+    tool_margin_h: float = Field(24.0, ge=0, le=24 * 31, alias="REEL_TOOL_MARGIN_H")
+    max_shots: int = Field(20, ge=1, le=100, alias="REEL_MAX_SHOTS")
+    target_duration_s: float = Field(30.0, ge=10, le=120, alias="REEL_TARGET_DURATION_S")
+
+    # --- rendering, streaming -------------------------------------------------
+    render_workers: int = Field(1, ge=1, le=32, alias="REEL_RENDER_WORKERS")
+    stream_chunk_kib: int = Field(512, ge=16, le=4096, alias="REEL_STREAM_CHUNK_KIB")
+    job_lease_s: float = Field(60.0, ge=5, le=3600, alias="REEL_JOB_LEASE_S")
+
+    # --- nightly pre-generation -----------------------------------------------
+    pregen_enabled: bool = Field(False, alias="REEL_PREGEN_ENABLED")
+    pregen_hour: int = Field(3, ge=0, le=23, alias="REEL_PREGEN_HOUR")
+    pregen_spans: list[str] = Field(list(SPANS), alias="REEL_PREGEN_SPANS")
+    pregen_kinds: list[str] = Field(list(KINDS), alias="REEL_PREGEN_KINDS")
+    min_free_disk_mb: int = Field(500, ge=0, alias="REEL_MIN_FREE_DISK_MB")
+    keep_per_scope: int = Field(
+        2, ge=1, le=100, validation_alias=AliasChoices("PREGEN_KEEP_PER_SCOPE", "REEL_PREGEN_KEEP_PER_SCOPE")
+    )
+    valid_hours_day: float = Field(26, gt=0, alias="REEL_VALID_HOURS_DAY")
+    valid_hours_week: float = Field(8 * 24, gt=0, alias="REEL_VALID_HOURS_WEEK")
+    valid_hours_month: float = Field(32 * 24, gt=0, alias="REEL_VALID_HOURS_MONTH")
+
+    # --- retention, consolidation ---------------------------------------------
+    cache_sweep_enabled: bool = Field(True, alias="REEL_CACHE_SWEEP_ENABLED")
+    cache_sweep_interval_h: float = Field(24, gt=0, alias="REEL_CACHE_SWEEP_INTERVAL_H")
+    cache_max_age_days: float = Field(7, ge=0, alias="REEL_CACHE_MAX_AGE_DAYS")
+    cache_tmp_grace_min: float = Field(60, ge=0, alias="REEL_CACHE_TMP_GRACE_MIN")
+    job_retention_days: float = Field(30, ge=0, alias="REEL_JOB_RETENTION_DAYS")
+    consolidate_interval_h: float = Field(6, gt=0, alias="REEL_CONSOLIDATE_INTERVAL_H")
+    lock_ttl_s: float = Field(300, ge=5, alias="REEL_LOCK_TTL_S")
+
+    @field_validator("pregen_spans", "pregen_kinds", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return _csv(value)
+
+    @field_validator("pregen_spans")
+    @classmethod
+    def _spans(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if v not in SPANS]
+        if bad or not value:
+            raise ValueError(f"expected a comma list of {', '.join(SPANS)}")
+        return value
+
+    @field_validator("pregen_kinds")
+    @classmethod
+    def _kinds(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if v not in KINDS]
+        if bad or not value:
+            raise ValueError(f"expected a comma list of {', '.join(KINDS)}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("not an IANA time zone (e.g. Europe/Paris)") from None
+        return value
+
+    @field_validator("scripter_addr", "render_addr")
+    @classmethod
+    def _addr(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError("expected HOST:PORT")
+        return value
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'ledger.db'}"
+
+    @cached_property
+    def reel_dir(self) -> Path:
+        return self.data_dir / "reels"
+
+    @cached_property
+    def cache_dir(self) -> Path:
+        """Derived, rebuildable indexes (never inside a library)."""
+        return self.data_dir / "cache"
+
+    @cached_property
+    def owner_id(self) -> str:
+        return self.replica_id or f"{socket.gethostname()}-{os.getpid()}"
+
+    @property
+    def tls_enabled(self) -> bool:
+        return bool(self.tls_cert and self.tls_key)
+
+    def valid_hours(self) -> dict[str, float]:
+        return {"DAY": self.valid_hours_day, "WEEK": self.valid_hours_week, "MONTH": self.valid_hours_month}
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Read and validate every knob; `env` replaces os.environ (tests)."""
+    source = dict(os.environ if env is None else env)
+    names = {f.alias for f in Settings.model_fields.values() if f.alias} | {"PREGEN_KEEP_PER_SCOPE", "REEL_PREGEN_KEEP_PER_SCOPE"}
+    values = {k: v for k, v in source.items() if k in names}
+    try:
+        settings = Settings.model_validate(values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = err["loc"][0] if err["loc"] else "?"
+        info = Settings.model_fields.get(str(field))
+        var = info.alias if info and info.alias else str(field)
+        if info and info.validation_alias is not None and not info.alias:
+            var = "PREGEN_KEEP_PER_SCOPE"
+        got = source.get(str(var), err.get("input"))
+        raise SettingsError(f"{var}={got!r}: {err['msg']}") from None
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        raise SettingsError("REEL_TLS_CERT and REEL_TLS_KEY must be set together")
+    for var, path in (("REEL_TLS_CERT", settings.tls_cert), ("REEL_TLS_KEY", settings.tls_key)):
+        if path and not Path(path).is_file():
+            raise SettingsError(f"{var}={path!r}: file not found")
+    return settings

@@ -1,0 +1,183 @@
+"""Shared fixtures: real servers on port 0, generated stubs, a sample library."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+
+from reels.v1 import (
+    reel_admin_service_pb2_grpc,
+    reel_service_pb2_grpc,
+    scripter_service_pb2_grpc,
+)
+from service_kit.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_CACHE = ROOT / "var" / "test-sample-cache"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _json_logs() -> None:
+    """In-process servers log JSON lines, as they do when stdout is not a terminal."""
+    from service_kit.logs import configure_logging
+
+    configure_logging("json", "info")
+
+
+def base_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    # The sweeper would run a retention pass at start; tests that want it turn it on.
+    env = {
+        "REEL_DATA_DIR": str(data_dir),
+        "REEL_LOG_FORMAT": "json",
+        "REEL_SHUTDOWN_GRACE_S": "2",
+        "REEL_CACHE_SWEEP_ENABLED": "0",
+    }
+    env.update(extra)
+    return env
+
+
+def make_settings(data_dir: Path, **extra: str) -> Settings:
+    return load_settings(base_env(data_dir, **extra))
+
+
+@pytest.fixture(scope="session")
+def sample_library_src(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample library, written once per session (relative to today)."""
+    out = tmp_path_factory.mktemp("sample")
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "make_sample.py"), "--data-dir", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    return out / "sample-library"
+
+
+@pytest.fixture
+def sample_library(sample_library_src: Path, tmp_path: Path) -> Path:
+    """A private copy a test may change."""
+    dst = tmp_path / "library"
+    shutil.copytree(sample_library_src, dst)
+    return dst
+
+
+@dataclass
+class Stack:
+    """Both servers in this process, on port 0, with stubs dialled to them."""
+
+    settings: Settings
+    render_port: int
+    scripter_port: int
+    channel: grpc.Channel
+    reels: reel_service_pb2_grpc.ReelServiceStub
+    admin: reel_admin_service_pb2_grpc.ReelAdminServiceStub
+    scripter: scripter_service_pb2_grpc.ScripterServiceStub
+    render_server: object
+    scripter_server: object
+
+    @property
+    def app(self):  # the render App, for white-box checks of the ledger
+        return self.render_server.app
+
+
+def start_stack(data_dir: Path, libraries: str = "", with_scripter: bool = True, **env: str) -> Stack:
+    from render_service.server import create_server as create_render, start_server
+    from scripter_service.server import create_server as create_scripter
+
+    scripter_running = None
+    scripter_port = _free_port()
+    if with_scripter:
+        scripter_running, scripter_port = create_scripter(make_settings(data_dir, **env), "127.0.0.1:0")
+        scripter_running.server.start()
+    extra = dict(env)
+    extra.setdefault("REEL_SCRIPTER_ADDR", f"127.0.0.1:{scripter_port}")
+    if libraries:
+        extra["REEL_LIBRARIES"] = libraries
+    settings = make_settings(data_dir, **extra)
+    render_running, render_port = create_render(settings, "127.0.0.1:0")
+    start_server(render_running)
+    channel = grpc.insecure_channel(f"127.0.0.1:{render_port}")
+    scripter_channel = grpc.insecure_channel(f"127.0.0.1:{scripter_port}")
+    return Stack(
+        settings=settings,
+        render_port=render_port,
+        scripter_port=scripter_port,
+        channel=channel,
+        reels=reel_service_pb2_grpc.ReelServiceStub(channel),
+        admin=reel_admin_service_pb2_grpc.ReelAdminServiceStub(channel),
+        scripter=scripter_service_pb2_grpc.ScripterServiceStub(scripter_channel),
+        render_server=render_running,
+        scripter_server=scripter_running,
+    )
+
+
+def stop_stack(stack: Stack) -> None:
+    stack.channel.close()
+    stack.render_server.stop(1)
+    if stack.scripter_server is not None:
+        stack.scripter_server.stop(1)
+
+
+@pytest.fixture
+def stack(tmp_path: Path, sample_library: Path) -> Iterator[Stack]:
+    s = start_stack(tmp_path / "data", libraries=f"sample={sample_library}")
+    wait_scanned(s, "sample")
+    yield s
+    stop_stack(s)
+
+
+def wait_scanned(stack: Stack, library: str, timeout: float = 30.0) -> None:
+    """Poll (with a deadline) until the start-up scan has indexed the library."""
+    from reels.v1 import reel_admin_service_pb2 as admin_pb2
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        libs = stack.admin.ListLibraries(admin_pb2.ListLibrariesRequest()).libraries
+        if any(lib.key == library and lib.HasField("last_scan_time") for lib in libs):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"library {library} was not scanned within {timeout}s")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def error_reason(err: grpc.RpcError) -> str:
+    """The ErrorInfo reason of a failed call."""
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    status = rpc_status.from_call(err)
+    assert status is not None, f"no rich status on {err.code()}: {err.details()}"
+    for detail in status.details:
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info):
+            return info.reason
+    raise AssertionError("no ErrorInfo in the status")
+
+
+def free_port() -> int:
+    return _free_port()
+
+
+def today_utc() -> dt.date:
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REEL_")}
+    env.update(extra)
+    return env

@@ -145,6 +145,20 @@ def window_media(engine: Engine, lib: LibraryConfig, window: Window) -> list[Any
     return rows
 
 
+def require_media(deps: "PipelineDeps", spec: "ReelSpec") -> int:
+    """FAILED_PRECONDITION (NO_MEDIA_IN_WINDOW) when the window holds no media, so an
+    on-demand request fails at once instead of as a queued job."""
+    lib = deps.libraries[spec.library]
+    window = window_for(spec.span, spec.kind, spec.anchor)
+    count = len(window_media(deps.engine, lib, window))
+    if count == 0:
+        raise FailedPrecondition(
+            "NO_MEDIA_IN_WINDOW",
+            f"no media in {spec.library} between {window.start} and {window.end} ({spec.span.value} {spec.kind.value})",
+        )
+    return count
+
+
 def media_fingerprint(rows: list[Any]) -> str:
     """Changes when media of the window are added, removed or edited (the media id
     covers path, size and mtime)."""
@@ -384,7 +398,7 @@ def produce_reel(
     )
     if spec.precomputed:
         record_precomputed(deps, spec, lib, produced)
-    report("done", 1.0, "reel ready")
+    report("published", 0.99, "reel published")
     log.info("reel produced", key=key, shots=len(script.shots), bytes=size, wall_s=stats_dict["wall_s"],
              mode_used=script.mode_used.value, fallback_reason=script.fallback_reason)
     return produced

@@ -16,7 +16,7 @@ from render_service import catalog
 from render_service.app import App
 from render_service.indexing import CONTEXT_DIR, media_kind_counts, rescan
 from render_service.jobs import JobRequest
-from render_service.pipeline import RenderChoice, check_anchor, script_from_dict
+from render_service.pipeline import ReelSpec, RenderChoice, check_anchor, require_media, script_from_dict
 from render_service.streaming import stream_chunks
 from scripter_service import convert
 from scripter_service.script import MOODS, MUSIC_STYLES, Mode
@@ -139,16 +139,11 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
         span = convert.span_from_pb(request.span)
         kind = convert.kind_from_pb(request.kind)
         anchor = check_anchor(convert.date_from_pb(request.anchor_date), lib.timezone)
+        mode = convert.mode_from_pb(request.mode)
+        choice = choice_from_pb(request.options)
+        require_media(self.app.deps, ReelSpec(lib.key, span, kind, anchor, mode, choice))
         job, _created = self.app.runner.submit(
-            JobRequest(
-                library=lib.key,
-                span=span,
-                kind=kind,
-                anchor=anchor,
-                mode=convert.mode_from_pb(request.mode),
-                choice=choice_from_pb(request.options),
-                request_id=request.request_id or None,
-            )
+            JobRequest(lib.key, span, kind, anchor, mode, choice, request_id=request.request_id or None)
         )
         return pb2.CreateReelResponse(job=job_to_pb(job))
 

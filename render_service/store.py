@@ -1,17 +1,32 @@
-"""Where reel files live: one small interface, the local-disk default.
+"""Where reel files live: one small interface, the local-disk default and an
+S3-compatible object store (``REEL_BLOB_URL=s3://bucket/prefix``).
 
 Object names are made by the service (``<key>.mp4``, ``.json``, ``.jpg``) and kept in
-the ledger or job row; nothing a caller sends is ever joined into a path.
+the ledger or job row; nothing a caller sends is ever joined into a path. The names
+are the same on both backends: a file under the reel directory, or the object
+``<prefix>/<name>`` in the bucket.
 """
 
 from __future__ import annotations
 
+import errno
+import io
+import mimetypes
 import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol, cast
+from urllib.parse import urlsplit
+
+import boto3
+import structlog
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+log = structlog.get_logger("store")
 
 TMP_SUFFIX = ".tmp"
 
@@ -60,10 +75,7 @@ class LocalStore:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, name: str) -> Path:
-        # Names are service-made, but a bad one must never escape the root.
-        if not name or "/" in name or "\\" in name or name.startswith("."):
-            raise ValueError(f"bad object name {name!r}")
-        return self.root / name
+        return self.root / _check_name(name)
 
     def staging_path(self, name: str) -> Path:
         return self._path(name + TMP_SUFFIX)
@@ -81,16 +93,7 @@ class LocalStore:
         return open(self._path(name), "rb")
 
     def read_range(self, name: str, offset: int, length: int, chunk: int) -> Iterator[bytes]:
-        with self.open(name) as fh:
-            fh.seek(offset)
-            remaining = length
-            while remaining != 0:
-                data = fh.read(chunk if remaining < 0 else min(chunk, remaining))
-                if not data:
-                    return
-                if remaining > 0:
-                    remaining -= len(data)
-                yield data
+        return _read_range(self.open(name), offset, length, chunk)
 
     def stat(self, name: str) -> StoredObject | None:
         try:
@@ -116,6 +119,26 @@ class LocalStore:
     def free_bytes(self) -> int | None:
         st = os.statvfs(self.root)
         return st.f_bavail * st.f_frsize
+
+
+def _check_name(name: str) -> str:
+    # Names are service-made, but a bad one must never escape the root or prefix.
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        raise ValueError(f"bad object name {name!r}")
+    return name
+
+
+def _read_range(fh: BinaryIO, offset: int, length: int, chunk: int) -> Iterator[bytes]:
+    with fh:
+        fh.seek(offset)
+        remaining = length
+        while remaining != 0:
+            data = fh.read(chunk if remaining < 0 else min(chunk, remaining))
+            if not data:
+                return
+            if remaining > 0:
+                remaining -= len(data)
+            yield data
 
 
 def _fsync_dir(path: Path) -> None:

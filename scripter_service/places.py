@@ -10,6 +10,8 @@ spot cost one KD-tree query. The data set loads once per process (~1 s) on first
 
 from __future__ import annotations
 
+import re
+
 import math
 import threading
 from dataclasses import dataclass
@@ -94,6 +96,15 @@ def _lookup(lat: float, lon: float) -> Place | None:
     return _cache[key]
 
 
+# GeoNames names city districts "Lyon 06", "Paris 01", "Marseille 08": a caption
+# wants the city.
+_DISTRICT = re.compile(r"\s+\d{1,2}$")
+
+
+def _city(name: str) -> str:
+    return _DISTRICT.sub("", name)
+
+
 def _query(keys: list[tuple[float, float]]) -> list[Place | None]:
     data = _geocoder()
     results = data.query(keys)
@@ -104,7 +115,7 @@ def _query(keys: list[tuple[float, float]]) -> list[Place | None]:
             continue
         out.append(
             Place(
-                city=str(row.get("city") or ""),
+                city=_city(str(row.get("city") or "")),
                 country=str(row.get("country") or ""),
                 country_code=str(row.get("country_code") or ""),
             )

@@ -158,4 +158,4 @@ class Script:
 
     @property
     def duration_s(self) -> float:
-        return sum(s.duration_s for s in self.shots)
+        return round(sum(s.duration_s for s in self.shots), 3)

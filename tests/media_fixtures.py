@@ -1,0 +1,43 @@
+"""Tiny libraries for tests: photos with chosen EXIF taken-at, offset and GPS."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from PIL import ExifTags, Image, ImageDraw
+
+
+def write_photo(
+    path: Path,
+    local: dt.datetime,
+    *,
+    offset: str | None = None,
+    size: tuple[int, int] = (640, 480),
+    color: tuple[int, int, int] = (90, 140, 200),
+    orientation: int = 1,
+) -> Path:
+    """A JPEG whose EXIF DateTimeOriginal is `local` (wall time), with
+    OffsetTimeOriginal when `offset` ("+02:00") is given."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img = Image.new("RGB", size, color)
+    draw = ImageDraw.Draw(img)
+    w, h = size
+    draw.ellipse((w // 3, h // 4, w // 3 + h // 3, h // 4 + h // 3), fill=(250, 220, 120))
+    draw.rectangle((0, h * 2 // 3, w, h), fill=(color[2] // 2, color[1] // 2, color[0] // 2))
+    exif = Image.Exif()
+    stamp = local.strftime("%Y:%m:%d %H:%M:%S")
+    exif[0x010F] = "Test"
+    exif[0x0112] = orientation
+    sub = exif.get_ifd(ExifTags.IFD.Exif)
+    sub[0x9003] = stamp
+    if offset:
+        sub[0x9011] = offset
+    img.save(path, "JPEG", quality=85, exif=exif)
+    return path
+
+
+def truncate(path: Path, keep: float = 0.5) -> None:
+    """Cut a JPEG after its header: it still opens, but does not decode."""
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])

@@ -53,7 +53,7 @@ class App:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = make_engine(settings.database_url or None, settings.data_dir)
         migrate(engine)
-        store = open_store(settings.blob_url, settings.reel_dir)
+        store = open_store(settings.blob_url, settings.reel_dir, settings.s3_endpoint_url, settings.data_dir / "staging")
         libraries = configured_libraries(settings)
         register_libraries(engine, libraries)
         scripter = ScripterClient(

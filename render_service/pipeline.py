@@ -369,7 +369,9 @@ def produce_reel(
                 }
                 for s in script.shots
             ],
-            "params": {"choice": choice.to_dict(), "render": asdict(params), "mode": spec.mode.value},
+            # What the script request carried: explicit choices and the distillate.
+            "params": {"choice": choice.to_dict(), "render": asdict(params), "mode": spec.mode.value,
+                       "preferences": asdict(req.preferences), "seed": req.seed},
             "stats": stats_dict,
         }
         sidecar_staged.write_text(json.dumps(sidecar, indent=2, ensure_ascii=False))

@@ -13,7 +13,7 @@ import structlog
 
 from ledger import prefs as prefs_dao
 from ledger import reels as reel_dao
-from ledger.db import session_scope, utcnow
+from ledger.db import session_scope
 from render_service.catalog import precomputed_reel
 from render_service.locks import Lease
 from render_service.loops.passes import PassOutcome, PassResult, run_pass
@@ -120,7 +120,7 @@ def pregen_one(
         out.outcome = "WOULD_RENDER"
         return out
     choice, mode = replayed_choice(deps, lib.key)
-    spec = ReelSpec(lib.key, span, kind, anchor, mode=mode, choice=choice, precomputed=True, job_id=f"pregen-{utcnow():%Y%m%dT%H%M%S}")
+    spec = ReelSpec(lib.key, span, kind, anchor, mode=mode, choice=choice, precomputed=True, job_id="pregen")
     try:
         produced = produce_reel(deps, spec, media_rows=rows)
     except ReelError as exc:

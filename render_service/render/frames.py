@@ -114,7 +114,7 @@ class PhotoSource:
         else:
             crop = av.VideoFrame(bw, bh, "yuv420p")
             _fill_frame_planes(crop, self.planes, x0, y0, bw, bh)
-            scaled = self._scaler.reformat(crop, width=w, height=h, interpolation="BICUBIC", threads=1)
+            scaled = self._scaler.reformat(crop, width=w, height=h, interpolation="AREA", threads=1)
             _copy_frame_to(scaled, self._views)
         self._key = box
         return self.buf

@@ -57,7 +57,7 @@ class FfmpegEncoder:
     """One ffmpeg process. ``submit(buf)`` queues a frame buffer; the writer
     thread hands it back through ``release`` once it is in the pipe."""
 
-    def __init__(self, args: list[str], audio: np.ndarray | None, audio_read_fd: int | None,
+    def __init__(self, args: list[str], audio, audio_read_fd: int | None,
                  audio_write_fd: int | None, release, queue_size: int = 4):
         self.args = args
         self._release = release
@@ -111,12 +111,16 @@ class FfmpegEncoder:
             with contextlib.suppress(OSError):
                 self.proc.stdin.close()
 
-    def _write_audio(self, fd: int, audio: np.ndarray | None) -> None:
+    def _write_audio(self, fd: int, audio) -> None:
         try:
+            if hasattr(audio, "result"):
+                audio = audio.result()
             if audio is not None:
                 _write_all(fd, memoryview(np.ascontiguousarray(audio)).cast("B"))
         except OSError:
             pass  # ffmpeg went away; the video side reports it
+        except Exception as exc:  # noqa: BLE001 - reported through the video side
+            self.error = exc
         finally:
             with contextlib.suppress(OSError):
                 os.close(fd)

@@ -20,7 +20,7 @@ _STOP = object()
 
 class PyavEncoder:
     def __init__(self, out: str, width: int, height: int, fps: int, crf: int, preset: str,
-                 audio: np.ndarray | None, sample_rate: int, pool_size: int = 4):
+                 audio, sample_rate: int, pool_size: int = 4):
         self.width, self.height, self.fps = width, height, fps
         self.options = {"preset": preset, "crf": str(crf), "profile": "high"}
         self.args = [f"pyav libx264 {k}={v}" for k, v in self.options.items()] + ["aac 128k", "movflags=+faststart"]
@@ -48,9 +48,8 @@ class PyavEncoder:
                 self.audio_stream = ast
         except (av.FFmpegError, OSError, ValueError) as exc:
             raise RenderError(f"cannot open encoder: {exc}") from exc
-        if audio is not None and audio.dtype != np.float32:
-            audio = audio.astype(np.float32) / 32768.0
-        self._audio = audio
+        self._audio_source = audio  # an array, or an object whose result() gives one
+        self._audio: np.ndarray | None = None
         self._audio_pos = 0
         self._sample_rate = sample_rate
         self._pool: queue.SimpleQueue[av.VideoFrame] = queue.SimpleQueue()
@@ -89,8 +88,12 @@ class PyavEncoder:
             self.container.mux(packets)
 
     def _encode_audio_until(self, t: float | None) -> None:
-        if self.audio_stream is None or self._audio is None:
+        if self.audio_stream is None:
             return
+        if self._audio is None:
+            audio = self._audio_source
+            audio = audio.result() if hasattr(audio, "result") else audio
+            self._audio = audio.astype(np.float32) / 32768.0 if audio.dtype == np.int16 else audio
         total = len(self._audio)
         end = total if t is None else min(total, int(t * self._sample_rate))
         chunk = 1024 * 8

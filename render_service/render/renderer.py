@@ -40,13 +40,13 @@ def render_reel(script, media: dict[str, MediaInput], out_tmp: Path, params: Ren
     composer: FrameComposer | None = None
     encoder: FfmpegEncoder | None = None
     audio_fds: tuple[int, int] | None = None
+    audio: _Background | None = None
     try:
         report(0.0, "prepare")
         composer = FrameComposer(script, media, params, cancel)
         total = composer.total_frames
-        t0 = time.perf_counter()
-        audio = music.synthesize(script.mood, script.music_style, total / params.fps, params.seed)
-        stages["music_s"] = time.perf_counter() - t0
+        audio = _Background("reel-music", music.synthesize, script.mood, script.music_style,
+                            total / params.fps, params.seed)
         _check(cancel)
 
         pool: queue.SimpleQueue[np.ndarray] = queue.SimpleQueue()
@@ -90,6 +90,7 @@ def render_reel(script, media: dict[str, MediaInput], out_tmp: Path, params: Ren
         t0 = time.perf_counter()
         encoder.finish()
         stages["finalize_s"] = time.perf_counter() - t0
+        stages["music_s"] = audio.elapsed_s
         size = out_tmp.stat().st_size
         report(1.0, "done")
         return RenderStats(
@@ -121,6 +122,36 @@ def render_reel(script, media: dict[str, MediaInput], out_tmp: Path, params: Ren
     finally:
         if composer is not None:
             composer.close()
+        if audio is not None:
+            audio.join()
+
+
+class _Background:
+    """Run ``fn(*args)`` on its own thread; ``result()`` waits for it."""
+
+    def __init__(self, name: str, fn, *args):
+        self._value = None
+        self._error: BaseException | None = None
+        self.elapsed_s = 0.0
+        self._thread = threading.Thread(target=self._run, args=(fn, args), name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self, fn, args) -> None:
+        t0 = time.perf_counter()
+        try:
+            self._value = fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - re-raised by result()
+            self._error = exc
+        self.elapsed_s = time.perf_counter() - t0
+
+    def result(self):
+        self._thread.join()
+        if self._error is not None:
+            raise RenderError(f"music synthesis failed: {self._error}") from self._error
+        return self._value
+
+    def join(self) -> None:
+        self._thread.join()
 
 
 def _check(cancel: threading.Event | None) -> None:

@@ -101,6 +101,7 @@ def claim_next_job(
             lease_until=now + dt.timedelta(seconds=lease_s),
             started_at=now,
             updated_at=now,
+            attempts=ReelJob.attempts + 1,
         )
         .returning(ReelJob.id)
         .execution_options(synchronize_session=False)
@@ -260,6 +261,42 @@ def mark_interrupted(session: Session, owner: str | None = None, *, now: dt.date
         job = _load(session, job_id)
         append_event(session, job_id, "interrupted", job.progress, "interrupted", JobState.FAILED, now=now)
     return ids
+
+
+def requeue_expired(
+    session: Session, owner: str | None = None, *, max_attempts: int = 3, now: dt.datetime | None = None
+) -> tuple[list[str], list[str]]:
+    """Give back to the queue the RUNNING jobs whose lease has expired (their replica
+    died) and, when ``owner`` is given, the ones that owner held before a restart.
+    A job claimed ``max_attempts`` times fails with INTERRUPTED instead. Returns
+    (requeued ids, failed ids)."""
+    now = now or utcnow()
+    stale = sa.or_(ReelJob.lease_until.is_(None), ReelJob.lease_until < now)
+    if owner is not None:
+        stale = sa.or_(stale, ReelJob.claimed_by == owner)
+    rows = session.execute(
+        sa.select(ReelJob.id, ReelJob.attempts).where(ReelJob.state == JobState.RUNNING, stale).with_for_update(skip_locked=True)
+    ).all()
+    requeued, failed = [], []
+    for job_id, attempts in rows:
+        if attempts >= max_attempts:
+            failed.append(job_id)
+            values: dict[str, Any] = {"state": JobState.FAILED, "reason": INTERRUPTED, "finished_at": now,
+                                      "message": "the worker stopped before the job finished"}
+        else:
+            requeued.append(job_id)
+            values = {"state": JobState.QUEUED, "message": "requeued: its worker stopped"}
+        session.execute(
+            sa.update(ReelJob)
+            .where(ReelJob.id == job_id, ReelJob.state == JobState.RUNNING)
+            .values(claimed_by=None, lease_until=None, updated_at=now, **values)
+            .execution_options(synchronize_session=False)
+        )
+        state = JobState.FAILED if job_id in failed else JobState.QUEUED
+        job = _load(session, job_id)
+        append_event(session, job_id, "interrupted" if state is JobState.FAILED else "requeued", job.progress,
+                     "interrupted" if state is JobState.FAILED else "requeued", state, now=now)
+    return requeued, failed
 
 
 def expire_jobs(session: Session, older_than: dt.datetime) -> int:

@@ -146,6 +146,8 @@ class ReelJob(SQLModel, table=True):
     result_json: dict[str, Any] = Field(
         default_factory=dict, sa_type=sa.JSON, sa_column_kwargs={"server_default": sa.text("'{}'")}
     )
+    # Claims so far: a job whose replica died is requeued a bounded number of times.
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": sa.text("0")})
 
     @property
     def is_terminal(self) -> bool:

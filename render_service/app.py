@@ -47,6 +47,8 @@ class App:
     runner: JobRunner
     _threads: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
+    # Set once the start-up scan has finished (the missed-night catch-up waits for it).
+    scanned: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
     def build(cls, settings: Settings) -> "App":
@@ -107,13 +109,16 @@ class App:
         start_loops(self)
 
     def _initial_scan(self) -> None:
-        for lib in self.libraries.values():
-            if self._stop.is_set():
-                return
-            try:
-                rescan(self.engine, lib)
-            except Exception:
-                log.exception("initial scan failed", library=lib.key)
+        try:
+            for lib in self.libraries.values():
+                if self._stop.is_set():
+                    return
+                try:
+                    rescan(self.engine, lib)
+                except Exception:
+                    log.exception("initial scan failed", library=lib.key)
+        finally:
+            self.scanned.set()
 
     def stop(self) -> None:
         self._stop.set()

@@ -2,6 +2,8 @@
 (on-demand reels), the validity gate, and the sidecar. No gRPC here.
 
 A key is only ever looked up; the file names come from the row that matches it.
+Every lookup here only reads, through `ledger.readonly.read_session`: a WAL snapshot
+that neither takes nor waits for SQLite's write lock (see docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from ledger import reels as reel_dao
-from ledger.db import session_scope, utcnow
+from ledger.db import utcnow
 from ledger.models import JobState, PrecomputedReel, ReelJob
+from ledger.readonly import read_session
 from render_service.pipeline import CONTENT_TYPE
 from render_service.store import ReelStore
 from scripter_service.script import Kind, Span
@@ -122,7 +125,7 @@ def find_reel(engine: Engine, key: str) -> ReelInfo:
     """The reel with this key, from the ledger or else the job table; NOT_FOUND
     (REEL_NOT_FOUND) otherwise."""
     check_key(key)
-    with session_scope(engine) as session:
+    with read_session(engine) as session:
         row = reel_dao.get_reel_by_key(session, key)
         if row is not None:
             return _from_row(row)
@@ -164,7 +167,7 @@ def precomputed_reel(engine: Engine, store: ReelStore, library: str, span: Span,
     the file exists with the recorded size, and now < valid_until. NOT_FOUND with
     NO_REEL, EXPIRED or FILE_MISSING (the reason of the newest row) otherwise."""
     now = utcnow()
-    with session_scope(engine) as session:
+    with read_session(engine) as session:
         rows = reel_dao.newest_for_scope(session, library, span.value, kind.value, limit=8)
     if not rows:
         raise NotFound("NO_REEL", f"no pre-generated {span.value} {kind.value} reel for {library}")
@@ -189,7 +192,7 @@ def list_reels(engine: Engine, library: str | None, span: Span | None, kind: Kin
     from ledger.pagination import InvalidPageToken
 
     try:
-        with session_scope(engine) as session:
+        with read_session(engine) as session:
             rows, token = reel_dao.list_reels(
                 session,
                 library_key=library,

@@ -82,13 +82,33 @@ class JobRunner:
 
     # --- life cycle -----------------------------------------------------------
     def recover(self) -> list[str]:
-        """Fail the jobs a crash left RUNNING (all of them in the single embedded
-        process; with replicas, this owner's and those whose lease expired)."""
+        """Deal with the jobs a crash left RUNNING. The single embedded process fails
+        them all (INTERRUPTED). With replicas on one PostgreSQL, this owner's jobs
+        and those whose lease expired go back to the queue, so another replica
+        finishes them (a job claimed too often fails instead)."""
         with session_scope(self.engine) as session:
-            ids = job_dao.mark_interrupted(session, None if self.single_process else self.owner_id)
+            if self.single_process:
+                ids = job_dao.mark_interrupted(session, None)
+            else:
+                requeued, ids = job_dao.requeue_expired(session, self.owner_id)
+                if requeued:
+                    log.warning("interrupted jobs requeued", count=len(requeued))
         if ids:
             log.warning("interrupted jobs failed", count=len(ids))
         return ids
+
+    def _reclaim_expired(self) -> None:
+        """Replicas: requeue jobs whose worker died (lease expired)."""
+        if self.single_process:
+            return
+        try:
+            with session_scope(self.engine) as session:
+                requeued, _failed = job_dao.requeue_expired(session)
+            if requeued:
+                log.warning("expired leases requeued", count=len(requeued))
+                self.notifier.notify()
+        except Exception:
+            log.exception("reclaim failed")
 
     def start(self) -> None:
         self.recover()
@@ -184,6 +204,7 @@ class JobRunner:
                 log.exception("claim failed")
                 job = None
             if job is None:
+                self._reclaim_expired()
                 seen = self.notifier.wait(seen, timeout=1.0)
                 continue
             self._run(job)

@@ -4,6 +4,10 @@ One row per lock id in the ledger (owner, acquired, expires). Acquiring deletes 
 expired row and inserts if absent in one transaction; a thread renews the lease
 while the pass runs; the lock is released on every exit path, exceptions included.
 A replica that died holding it is taken over once the TTL has passed.
+
+Each kind of maintenance pass has its own lock id (``pregen``, ``retention``,
+``consolidation``; see loops/passes.py): one pass of a kind at a time across every
+replica, while a long pre-generation never delays the cache sweep.
 """
 
 from __future__ import annotations
@@ -22,20 +26,17 @@ from ledger.db import session_scope
 
 log = structlog.get_logger("locks")
 
-MAINTENANCE_LOCK = "maintenance"
 
-
-@dataclass(frozen=True)
 class LockHeld(Exception):
-    """Another owner holds the lock (until `expires_at`)."""
+    """Another owner holds the lock (until `expires_at`). A plain exception, not a
+    frozen dataclass: contextlib and traceback machinery set attributes on it."""
 
-    lock_id: str
-    owner_id: str
-    expires_at: dt.datetime | None
-
-    def __str__(self) -> str:
-        until = self.expires_at.isoformat() if self.expires_at else "unknown"
-        return f"lock {self.lock_id} is held by {self.owner_id} until {until}"
+    def __init__(self, lock_id: str, owner_id: str, expires_at: dt.datetime | None) -> None:
+        until = expires_at.isoformat() if expires_at else "unknown"
+        super().__init__(f"lock {lock_id} is held by {owner_id} until {until}")
+        self.lock_id = lock_id
+        self.owner_id = owner_id
+        self.expires_at = expires_at
 
 
 @dataclass

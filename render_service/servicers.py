@@ -16,6 +16,7 @@ from render_service import catalog
 from render_service.app import App
 from render_service.indexing import CONTEXT_DIR, media_kind_counts, rescan
 from render_service.jobs import JobRequest
+from render_service.selection import window_for
 from render_service.pipeline import ReelSpec, RenderChoice, check_anchor, require_media, script_from_dict
 from render_service.streaming import stream_chunks
 from scripter_service import convert
@@ -94,17 +95,7 @@ def job_to_pb(job: Any) -> pb2.ReelJob:
 
 def summary_to_pb(info: catalog.ReelInfo, sidecar: dict[str, Any] | None = None) -> pb2.ReelSummary:
     sidecar = sidecar or {}
-    ranges = sidecar.get("window") or []
-    window = common_pb2.Window(
-        anchor_date=convert.date_to_pb(info.anchor_date),
-        ranges=[
-            common_pb2.DateRange(
-                start_date=convert.date_to_pb(dt.date.fromisoformat(a)),
-                end_date=convert.date_to_pb(dt.date.fromisoformat(b)),
-            )
-            for a, b in ranges
-        ],
-    )
+    window = convert.window_to_pb(window_for(convert.Span(info.span), convert.Kind(info.kind), info.anchor_date))
     summary = pb2.ReelSummary(
         key=info.key,
         library=info.library,

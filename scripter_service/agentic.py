@@ -308,11 +308,14 @@ def parse_script(content: str, req: ScriptRequest, draft: Script, book: SourceBo
             raise AnswerRejected("DUPLICATE_MEDIA", f"shots[{i}] repeats media id {media_id}.")
         duration = _number(raw.get("duration_s"))
         if duration is None or duration < MIN_AGENTIC_SHOT_S:
-            raise AnswerRejected("DURATION_INVALID", f"shots[{i}].duration_s must be a number of seconds, at least {MIN_SHOT_S}.")
+            raise AnswerRejected(
+                "DURATION_INVALID", f"shots[{i}].duration_s must be a number of seconds, at least {MIN_SHOT_S}."
+            )
         caption = _text(raw.get("caption", ""), f"shots[{i}].caption")
         if len(caption) > CAPTION_MAX_CHARS:
             raise AnswerRejected(
-                "CAPTION_TOO_LONG", f"shots[{i}].caption has {len(caption)} characters, the limit is {CAPTION_MAX_CHARS}."
+                "CAPTION_TOO_LONG",
+                f"shots[{i}].caption has {len(caption)} characters, the limit is {CAPTION_MAX_CHARS}.",
             )
         base = draft_shots.get(media_id)
         if candidates[media_id].kind == MediaKind.VIDEO:
@@ -348,7 +351,7 @@ def parse_script(content: str, req: ScriptRequest, draft: Script, book: SourceBo
     )
     return Script(
         title=_clip(_text(data.get("title", ""), "title"), TITLE_MAX_CHARS) or draft.title,
-        subtitle=_clip(_text(data.get("subtitle", ""), "subtitle"), SUBTITLE_MAX_CHARS),
+        subtitle=_clip(_text(data.get("subtitle", ""), "subtitle"), SUBTITLE_MAX_CHARS) or draft.subtitle,
         mood=mood,
         music_style=music_style,
         shots=shots,

@@ -127,10 +127,16 @@ class OpenAIChat:
         except openai.APIStatusError as exc:
             log.warning("llm_call_failed", error="status", status=exc.status_code, ms=_ms(began))
             raise LLMUnavailable(f"the LLM answered HTTP {exc.status_code}") from None
-        except openai.OpenAIError as exc:  # connection refused, undecodable body, ...
+        except Exception as exc:  # noqa: BLE001 - connection refused, a body that is not JSON, ...
             log.warning("llm_call_failed", error=type(exc).__name__, ms=_ms(began))
             raise LLMUnavailable(f"the LLM call failed: {type(exc).__name__}") from None
-        turn = _turn(response)
+        try:
+            turn = _turn(response)
+        except LLMUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a response of an unexpected shape
+            log.warning("llm_call_failed", error=type(exc).__name__, ms=_ms(began))
+            raise LLMUnavailable("the LLM answered with an unexpected shape") from None
         usage = getattr(response, "usage", None)
         log.info(
             "llm_call",

@@ -93,7 +93,8 @@ def user_message(req: ScriptRequest, draft: Script, target_s: float) -> str:
     window = req.window
     ranges = "; ".join(f"{a.isoformat()} to {b.isoformat()}" for a, b in window.ranges)
     if window.kind == Kind.ON_THIS_DAY:
-        what = f"ON THIS DAY: the same {window.span.value.lower()} in earlier years (anchor {window.anchor.isoformat()})"
+        span = window.span.value.lower()
+        what = f"ON THIS DAY: the same {span} in earlier years (anchor {window.anchor.isoformat()})"
     else:
         what = f"RECAP of one {window.span.value.lower()}"
     lines = [

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,6 +135,20 @@ def stack(tmp_path: Path, sample_library: Path) -> Iterator[Stack]:
     wait_scanned(s, "sample")
     yield s
     stop_stack(s)
+
+
+@contextmanager
+def ledger_env(backend: str) -> Iterator[dict[str, str]]:
+    """Environment for a stack on `backend`: SQLite in the data dir, or a fresh
+    PostgreSQL schema (skipped with a reason when PostgreSQL is absent outside CI,
+    failed in CI)."""
+    if backend == "sqlite":
+        yield {}
+        return
+    from tests.db_fixtures import fresh_pg_schema, require_postgres
+
+    with fresh_pg_schema(require_postgres()) as url:
+        yield {"REEL_DATABASE_URL": url}
 
 
 def wait_scanned(stack: Stack, library: str, timeout: float = 30.0) -> None:

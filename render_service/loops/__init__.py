@@ -56,6 +56,10 @@ def _pregen_loop(app: "App") -> None:
 
     s = app.settings
     stop = app.stopping
+    # The catch-up must see the library: wait for the start-up scan (never forever).
+    while not app.scanned.wait(1.0):
+        if stop.is_set():
+            return
     if missed_night(utcnow(), s.pregen_hour, s.timezone, last_run_start(app.engine, "PREGEN")):
         log.info("catching up a missed night")
         _guard("pregen", lambda: run_pregen_pass(app, trigger="SCHEDULED"))
@@ -88,4 +92,5 @@ def start_loops(app: "App") -> list[threading.Thread]:
         t = threading.Thread(target=target, name=f"loop-{name}", daemon=True)
         t.start()
         threads.append(t)
+    app._threads.extend(threads)  # so that what runs can be inspected (and joined)
     return threads

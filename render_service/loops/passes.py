@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import Engine
 
@@ -82,7 +83,14 @@ def run_pass(
 
 
 def last_run_start(engine: Engine, kind: str) -> dt.datetime | None:
+    """When the newest real run of `kind` started (running, finished or skipped
+    because another owner held the lock); dry runs do not count, so a preview never
+    postpones the next scheduled pass."""
+    stmt = (
+        sa.select(MaintenanceRun.started_at)
+        .where(MaintenanceRun.kind == kind, MaintenanceRun.dry_run.is_(False))
+        .order_by(MaintenanceRun.id.desc())
+        .limit(1)
+    )
     with session_scope(engine) as session:
-        runs = maintenance_dao.last_run_by_kind(session)
-    run = runs.get(kind)
-    return run.started_at if run else None
+        return session.execute(stmt).scalar_one_or_none()

@@ -15,6 +15,7 @@ from ledger import prefs as prefs_dao
 from ledger import reels as reel_dao
 from ledger.db import session_scope
 from render_service.catalog import precomputed_reel
+from render_service.indexing import rescan
 from render_service.locks import Lease
 from render_service.loops.passes import PassOutcome, PassResult, run_pass
 from render_service.pipeline import (
@@ -144,12 +145,22 @@ def run_pregen_batch(
     dry_run: bool,
     min_free_mb: int,
     lease: Lease | None = None,
+    rescan_first: bool = False,
 ) -> PassResult:
     """Every library x span x kind; a failure in one scope is recorded and the
-    batch goes on."""
+    batch goes on. `rescan_first` (the nightly pass) indexes each library first,
+    so that media added since the last scan are in tonight's reels."""
     outcomes: list[ScopeOutcome] = []
     errors: list[str] = []
+    rescanned: dict[str, dict[str, int]] = {}
     for lib in libraries:
+        if rescan_first and not dry_run:
+            try:
+                scan = rescan(deps.engine, lib)
+                rescanned[lib.key] = {"added": scan.added, "removed": scan.removed}
+            except Exception as exc:  # render from the index as it is
+                log.exception("rescan failed", library=lib.key)
+                errors.append(f"{lib.key}: rescan failed ({type(exc).__name__})")
         lib_anchor = anchor or library_today(lib.timezone)
         for span in spans:
             for kind in kinds:
@@ -175,6 +186,8 @@ def run_pregen_batch(
         "counts": counts,
         "scopes": [asdict(o) for o in outcomes],
     }
+    if rescanned:
+        report["rescanned"] = rescanned
     return PassResult(report, errors)
 
 
@@ -204,6 +217,7 @@ def run_pregen_pass(
         trigger,
         dry_run,
         lambda lease: run_pregen_batch(
-            app.deps, libs, spans, kinds, anchor, dry_run=dry_run, min_free_mb=settings.min_free_disk_mb, lease=lease
+            app.deps, libs, spans, kinds, anchor, dry_run=dry_run, min_free_mb=settings.min_free_disk_mb, lease=lease,
+            rescan_first=trigger == "SCHEDULED",
         ),
     )

@@ -50,30 +50,15 @@ def render_reel(script, media: dict[str, MediaInput], out_tmp: Path, params: Ren
         _check(cancel)
 
         pool: queue.SimpleQueue[np.ndarray] = queue.SimpleQueue()
+        for _ in range(FRAME_BUFFERS):
+            pool.put(new_buffer(params.width, params.height))
         out_tmp.parent.mkdir(parents=True, exist_ok=True)
-        if os.environ.get("REEL_RENDER_ENCODER", "pyav") == "pyav":
-            from .pyav_encoder import PyavEncoder
-            buf = new_buffer(params.width, params.height)
-            pool.put(buf)
-            pool_put = pool.put
-            encoder = PyavEncoder(str(out_tmp), params.width, params.height, params.fps, params.crf,
-                                  params.preset, audio, music.SAMPLE_RATE)
-            args = encoder.args
-            _submit = encoder.submit
-
-            def submit(b):
-                _submit(b)
-                pool_put(b)
-            encoder.submit = submit  # type: ignore[method-assign]
-        else:
-            for _ in range(FRAME_BUFFERS):
-                pool.put(new_buffer(params.width, params.height))
-            audio_fds = audio_pipe()
-            args = encoder_args(params.width, params.height, params.fps, params.crf, params.preset,
-                                audio_fds[0], music.SAMPLE_RATE, str(out_tmp))
-            read_fd, write_fd = audio_fds
-            audio_fds = None  # the encoder owns both ends from here on
-            encoder = FfmpegEncoder(args, audio, read_fd, write_fd, release=pool.put)
+        audio_fds = audio_pipe()
+        args = encoder_args(params.width, params.height, params.fps, params.crf, params.preset,
+                            audio_fds[0], music.SAMPLE_RATE, str(out_tmp))
+        read_fd, write_fd = audio_fds
+        audio_fds = None  # the encoder owns both ends from here on
+        encoder = FfmpegEncoder(args, audio, read_fd, write_fd, release=pool.put)
 
         t0 = time.perf_counter()
         step = max(1, total // 50)

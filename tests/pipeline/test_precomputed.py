@@ -10,22 +10,25 @@ import pytest
 from google.type import date_pb2
 
 from reels.v1 import common_pb2, reel_admin_service_pb2 as admin_pb2, reel_service_pb2 as pb2
-from tests.conftest import error_reason, start_stack, stop_stack, wait_scanned
+from tests.conftest import error_reason, ledger_env, start_stack, stop_stack, wait_scanned
 
 
 def d(day: dt.date) -> date_pb2.Date:
     return date_pb2.Date(year=day.year, month=day.month, day=day.day)
 
 
-@pytest.fixture(scope="module")
-def pregen(tmp_path_factory, sample_library_src):
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def pregen(request, tmp_path_factory, sample_library_src):
     import shutil
 
     root = tmp_path_factory.mktemp("pregen")
     lib = root / "library"
     shutil.copytree(sample_library_src, lib)
+    env_cm = ledger_env(request.param)
+    env = env_cm.__enter__()
     # Week reels expire 3.6 s after local midnight of their anchor: already expired.
-    stack = start_stack(root / "data", libraries=f"sample={lib}", REEL_TARGET_DURATION_S="10", REEL_VALID_HOURS_WEEK="0.001")
+    stack = start_stack(root / "data", libraries=f"sample={lib}", REEL_TARGET_DURATION_S="10",
+                        REEL_VALID_HOURS_WEEK="0.001", **env)
     wait_scanned(stack, "sample")
     today = dt.datetime.now(dt.timezone.utc).date()
     resp = stack.admin.RunPregenNow(admin_pb2.RunPregenNowRequest(
@@ -34,6 +37,7 @@ def pregen(tmp_path_factory, sample_library_src):
         anchor_date=d(today), spans=[common_pb2.SPAN_WEEK], kinds=[common_pb2.REEL_KIND_RECAP]))
     yield stack, resp, old
     stop_stack(stack)
+    env_cm.__exit__(None, None, None)
 
 
 def test_pregen_report(pregen):
@@ -52,6 +56,9 @@ def test_get_precomputed_returns_the_valid_reel(pregen):
     assert reel.size_bytes > 0 and len(reel.sha256) == 64 and reel.poster_key
     assert reel.valid_until.ToDatetime(tzinfo=dt.timezone.utc) > dt.datetime.now(dt.timezone.utc)
     assert reel.precomputed and reel.title
+    today = dt.datetime.now(dt.timezone.utc).date()
+    [window] = reel.window.ranges  # the day before the anchor
+    assert (window.end_date.year, window.end_date.month, window.end_date.day) == (today.year, today.month, today.day)
 
 
 def test_no_reel_for_an_empty_scope(pregen):

@@ -13,24 +13,28 @@ from PIL import Image
 
 from reels.v1 import common_pb2, reel_service_pb2 as pb2
 from render_service import cli
-from tests.conftest import error_reason, start_stack, stop_stack, wait_scanned
+from tests.conftest import error_reason, ledger_env, start_stack, stop_stack, wait_scanned
 from tests.pipeline.conftest import create_and_wait, stream_all
 
 
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory, sample_library_src):
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def rendered(request, tmp_path_factory, sample_library_src):
+    """The same end-to-end checks on the embedded ledger and on PostgreSQL."""
     import shutil
 
     root = tmp_path_factory.mktemp("e2e")
     lib = root / "library"
     shutil.copytree(sample_library_src, lib)
-    stack = start_stack(root / "data", libraries=f"sample={lib}")
-    wait_scanned(stack, "sample")
-    job = create_and_wait(
-        stack, library="sample", span=common_pb2.SPAN_WEEK, kind=common_pb2.REEL_KIND_RECAP, request_id="e2e-week-1"
-    )
-    yield stack, job, root
-    stop_stack(stack)
+    with ledger_env(request.param) as env:
+        stack = start_stack(root / "data", libraries=f"sample={lib}", **env)
+        try:
+            wait_scanned(stack, "sample")
+            job = create_and_wait(
+                stack, library="sample", span=common_pb2.SPAN_WEEK, kind=common_pb2.REEL_KIND_RECAP, request_id="e2e-week-1"
+            )
+            yield stack, job, root
+        finally:
+            stop_stack(stack)
 
 
 def test_job_succeeds_with_a_reel_key(rendered):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from scripter_service import places
 from scripter_service.fast import fast_script
 from scripter_service.prompt import place_source_id
 from scripter_service.script import Candidate, Kind, Mode, ScriptRequest, Span, Window
+from tests.scripter.fake_llm import FakeLLM, Reply, answer, tool_results
 
 TZ_NAME = "Europe/Paris"
 PARIS = ZoneInfo(TZ_NAME)
@@ -25,6 +27,7 @@ def sample_today(library: Path) -> dt.date:
     return dt.date.fromisoformat(json.loads((library / ".sample.json").read_text())["today"])
 
 
+@functools.lru_cache(maxsize=4)
 def birthday_candidates(library: Path) -> tuple[Candidate, ...]:
     """Every item of the sample library taken yesterday (library time zone)."""
     yesterday = sample_today(library) - dt.timedelta(days=1)
@@ -75,7 +78,7 @@ def grounded_answer(req: ScriptRequest, event: dict[str, Any], place_id: str, **
     ]
     shots[0]["caption"] = f"{event['summary']} in the park"
     shots[0]["source_ids"] = [event["source_id"], place_id]
-    answer = {
+    body = {
         "title": f"{event['summary']} in Lyon",
         "subtitle": "A day to remember",
         "mood": "uplifting",
@@ -86,5 +89,24 @@ def grounded_answer(req: ScriptRequest, event: dict[str, Any], place_id: str, **
              "source_ids": [event["source_id"]]}
         ],
     }
-    answer.update(overrides)
-    return answer
+    body.update(overrides)
+    return body
+
+
+def place_answer(req: ScriptRequest, **overrides: Any) -> dict[str, Any]:
+    """A valid answer that cites only a candidate's place (no tool needed)."""
+    place = candidate_place_id(req)
+    return grounded_answer(req, {"summary": "Picnic", "source_id": place}, place, **overrides)
+
+
+def cite_event_and_place(req, summary: str = "Birthday picnic", **overrides: Any):
+    """A reply that finds the event and the Lyon stay in the tool results the loop
+    sent, and answers with a script citing them."""
+
+    def reply(body: dict[str, Any], _fake: FakeLLM) -> Reply:
+        results = tool_results(body)
+        event = next(e for r in results for e in r.get("results", []) if e.get("summary") == summary)
+        stay = next(s for r in results for s in r.get("results", []) if s.get("source_id", "").startswith("place:"))
+        return answer(grounded_answer(req, event, stay["source_id"], **overrides))
+
+    return reply

@@ -10,7 +10,6 @@ import datetime as dt
 import json
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -27,39 +26,31 @@ from scripter_service.generate import ScriptGenerator
 from scripter_service.llm import LLMConfig
 from scripter_service.script import CAPTION_MAX_CHARS, Mode
 from scripter_service.tools.registry import TOOL_NOT_ALLOWED, Tool, default_registry
+from tests.conftest import free_port
 from tests.scripter.agentic_helpers import (
     PARIS,
     PICNIC_UID,
     birthday_request,
     candidate_place_id,
     day_range,
+    cite_event_and_place,
     grounded_answer,
+    place_answer,
 )
-from tests.scripter.fake_llm import FakeLLM, Reply, answer, garbage, hang, http_error, tool_calls, tool_results
+from tests.scripter.fake_llm import FakeLLM, answer, garbage, hang, http_error, tool_calls, tool_results
 
 READ_ONLY_TOOLS = {"calendar_events", "locations", "messages", "search_notes", "media_details"}
 
 
-def generator(library: Path, tmp_path: Path, base_url: str, timeout_s: float = 5.0, max_steps: int = 8) -> ScriptGenerator:
+def generator(
+    library: Path, tmp_path: Path, base_url: str, timeout_s: float = 5.0, max_steps: int = 8
+) -> ScriptGenerator:
     return ScriptGenerator(
         llm_config=LLMConfig(base_url=base_url, model="fake-model", api_key="sk-test", timeout_s=timeout_s),
         libraries={"sample": library},
         cache_dir=tmp_path / "cache" / "notes-index",
         max_steps=max_steps,
     )
-
-
-def cite_event_and_place(req, summary: str = "Birthday picnic", **overrides: Any):
-    """A reply that finds the event and the Lyon stay in the tool results the loop
-    sent, and answers with a script citing them."""
-
-    def reply(body: dict[str, Any], _fake: FakeLLM) -> Reply:
-        results = tool_results(body)
-        event = next(e for r in results for e in r.get("results", []) if e.get("summary") == summary)
-        stay = next(s for r in results for s in r.get("results", []) if s.get("source_id", "").startswith("place:"))
-        return answer(grounded_answer(req, event, stay["source_id"], **overrides))
-
-    return reply
 
 
 @pytest.fixture
@@ -108,7 +99,7 @@ def test_calendar_and_location_tools_ground_the_captions(library: Path, tmp_path
 def test_tool_arguments_are_clamped_to_the_window(library: Path, tmp_path: Path) -> None:
     req = birthday_request(library)
     decades = {"start": "2000-01-01T00:00:00+01:00", "end": "2100-01-01T00:00:00+01:00"}
-    place_only = grounded_answer(req, {"summary": "Picnic", "source_id": candidate_place_id(req)}, candidate_place_id(req))
+    place_only = place_answer(req)
     with FakeLLM([tool_calls(("messages", decades)), answer(place_only)]) as fake:
         script = generator(library, tmp_path, fake.base_url).generate(req, deadline_s=20)
     assert script.mode_used is Mode.AGENTIC
@@ -195,9 +186,7 @@ def test_garbage_body_is_unavailable(library: Path, tmp_path: Path) -> None:
 
 
 def test_connection_refused_is_unavailable(library: Path, tmp_path: Path) -> None:
-    fake = FakeLLM([http_error()])
-    url = fake.base_url  # bound, never served, then closed: nothing listens there
-    fake.stop()
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
     script = generator(library, tmp_path, url).generate(birthday_request(library), deadline_s=20)
     assert script.fallback_reason == LLM_UNAVAILABLE
 
@@ -240,19 +229,19 @@ def test_the_step_budget_is_never_exceeded(library: Path, tmp_path: Path) -> Non
 
 
 def _long_caption(req):
-    a = grounded_answer(req, {"summary": "Picnic", "source_id": candidate_place_id(req)}, candidate_place_id(req))
+    a = place_answer(req)
     a["shots"][1]["caption"] = "x" * (CAPTION_MAX_CHARS + 1)
     return a
 
 
 def _unknown_media(req):
-    a = grounded_answer(req, {"summary": "Picnic", "source_id": candidate_place_id(req)}, candidate_place_id(req))
+    a = place_answer(req)
     a["shots"][0]["media_id"] = "not-a-candidate"
     return a
 
 
 def _durations_off(req):
-    a = grounded_answer(req, {"summary": "Picnic", "source_id": candidate_place_id(req)}, candidate_place_id(req))
+    a = place_answer(req)
     for shot in a["shots"]:
         shot["duration_s"] *= 1.2
     return a
@@ -264,7 +253,8 @@ def _invented_source(req):
 
 @pytest.mark.parametrize(
     "make",
-    [lambda req: "Here is a lovely reel about your day!", _long_caption, _unknown_media, _durations_off, _invented_source],
+    [lambda req: "Here is a lovely reel about your day!", _long_caption, _unknown_media, _durations_off,
+     _invented_source],
     ids=["not-json", "caption-too-long", "unknown-media", "durations-off-target", "invented-source"],
 )
 def test_an_invalid_script_gets_one_repair_then_falls_back(library: Path, tmp_path: Path, make) -> None:
@@ -291,7 +281,7 @@ def test_a_repaired_script_is_taken(library: Path, tmp_path: Path) -> None:
 def test_fenced_json_and_out_of_vocabulary_style(library: Path, tmp_path: Path) -> None:
     req = birthday_request(library)
     draft = fast_script(req)
-    body = grounded_answer(req, {"summary": "Picnic", "source_id": candidate_place_id(req)}, candidate_place_id(req), mood="melancholic", music_style="Piano")
+    body = place_answer(req, mood="melancholic", music_style="Piano")
     with FakeLLM([answer("```json\n" + json.dumps(body) + "\n```")]) as fake:
         script = generator(library, tmp_path, fake.base_url).generate(req, deadline_s=20)
     assert script.mode_used is Mode.AGENTIC

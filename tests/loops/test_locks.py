@@ -1,0 +1,188 @@
+"""The maintenance lease lock: released on every exit path, renewed while a pass
+runs, lost to a thief, and taken over after its TTL when the holder was killed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import grpc
+import pytest
+
+from ledger import maintenance as maintenance_dao
+from ledger.db import make_engine, migrate, session_scope, utcnow
+from ledger.models import MaintenanceLock
+from reels.v1 import reel_admin_service_pb2 as admin_pb2
+from render_service.locks import LockHeld, lease_lock
+from render_service.loops.passes import PassResult, last_run_start, run_pass
+from service_kit.errors import Aborted
+from tests.conftest import ROOT, error_reason, start_stack, stop_stack, subprocess_env
+from tests.loops.helpers import CONSOLIDATION, error_metadata, runs, wait_until
+
+
+@pytest.fixture
+def engine(tmp_path: Path):
+    eng = make_engine(None, tmp_path)
+    migrate(eng)
+    yield eng
+    eng.dispose()
+
+
+def lock_row(engine, lock_id: str) -> MaintenanceLock | None:
+    with session_scope(engine) as session:
+        row = maintenance_dao.get_lock(session, lock_id)
+        if row is not None:
+            session.expunge(row)
+        return row
+
+
+def run_rows(engine):
+    with session_scope(engine) as session:
+        rows, _ = maintenance_dao.list_runs(session, 100)
+        for r in rows:
+            session.expunge(r)
+        return rows
+
+
+def test_a_pass_that_raises_is_failed_and_releases_the_lock(engine):
+    def boom(lease):
+        assert lock_row(engine, "pregen").owner_id == "me"
+        raise RuntimeError("boom")
+
+    failed = run_pass(engine, "PREGEN", "me", 60, "MANUAL", False, boom)
+    assert failed.run.status == "FAILED" and failed.run.finished_at is not None
+    assert failed.run.errors_json == ["RuntimeError: pass failed"]
+    assert lock_row(engine, "pregen") is None
+
+    ok = run_pass(engine, "PREGEN", "someone-else", 60, "MANUAL", False, lambda lease: PassResult({"fine": True}))
+    assert ok.run.status == "OK" and ok.run.report_json == {"fine": True}
+    assert [r.status for r in run_rows(engine)] == ["OK", "FAILED"]
+
+
+def test_the_lock_is_released_on_base_exceptions_too(engine):
+    def interrupted(lease):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_pass(engine, "RETENTION", "me", 60, "MANUAL", False, interrupted)
+    assert lock_row(engine, "retention") is None
+
+
+def test_a_held_lock_skips_the_pass_naming_the_holder(engine):
+    with lease_lock(engine, "consolidation", "holder-1", 60):
+        with pytest.raises(Aborted) as aborted:
+            run_pass(engine, "CONSOLIDATION", "me", 60, "SCHEDULED", False, lambda lease: PassResult())
+    assert aborted.value.reason == "LOCK_HELD" and aborted.value.metadata["holder"] == "holder-1"
+    [skipped] = run_rows(engine)
+    assert skipped.status == "SKIPPED" and skipped.report_json["holder"] == "holder-1"
+    # Other kinds have their own lock.
+    assert run_pass(engine, "PREGEN", "me", 60, "MANUAL", False, lambda lease: PassResult()).run.status == "OK"
+
+
+def test_lock_held_survives_an_enclosing_context_manager(engine):
+    """LockHeld passes through contextlib (a frozen dataclass exception did not)."""
+
+    @contextmanager
+    def outer():
+        yield
+
+    with lease_lock(engine, "x", "a", 60):
+        with pytest.raises(LockHeld) as held:
+            with outer():
+                with lease_lock(engine, "x", "b", 60):
+                    pass
+    assert held.value.owner_id == "a" and "held by a" in str(held.value)
+
+
+def test_the_lease_is_renewed_while_the_pass_runs(engine):
+    def long_pass(lease):
+        seen = {lock_row(engine, "pregen").expires_at}
+        wait_until(lambda: seen.add(lock_row(engine, "pregen").expires_at) or len(seen) >= 3,
+                   timeout=10, what="two renewals")
+        with session_scope(engine) as session:
+            assert not maintenance_dao.try_acquire_lock(session, "pregen", "other", 60).acquired
+        return PassResult()
+
+    # TTL 0.3 s: without renewals the lock would expire long before the pass ends.
+    outcome = run_pass(engine, "PREGEN", "me", 0.3, "MANUAL", False, long_pass)
+    assert outcome.run.status == "OK" and lock_row(engine, "pregen") is None
+
+
+def test_a_lost_lease_makes_the_pass_partial_and_the_thief_keeps_it(engine):
+    def robbed(lease):
+        with session_scope(engine) as session:
+            session.execute(MaintenanceLock.__table__.delete())
+            maintenance_dao.try_acquire_lock(session, "pregen", "thief", 60)
+        wait_until(lambda: lease.is_lost, timeout=10, what="the lease to be lost")
+        return PassResult({"done": 1})
+
+    outcome = run_pass(engine, "PREGEN", "me", 0.3, "MANUAL", False, robbed)
+    assert outcome.run.status == "PARTIAL"
+    assert any(e.startswith("LOCK_LOST") for e in outcome.run.errors_json)
+    assert lock_row(engine, "pregen").owner_id == "thief"
+
+
+def test_dry_runs_do_not_count_as_the_last_run(engine):
+    run_pass(engine, "RETENTION", "me", 60, "MANUAL", False, lambda lease: PassResult())
+    real = last_run_start(engine, "RETENTION")
+    run_pass(engine, "RETENTION", "me", 60, "MANUAL", True, lambda lease: PassResult())
+    assert last_run_start(engine, "RETENTION") == real
+    assert last_run_start(engine, "PREGEN") is None
+
+
+HOLD = """
+import sys, threading
+from pathlib import Path
+from ledger.db import make_engine
+from render_service.locks import lease_lock
+engine = make_engine(None, Path(sys.argv[1]))
+with lease_lock(engine, "consolidation", "doomed-replica", float(sys.argv[2])):
+    print("held", flush=True)
+    threading.Event().wait()
+"""
+
+
+def test_ttl_takeover_after_the_holder_is_killed(tmp_path: Path):
+    data = tmp_path / "data"
+    stack = start_stack(data, with_scripter=False, REEL_LOCK_TTL_S="5")
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(data), "5"], cwd=ROOT, env=subprocess_env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held", holder.stderr.read()
+        # The holder renews while alive; then it dies without releasing.
+        holder.kill()
+        holder.wait(timeout=10)
+        dead = lock_row(stack.app.engine, "consolidation")
+        assert dead.owner_id == "doomed-replica"
+
+        refused_at: list[dt.datetime] = []
+
+        def attempt() -> dt.datetime | None:
+            """None when refused; else when the successful call returned."""
+            at = utcnow()
+            try:
+                stack.admin.RunConsolidationNow(admin_pb2.RunConsolidationNowRequest())
+            except grpc.RpcError as err:
+                assert err.code() == grpc.StatusCode.ABORTED and error_reason(err) == "LOCK_HELD"
+                meta = error_metadata(err)
+                assert meta["holder"] == "doomed-replica"
+                assert dt.datetime.fromisoformat(meta["expires_at"]) == dead.expires_at
+                refused_at.append(at)
+                return None
+            return utcnow()
+
+        assert attempt() is None  # the dead holder's lease has not expired yet
+        took_over = wait_until(attempt, timeout=20, what="the takeover", every=0.25)
+        # Refused while the dead lease was valid; taken over once it had expired.
+        assert all(at < dead.expires_at for at in refused_at)
+        assert took_over >= dead.expires_at
+        assert lock_row(stack.app.engine, "consolidation") is None  # released after our pass
+        history = runs(stack, CONSOLIDATION)
+        assert history[0].status == "OK" and [r.status for r in history[1:]] == ["SKIPPED"] * len(refused_at)
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+        stop_stack(stack)

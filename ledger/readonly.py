@@ -1,27 +1,40 @@
-"""Read-only sessions for the hot read paths (GetPrecomputedReel, StreamReelVideo,
-GetReel, ListReels).
+"""Reads for the hot paths (GetPrecomputedReel, StreamReelVideo, GetReel, ListReels)
+that never take the ledger's write lock.
 
 ``ledger.db`` starts every SQLite transaction with ``BEGIN IMMEDIATE``, which takes
 the database's single write lock. That is right for the loops that write, but on a
 read path it makes every reader queue behind every other reader and every writer,
 and a reader that finds the lock taken sleeps in SQLite's busy handler (1, 2, 5, 10,
-... ms), which is what held GetPrecomputedReel's p99 back under 16 concurrent
-callers (docs/BENCHMARKS.md, bench:precomputed).
+... ms): with 16 concurrent GetPrecomputedReel callers the p99 was 400-500 ms
+(docs/BENCHMARKS.md, bench:precomputed). In WAL mode a plain read reads one
+consistent snapshot and neither takes nor waits for the write lock.
 
-In WAL mode a plain (deferred) read transaction reads one consistent snapshot and
-neither takes nor waits for the write lock. ``read_session`` gives such a session
-on a companion engine of the same SQLite file whose connections are
-``PRAGMA query_only`` (a write through it fails). PostgreSQL and in-memory SQLite
-keep using the main engine: there readers never took a write lock (PostgreSQL), or a
-second engine would see another database (``:memory:``).
+Two tools:
+
+- ``read_session(engine)``: an ORM session on a companion engine of the same SQLite
+  file whose connections are ``PRAGMA query_only`` and open deferred transactions.
+- ``newest_reels_for_scope`` and ``reel_by_key``: the two lookups of every
+  GetPrecomputedReel and StreamReelVideo call, returning plain ``ReelRow`` values.
+  On a SQLite file they run one prepared SELECT on a plain read-only ``sqlite3``
+  connection from a small free list, because the ORM (about 1.5 ms a call here)
+  and even Core (about 0.4 ms) cost several times the whole no-op RPC. Elsewhere
+  (PostgreSQL, in-memory SQLite) they run the same query through SQLAlchemy Core.
+
+Results are the same as ``ledger.reels.newest_for_scope`` / ``get_reel_by_key``
+(same filter, same order, aware UTC datetimes); tests/ledger/test_ledger_readonly.py
+checks that on both back ends.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import queue
+import sqlite3
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,39 +42,157 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from ledger.db import SQLITE_BUSY_TIMEOUT_MS
+from ledger.models import PrecomputedReel
 
-# One reader per main engine; it goes away with the main engine.
-_READERS: "weakref.WeakKeyDictionary[Engine, Engine]" = weakref.WeakKeyDictionary()
-_LOCK = threading.Lock()
-# Enough connections for the render service's concurrent readers: a checkout waits
-# for a free connection beyond this (SQLite releases the GIL while it reads).
+# Enough ORM connections for the render service's concurrent readers: a checkout
+# beyond this waits for a free one (SQLite releases the GIL while it reads).
 READER_POOL_SIZE = 8
 READER_MAX_OVERFLOW = 24
 
 
-def _in_memory(engine: Engine) -> bool:
+@dataclass(frozen=True, slots=True)
+class ReelRow:
+    """One ``precomputed_reels`` row, read-only (the columns of ``PrecomputedReel``)."""
+
+    id: int
+    key: str
+    library_key: str
+    span: str
+    kind: str
+    anchor_date: dt.date
+    window_start: dt.datetime
+    window_end: dt.datetime
+    title: str
+    duration_s: float
+    size_bytes: int
+    sha256: str
+    media_fingerprint: str
+    mood: str
+    music_style: str
+    mode_used: str
+    fallback_reason: str
+    video_path: str
+    sidecar_path: str
+    poster_path: str
+    status: str
+    created_at: dt.datetime
+    valid_until: dt.datetime
+
+
+_COLUMNS = tuple(ReelRow.__dataclass_fields__)
+_TABLE = PrecomputedReel.__table__
+assert set(_COLUMNS) == {c.name for c in _TABLE.columns}, "ReelRow must list every precomputed_reels column"
+
+_SQLITE_SELECT = "SELECT " + ", ".join(f'"{c}"' for c in _COLUMNS) + " FROM precomputed_reels"
+_SQLITE_SCOPE = (
+    _SQLITE_SELECT + " WHERE library_key = ? AND span = ? AND kind = ?"
+    " ORDER BY anchor_date DESC, created_at DESC, id DESC LIMIT ?"
+)
+_SQLITE_KEY = _SQLITE_SELECT + " WHERE key = ? LIMIT 1"
+
+_CORE_SELECT = sa.select(*(_TABLE.c[c] for c in _COLUMNS))
+_CORE_SCOPE = (
+    _CORE_SELECT.where(
+        _TABLE.c.library_key == sa.bindparam("library_key"),
+        _TABLE.c.span == sa.bindparam("span"),
+        _TABLE.c.kind == sa.bindparam("kind"),
+    )
+    .order_by(_TABLE.c.anchor_date.desc(), _TABLE.c.created_at.desc(), _TABLE.c.id.desc())
+    .limit(sa.bindparam("limit"))
+)
+_CORE_KEY = _CORE_SELECT.where(_TABLE.c.key == sa.bindparam("key")).limit(1)
+
+
+def _sqlite_utc(text: str) -> dt.datetime:
+    # What ledger.db.UTCDateTime returns for SQLite's naive UTC text.
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
+
+
+_SQLITE_DECODE: dict[int, Callable[[Any], Any]] = {
+    _COLUMNS.index("anchor_date"): dt.date.fromisoformat,
+    **{_COLUMNS.index(c): _sqlite_utc for c in ("window_start", "window_end", "created_at", "valid_until")},
+}
+
+
+def _row_from_sqlite(values: tuple[Any, ...]) -> ReelRow:
+    out = list(values)
+    for i, decode in _SQLITE_DECODE.items():
+        if out[i] is not None:
+            out[i] = decode(out[i])
+    return ReelRow(*out)
+
+
+class _SqliteReader:
+    """Plain read-only sqlite3 connections to one database file, handed out one per
+    caller from a free list (as many as were ever used at once)."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._free: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, cached_statements=16)
+        conn.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA query_only = ON")
+        return conn
+
+    def fetch(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        try:
+            conn = self._free.get_nowait()
+        except queue.Empty:
+            conn = self._connect()
+        try:
+            # Autocommit: one SELECT is one snapshot; no BEGIN, so no write lock.
+            rows = conn.execute(sql, params).fetchall()
+        except BaseException:
+            conn.close()
+            raise
+        self._free.put(conn)
+        return rows
+
+
+@dataclass
+class _Readers:
+    engine: Engine  # for read_session
+    sqlite: _SqliteReader | None  # None: use Core on the main engine
+
+
+_READERS: "weakref.WeakKeyDictionary[Engine, _Readers]" = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+
+
+def _sqlite_file(engine: Engine) -> str | None:
+    """The database file of a file-backed SQLite engine, else None."""
+    if engine.dialect.name != "sqlite":
+        return None
     database = engine.url.database or ""
-    return database in ("", ":memory:") or "mode=memory" in database or engine.url.query.get("mode") == "memory"
+    if database in ("", ":memory:") or database.startswith("file:") or engine.url.query:
+        return None  # in-memory or URI options: a second connection may not see the same data
+    return database
 
 
-def reader_engine(engine: Engine) -> Engine:
-    """The engine read-only sessions of `engine` use (`engine` itself unless it is
-    a file-backed SQLite database)."""
-    if engine.dialect.name != "sqlite" or _in_memory(engine):
-        return engine
+def _readers(engine: Engine) -> _Readers:
+    readers = _READERS.get(engine)
+    if readers is not None:
+        return readers
     with _LOCK:
-        reader = _READERS.get(engine)
-        if reader is None:
-            reader = sa.create_engine(
-                engine.url,
-                connect_args={"check_same_thread": False},
-                poolclass=sa.pool.QueuePool,
-                pool_size=READER_POOL_SIZE,
-                max_overflow=READER_MAX_OVERFLOW,
-            )
-            _configure_reader(reader)
-            _READERS[engine] = reader
-    return reader
+        readers = _READERS.get(engine)
+        if readers is None:
+            path = _sqlite_file(engine)
+            if path is None:
+                readers = _Readers(engine, None)
+            else:
+                reader = sa.create_engine(
+                    engine.url,
+                    connect_args={"check_same_thread": False},
+                    poolclass=sa.pool.QueuePool,
+                    pool_size=READER_POOL_SIZE,
+                    max_overflow=READER_MAX_OVERFLOW,
+                )
+                _configure_reader(reader)
+                readers = _Readers(reader, _SqliteReader(path))
+            _READERS[engine] = readers
+    return readers
 
 
 def _configure_reader(reader: Engine) -> None:
@@ -81,6 +212,12 @@ def _configure_reader(reader: Engine) -> None:
         connection.exec_driver_sql("BEGIN")
 
 
+def reader_engine(engine: Engine) -> Engine:
+    """The engine `read_session` uses: a read-only companion of a SQLite file's
+    engine, or `engine` itself (PostgreSQL, in-memory SQLite)."""
+    return _readers(engine).engine
+
+
 @contextmanager
 def read_session(engine: Engine) -> Iterator[Session]:
     """A session for reads only: one snapshot, no write lock, rolled back at the end.
@@ -91,3 +228,25 @@ def read_session(engine: Engine) -> Iterator[Session]:
         yield session
     finally:
         session.close()  # ends the read transaction (a rollback: nothing to commit)
+
+
+def newest_reels_for_scope(engine: Engine, library_key: str, span: str, kind: str, limit: int) -> list[ReelRow]:
+    """``ledger.reels.newest_for_scope`` for readers: the scope's rows, newest anchor
+    date first (ties: newest row first), at most `limit`."""
+    sqlite = _readers(engine).sqlite
+    if sqlite is not None:
+        return [_row_from_sqlite(r) for r in sqlite.fetch(_SQLITE_SCOPE, (library_key, span, kind, limit))]
+    with engine.connect() as conn:
+        result = conn.execute(_CORE_SCOPE, {"library_key": library_key, "span": span, "kind": kind, "limit": limit})
+        return [ReelRow(*r) for r in result]
+
+
+def reel_by_key(engine: Engine, key: str) -> ReelRow | None:
+    """``ledger.reels.get_reel_by_key`` for readers."""
+    sqlite = _readers(engine).sqlite
+    if sqlite is not None:
+        rows = sqlite.fetch(_SQLITE_KEY, (key,))
+        return _row_from_sqlite(rows[0]) if rows else None
+    with engine.connect() as conn:
+        row = conn.execute(_CORE_KEY, {"key": key}).first()
+        return ReelRow(*row) if row is not None else None

@@ -2,8 +2,9 @@
 (on-demand reels), the validity gate, and the sidecar. No gRPC here.
 
 A key is only ever looked up; the file names come from the row that matches it.
-Every lookup here only reads, through `ledger.readonly.read_session`: a WAL snapshot
-that neither takes nor waits for SQLite's write lock (see docs/BENCHMARKS.md).
+Every lookup here only reads, through `ledger.readonly`: a WAL snapshot that neither
+takes nor waits for SQLite's write lock, and for the two hot lookups (by key, by
+scope) no ORM (see docs/BENCHMARKS.md, bench:precomputed).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from ledger import readonly
 from ledger import reels as reel_dao
 from ledger.db import utcnow
 from ledger.models import JobState, PrecomputedReel, ReelJob
-from ledger.readonly import read_session
+from ledger.readonly import ReelRow, read_session
 from render_service.pipeline import CONTENT_TYPE
 from render_service.store import ReelStore
 from scripter_service.script import Kind, Span
@@ -72,7 +74,7 @@ def check_key(key: str) -> str:
     return key
 
 
-def _from_row(row: PrecomputedReel) -> ReelInfo:
+def _from_row(row: PrecomputedReel | ReelRow) -> ReelInfo:
     return ReelInfo(
         key=row.key,
         library=row.library_key,
@@ -125,10 +127,10 @@ def find_reel(engine: Engine, key: str) -> ReelInfo:
     """The reel with this key, from the ledger or else the job table; NOT_FOUND
     (REEL_NOT_FOUND) otherwise."""
     check_key(key)
+    row = readonly.reel_by_key(engine, key)
+    if row is not None:
+        return _from_row(row)
     with read_session(engine) as session:
-        row = reel_dao.get_reel_by_key(session, key)
-        if row is not None:
-            return _from_row(row)
         job = session.exec(select(ReelJob).where(ReelJob.reel_key == key)).first()
         info = _from_job(job) if job is not None else None
     if info is None:
@@ -167,8 +169,7 @@ def precomputed_reel(engine: Engine, store: ReelStore, library: str, span: Span,
     the file exists with the recorded size, and now < valid_until. NOT_FOUND with
     NO_REEL, EXPIRED or FILE_MISSING (the reason of the newest row) otherwise."""
     now = utcnow()
-    with read_session(engine) as session:
-        rows = reel_dao.newest_for_scope(session, library, span.value, kind.value, limit=8)
+    rows = readonly.newest_reels_for_scope(engine, library, span.value, kind.value, limit=8)
     if not rows:
         raise NotFound("NO_REEL", f"no pre-generated {span.value} {kind.value} reel for {library}")
     first_reason = ""

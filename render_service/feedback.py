@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from ledger import feedback as feedback_dao
 from ledger import prefs as prefs_dao
 from ledger.db import session_scope
+from ledger.readonly import read_session
 from render_service.catalog import find_reel, load_sidecar
 from render_service.store import ReelStore
 from service_kit.errors import InvalidArgument
@@ -64,7 +65,7 @@ def rate_reel(
 
 
 def get_preferences(engine: Engine, library: str) -> StoredPreferences:
-    with session_scope(engine) as session:
+    with read_session(engine) as session:
         stored = prefs_dao.get_library_preferences(session, library)
         captured = prefs_dao.get_user_ai_prefs(session, library)
         count = feedback_dao.count_feedback(session, library_key=library)

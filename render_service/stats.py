@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from ledger import maintenance as maintenance_dao
 from ledger import reels as reel_dao
-from ledger.db import session_scope
+from ledger.readonly import read_session
 from ledger.models import MaintenanceLock, ReelJob
 
 if TYPE_CHECKING:
@@ -37,7 +37,8 @@ class LedgerStats:
 
 
 def ledger_stats(app: "App") -> LedgerStats:
-    with session_scope(app.engine) as session:
+    # A read-only snapshot: no write lock, so stats never wait for a pass.
+    with read_session(app.engine) as session:
         rows = reel_dao.stats_by_scope(session)
         referenced = reel_dao.referenced_paths(session)
         locks = list(session.execute(sa.select(MaintenanceLock).order_by(MaintenanceLock.lock_id)).scalars())

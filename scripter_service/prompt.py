@@ -100,6 +100,9 @@ def user_message(req: ScriptRequest, draft: Script, target_s: float) -> str:
     lines = [
         f"Reel: {what}.",
         f"Period (local dates, end exclusive): {ranges}. Time zone: {req.timezone or 'UTC'}.",
+        "Tool time ranges for it: " + "; ".join(
+            f'start "{_midnight(a, tz)}", end "{_midnight(b, tz)}"' for a, b in window.ranges
+        ) + ".",
         f"Target length: {target_s:g} s, at most {max_shots(req, draft)} shots.",
         f"Taste: {taste(req)}",
         "",
@@ -110,6 +113,10 @@ def user_message(req: ScriptRequest, draft: Script, target_s: float) -> str:
         json.dumps(draft_summary(draft), ensure_ascii=False),
     ]
     return "\n".join(lines)
+
+
+def _midnight(day: dt.date, tz: dt.tzinfo) -> str:
+    return dt.datetime.combine(day, dt.time(), tzinfo=tz).isoformat()
 
 
 def candidate_rows(req: ScriptRequest, draft: Script, tz: dt.tzinfo) -> list[dict[str, Any]]:

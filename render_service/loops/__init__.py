@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 log = structlog.get_logger("loops")
 
 
+RETRY_S = 60.0  # after a pass that could not even record a run (e.g. ledger down)
+
+
 def _guard(name: str, fn: Callable[[], object]) -> None:
     try:
         fn()
@@ -29,17 +32,32 @@ def _guard(name: str, fn: Callable[[], object]) -> None:
         log.exception("pass crashed", loop=name)
 
 
+def _last_start(app: "App", kind: str) -> tuple[bool, dt.datetime | None]:
+    """(readable, start of the last real run of `kind`); a loop must survive a
+    ledger that is briefly unreachable."""
+    from render_service.loops.passes import last_run_start
+
+    try:
+        return True, last_run_start(app.engine, kind)
+    except Exception:
+        log.exception("cannot read the run history", kind=kind)
+        return False, None
+
+
 def _interval_loop(
     app: "App", name: str, kind: str, interval_s: float, fn: Callable[[], object], run_at_start: bool
 ) -> None:
     """Run `fn` every `interval_s`, counted from the last recorded run of `kind`
     (so a restart does not reset the clock)."""
-    from render_service.loops.passes import last_run_start
-
     stop = app.stopping
+    retry_s = min(interval_s, RETRY_S)
     first = utcnow() if run_at_start else utcnow() + dt.timedelta(seconds=interval_s)
     while not stop.is_set():
-        last = last_run_start(app.engine, kind)
+        readable, last = _last_start(app, kind)
+        if not readable:
+            if stop.wait(retry_s):
+                return
+            continue
         due = (last + dt.timedelta(seconds=interval_s)) if last else first
         wait = (due - utcnow()).total_seconds()
         if wait > 0:
@@ -47,10 +65,12 @@ def _interval_loop(
                 return
             continue
         _guard(name, fn)
+        # No new run row means the pass never started: back off instead of spinning.
+        if _last_start(app, kind) == (True, last) and stop.wait(retry_s):
+            return
 
 
 def _pregen_loop(app: "App") -> None:
-    from render_service.loops.passes import last_run_start
     from render_service.loops.pregen import run_pregen_pass
     from render_service.loops.scheduler import missed_night, next_run_at
 
@@ -60,7 +80,8 @@ def _pregen_loop(app: "App") -> None:
     while not app.scanned.wait(1.0):
         if stop.is_set():
             return
-    if missed_night(utcnow(), s.pregen_hour, s.timezone, last_run_start(app.engine, "PREGEN")):
+    readable, last = _last_start(app, "PREGEN")
+    if readable and missed_night(utcnow(), s.pregen_hour, s.timezone, last):
         log.info("catching up a missed night")
         _guard("pregen", lambda: run_pregen_pass(app, trigger="SCHEDULED"))
     while not stop.is_set():

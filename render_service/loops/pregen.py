@@ -5,6 +5,7 @@ dedup, a free-disk check, the library's captured parameters replayed, and
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
@@ -131,7 +132,11 @@ def pregen_one(
     out.outcome, out.reel_key = "RENDERED", produced.key
     if produced.script.fallback_reason:
         out.message = f"script fallback: {produced.script.fallback_reason}"
-    prune_scope(deps, lib.key, span.value, kind.value)
+    try:
+        prune_scope(deps, lib.key, span.value, kind.value)
+    except Exception as exc:  # the reel is recorded; the retention pass prunes later
+        log.exception("prune failed", library=lib.key, span=span.value, kind=kind.value)
+        out.message = "; ".join(filter(None, [out.message, f"prune failed ({type(exc).__name__})"]))
     return out
 
 
@@ -153,7 +158,13 @@ def run_pregen_batch(
     outcomes: list[ScopeOutcome] = []
     errors: list[str] = []
     rescanned: dict[str, dict[str, int]] = {}
+
+    def lost() -> bool:
+        return lease is not None and lease.is_lost
+
     for lib in libraries:
+        if lost():
+            break
         if rescan_first and not dry_run:
             try:
                 scan = rescan(deps.engine, lib)
@@ -162,22 +173,22 @@ def run_pregen_batch(
                 log.exception("rescan failed", library=lib.key)
                 errors.append(f"{lib.key}: rescan failed ({type(exc).__name__})")
         lib_anchor = anchor or library_today(lib.timezone)
-        for span in spans:
-            for kind in kinds:
-                if lease is not None and lease.is_lost:
-                    errors.append("LOCK_LOST: stopped before the remaining scopes")
-                    break
-                try:
-                    outcome = pregen_one(deps, lib, span, kind, lib_anchor, dry_run=dry_run, min_free_mb=min_free_mb)
-                except Exception as exc:  # one scope's failure never aborts the batch
-                    log.exception("scope failed", library=lib.key, span=span.value, kind=kind.value)
-                    outcome = ScopeOutcome(lib.key, span.value, kind.value, "FAILED", "INTERNAL",
-                                           message=type(exc).__name__, anchor_date=lib_anchor.isoformat())
-                if outcome.outcome == "FAILED":
-                    errors.append(f"{lib.key}/{span.value}/{kind.value}: {outcome.reason}")
-                log.info("scope", library=lib.key, span=span.value, kind=kind.value,
-                         outcome=outcome.outcome, reason=outcome.reason)
-                outcomes.append(outcome)
+        for span, kind in itertools.product(spans, kinds):
+            if lost():
+                break
+            try:
+                outcome = pregen_one(deps, lib, span, kind, lib_anchor, dry_run=dry_run, min_free_mb=min_free_mb)
+            except Exception as exc:  # one scope's failure never aborts the batch
+                log.exception("scope failed", library=lib.key, span=span.value, kind=kind.value)
+                outcome = ScopeOutcome(lib.key, span.value, kind.value, "FAILED", "INTERNAL",
+                                       message=type(exc).__name__, anchor_date=lib_anchor.isoformat())
+            if outcome.outcome == "FAILED":
+                errors.append(f"{lib.key}/{span.value}/{kind.value}: {outcome.reason}")
+            log.info("scope", library=lib.key, span=span.value, kind=kind.value,
+                     outcome=outcome.outcome, reason=outcome.reason)
+            outcomes.append(outcome)
+    if len(outcomes) < len(libraries) * len(spans) * len(kinds) and lost():
+        errors.append("LOCK_LOST: stopped before the remaining scopes")
     counts: dict[str, int] = {}
     for o in outcomes:
         counts[o.outcome] = counts.get(o.outcome, 0) + 1

@@ -48,7 +48,7 @@ def encoder_args(width: int, height: int, fps: int, crf: int, preset: str, audio
         "-color_range", "tv", "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
     ]
     if audio_fd is not None:
-        args += ["-c:a", "aac", "-b:a", "128k"]
+        args += ["-c:a", "aac", "-aac_coder", "fast", "-b:a", "128k"]  # 'fast': half the CPU of twoloop
     args += ["-movflags", "+faststart", "-f", "mp4", out]
     return args
 

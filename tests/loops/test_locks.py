@@ -13,22 +13,14 @@ import grpc
 import pytest
 
 from ledger import maintenance as maintenance_dao
-from ledger.db import make_engine, migrate, session_scope, utcnow
+from ledger.db import session_scope, utcnow
 from ledger.models import MaintenanceLock
 from reels.v1 import reel_admin_service_pb2 as admin_pb2
 from render_service.locks import LockHeld, lease_lock
 from render_service.loops.passes import PassResult, last_run_start, run_pass
 from service_kit.errors import Aborted
-from tests.conftest import ROOT, error_reason, start_stack, stop_stack, subprocess_env
+from tests.conftest import ROOT, error_reason, ledger_env, start_stack, stop_stack, subprocess_env
 from tests.loops.helpers import CONSOLIDATION, error_metadata, runs, wait_until
-
-
-@pytest.fixture
-def engine(tmp_path: Path):
-    eng = make_engine(None, tmp_path)
-    migrate(eng)
-    yield eng
-    eng.dispose()
 
 
 def lock_row(engine, lock_id: str) -> MaintenanceLock | None:
@@ -138,18 +130,24 @@ import sys, threading
 from pathlib import Path
 from ledger.db import make_engine
 from render_service.locks import lease_lock
-engine = make_engine(None, Path(sys.argv[1]))
+engine = make_engine(sys.argv[3] or None, Path(sys.argv[1]))
 with lease_lock(engine, "consolidation", "doomed-replica", float(sys.argv[2])):
     print("held", flush=True)
     threading.Event().wait()
 """
 
 
-def test_ttl_takeover_after_the_holder_is_killed(tmp_path: Path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_url(request):
+    with ledger_env(request.param) as env:
+        yield env.get("REEL_DATABASE_URL", "")
+
+
+def test_ttl_takeover_after_the_holder_is_killed(tmp_path: Path, ledger_url: str):
     data = tmp_path / "data"
-    stack = start_stack(data, with_scripter=False, REEL_LOCK_TTL_S="5")
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(data), "5"], cwd=ROOT, env=subprocess_env(),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stack = start_stack(data, with_scripter=False, REEL_LOCK_TTL_S="5", REEL_DATABASE_URL=ledger_url)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(data), "5", ledger_url], cwd=ROOT,
+                              env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held", holder.stderr.read()
         # The holder renews while alive; then it dies without releasing.

@@ -45,6 +45,11 @@ def personal_texts(library: Path) -> list[str]:
     return [t for t in texts if len(t) >= 8]
 
 
+def spellings(text: str) -> set[str]:
+    """The text as it would appear in a log line: raw, or JSON-escaped (ASCII only)."""
+    return {text, json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1]}
+
+
 def quoting_answer(req, *, too_long: bool):
     """An answer whose captions quote a message and a note the tools returned."""
 
@@ -101,8 +106,8 @@ def test_no_personal_text_in_any_log_line(
     assert "I'll bring the cake, you bring the blanket" in sent
     assert sum(text in sent for text in secrets) >= 4
     # ... and none of it, nor a caption or the API key, reached a log line.
-    leaked = [text for text in secrets if text in logs]
+    leaked = [text for text in secrets if any(form in logs for form in spellings(text))]
     assert leaked == []
     for shot in script.shots:
-        assert shot.caption not in logs or shot.caption == ""
+        assert not shot.caption or not any(form in logs for form in spellings(shot.caption))
     assert "sk-secret-key" not in logs

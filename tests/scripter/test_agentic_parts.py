@@ -73,6 +73,8 @@ def test_the_prompt_has_window_candidates_taste_tools_and_schema(req, tmp_path: 
     start, end = req.window.ranges[0]
     assert f"{start.isoformat()} to {end.isoformat()}" in text and "Europe/Paris" in text
     assert "Target length: 20 s" in text
+    midnight = [dt.datetime.combine(d, dt.time(), tzinfo=PARIS).isoformat() for d in (start, end)]
+    assert f'start "{midnight[0]}", end "{midnight[1]}"' in text
     assert "favourite moods: calm" in text and "disliked music styles: electronic" in text
     assert "calm+piano 4 good/1 bad" in text
     rows = [json.loads(line) for line in text.splitlines() if line.startswith('{"media_id"')]

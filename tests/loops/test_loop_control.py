@@ -1,0 +1,80 @@
+"""How the background loops pace themselves, driven with a fake stop event that
+records every wait (no real waiting): the interval counts from the last recorded
+run, a pass that cannot even start backs off instead of spinning, and a pregen
+batch stops at a lost lease."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from types import SimpleNamespace
+
+import pytest
+
+from render_service.locks import Lease
+from render_service.loops import RETRY_S, _interval_loop
+from render_service.loops.passes import PassResult, run_pass
+from render_service.loops.pregen import run_pregen_batch
+from render_service.pipeline import LibraryConfig
+from scripter_service.script import Kind, Span
+
+
+class RecordingStop:
+    """Stands in for App.stopping: records each wait and stops after `stop_after`."""
+
+    def __init__(self, stop_after: int) -> None:
+        self.waits: list[float] = []
+        self.stop_after = stop_after
+
+    def is_set(self) -> bool:
+        return len(self.waits) >= self.stop_after
+
+    def wait(self, timeout: float) -> bool:
+        self.waits.append(timeout)
+        return self.is_set()
+
+
+def test_a_pass_that_cannot_start_backs_off(engine):
+    app = SimpleNamespace(engine=engine, stopping=RecordingStop(stop_after=1))
+    calls = []
+
+    def broken() -> None:
+        calls.append(1)
+        if len(calls) > 3:  # without the back-off the loop would spin here
+            app.stopping.stop_after = 0
+        raise RuntimeError("ledger unreachable")
+
+    _interval_loop(app, "sweeper", "RETENTION", 24 * 3600, broken, run_at_start=True)
+    assert calls == [1]
+    assert app.stopping.waits == [RETRY_S]
+
+
+def test_the_interval_counts_from_the_last_recorded_run(engine):
+    app = SimpleNamespace(engine=engine, stopping=RecordingStop(stop_after=1))
+    calls = []
+
+    def sweep() -> None:
+        calls.append(1)
+        run_pass(engine, "RETENTION", "me", 60, "SCHEDULED", False, lambda lease: PassResult())
+
+    _interval_loop(app, "sweeper", "RETENTION", 1800, sweep, run_at_start=True)
+    assert calls == [1]  # ran at start, then waits for the next interval
+    [wait] = app.stopping.waits
+    assert 1800 - 5 < wait <= 1800
+
+
+def test_without_run_at_start_the_first_pass_waits_an_interval(engine):
+    app = SimpleNamespace(engine=engine, stopping=RecordingStop(stop_after=1))
+    _interval_loop(app, "consolidation", "CONSOLIDATION", 1800, lambda: pytest.fail("ran too early"), run_at_start=False)
+    [wait] = app.stopping.waits
+    assert 1800 - 5 < wait <= 1800
+
+
+def test_a_pregen_batch_stops_at_a_lost_lease():
+    lost = threading.Event()
+    lost.set()
+    libs = [LibraryConfig("a", None, "UTC"), LibraryConfig("b", None, "UTC")]  # type: ignore[arg-type]
+    result = run_pregen_batch(None, libs, [Span.DAY], [Kind.RECAP], dt.date(2026, 1, 2), dry_run=False,  # type: ignore[arg-type]
+                              min_free_mb=0, lease=Lease("pregen", "me", lost), rescan_first=True)
+    assert result.report["scopes"] == []
+    assert result.errors == ["LOCK_LOST: stopped before the remaining scopes"]

@@ -13,7 +13,7 @@ Two tools:
 
 - ``read_session(engine)``: an ORM session on a companion engine of the same SQLite
   file whose connections are ``PRAGMA query_only`` and open deferred transactions.
-- ``newest_reels_for_scope`` and ``reel_by_key``: the two lookups of every
+- ``scan_newest_for_scope`` and ``reel_by_key``: the two lookups of every
   GetPrecomputedReel and StreamReelVideo call, returning plain ``ReelRow`` values.
   On a SQLite file they run one prepared SELECT on a plain read-only ``sqlite3``
   connection from a small free list, because the ORM (about 1.5 ms a call here)
@@ -136,19 +136,24 @@ class _SqliteReader:
         conn.execute("PRAGMA query_only = ON")
         return conn
 
-    def fetch(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    @contextmanager
+    def cursor(self) -> Iterator[sqlite3.Connection]:
+        """A connection of the free list for one read (back on the list after it)."""
         try:
             conn = self._free.get_nowait()
         except queue.Empty:
             conn = self._connect()
         try:
-            # Autocommit: one SELECT is one snapshot; no BEGIN, so no write lock.
-            rows = conn.execute(sql, params).fetchall()
+            yield conn
         except BaseException:
             conn.close()
             raise
         self._free.put(conn)
-        return rows
+
+    def fetch(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        # Autocommit: one SELECT is one snapshot; no BEGIN, so no write lock.
+        with self.cursor() as conn:
+            return conn.execute(sql, params).fetchall()
 
 
 @dataclass
@@ -230,15 +235,26 @@ def read_session(engine: Engine) -> Iterator[Session]:
         session.close()  # ends the read transaction (a rollback: nothing to commit)
 
 
-def newest_reels_for_scope(engine: Engine, library_key: str, span: str, kind: str, limit: int) -> list[ReelRow]:
+@contextmanager
+def scan_newest_for_scope(
+    engine: Engine, library_key: str, span: str, kind: str, limit: int
+) -> Iterator[Iterator[ReelRow]]:
     """``ledger.reels.newest_for_scope`` for readers: the scope's rows, newest anchor
-    date first (ties: newest row first), at most `limit`."""
+    date first (ties: newest row first), at most `limit`, read from the database as
+    the iterator advances (the validity gate usually stops at the first)."""
     sqlite = _readers(engine).sqlite
     if sqlite is not None:
-        return [_row_from_sqlite(r) for r in sqlite.fetch(_SQLITE_SCOPE, (library_key, span, kind, limit))]
+        with sqlite.cursor() as conn:
+            # Autocommit: one SELECT is one snapshot; no BEGIN, so no write lock.
+            cur = conn.execute(_SQLITE_SCOPE, (library_key, span, kind, limit))
+            try:
+                yield (_row_from_sqlite(r) for r in cur)
+            finally:
+                cur.close()
+        return
     with engine.connect() as conn:
         result = conn.execute(_CORE_SCOPE, {"library_key": library_key, "span": span, "kind": kind, "limit": limit})
-        return [ReelRow(*r) for r in result]
+        yield (ReelRow(*r) for r in result)
 
 
 def reel_by_key(engine: Engine, key: str) -> ReelRow | None:

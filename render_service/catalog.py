@@ -169,19 +169,19 @@ def precomputed_reel(engine: Engine, store: ReelStore, library: str, span: Span,
     the file exists with the recorded size, and now < valid_until. NOT_FOUND with
     NO_REEL, EXPIRED or FILE_MISSING (the reason of the newest row) otherwise."""
     now = utcnow()
-    rows = readonly.newest_reels_for_scope(engine, library, span.value, kind.value, limit=8)
-    if not rows:
-        raise NotFound("NO_REEL", f"no pre-generated {span.value} {kind.value} reel for {library}")
     first_reason = ""
-    for row in rows:
-        if row.status != "READY" or now >= row.valid_until:
-            first_reason = first_reason or "EXPIRED"
-            continue
-        stat = store.stat(row.video_path)
-        if stat is None or stat.size != row.size_bytes:
-            first_reason = first_reason or "FILE_MISSING"
-            continue
-        return _from_row(row)
+    with readonly.scan_newest_for_scope(engine, library, span.value, kind.value, limit=8) as rows:
+        for row in rows:
+            if row.status != "READY" or now >= row.valid_until:
+                first_reason = first_reason or "EXPIRED"
+                continue
+            stat = store.stat(row.video_path)
+            if stat is None or stat.size != row.size_bytes:
+                first_reason = first_reason or "FILE_MISSING"
+                continue
+            return _from_row(row)
+    if not first_reason:
+        raise NotFound("NO_REEL", f"no pre-generated {span.value} {kind.value} reel for {library}")
     message = {
         "EXPIRED": "the newest reel of this scope has expired",
         "FILE_MISSING": "the newest reel of this scope has lost its file",

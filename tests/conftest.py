@@ -97,13 +97,13 @@ def start_stack(data_dir: Path, libraries: str = "", with_scripter: bool = True,
 
     scripter_running = None
     scripter_port = _free_port()
+    if libraries:
+        env = {**env, "REEL_LIBRARIES": libraries}  # the scripter reads the context packs
     if with_scripter:
         scripter_running, scripter_port = create_scripter(make_settings(data_dir, **env), "127.0.0.1:0")
         scripter_running.server.start()
     extra = dict(env)
     extra.setdefault("REEL_SCRIPTER_ADDR", f"127.0.0.1:{scripter_port}")
-    if libraries:
-        extra["REEL_LIBRARIES"] = libraries
     settings = make_settings(data_dir, **extra)
     render_running, render_port = create_render(settings, "127.0.0.1:0")
     start_server(render_running)

@@ -263,6 +263,10 @@ class FrameComposer:
         self.wait_prepare_s = 0.0  # time the frame loop waited for a shot
         self._lock = threading.Lock()
 
+    def start(self) -> None:
+        """Begin preparing the first shots (called before the encoder starts)."""
+        self._housekeep(0)
+
     @property
     def total_frames(self) -> int:
         return self.timeline.total_frames

@@ -44,6 +44,7 @@ def render_reel(script, media: dict[str, MediaInput], out_tmp: Path, params: Ren
     try:
         report(0.0, "prepare")
         composer = FrameComposer(script, media, params, cancel)
+        composer.start()
         total = composer.total_frames
         audio = _Background("reel-music", music.synthesize, script.mood, script.music_style,
                             total / params.fps, params.seed)

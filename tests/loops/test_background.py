@@ -32,7 +32,6 @@ from tests.loops.helpers import (
 )
 
 LIB = "bg"
-DAY_S = 86400
 
 
 @pytest.fixture(scope="module")

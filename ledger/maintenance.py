@@ -88,6 +88,7 @@ def start_run(
     trigger: str,
     dry_run: bool = False,
     *,
+    request_id: str | None = None,
     now: dt.datetime | None = None,
 ) -> MaintenanceRun:
     """Record the start of a pass; ``status`` stays None until ``finish_run``."""
@@ -97,10 +98,15 @@ def start_run(
         trigger=RunTrigger(trigger),
         dry_run=dry_run,
         started_at=now or utcnow(),
+        request_id=request_id or None,
     )
     session.add(run)
     session.flush()
     return run
+
+
+def run_by_request_id(session: Session, request_id: str) -> MaintenanceRun | None:
+    return session.exec(select(MaintenanceRun).where(MaintenanceRun.request_id == request_id)).first()
 
 
 def finish_run(

@@ -267,6 +267,7 @@ class MaintenanceRun(SQLModel, table=True):
     __tablename__ = "maintenance_runs"
     __table_args__ = (
         sa.Index("ix_maintenance_runs_kind_id", "kind", "id"),
+        sa.UniqueConstraint("request_id", name="uq_maintenance_runs_request_id"),
         _check_in("kind", RunKind, "ck_maintenance_runs_kind"),
         _check_in("trigger", RunTrigger, "ck_maintenance_runs_trigger"),
         _check_in("status", RunStatus, "ck_maintenance_runs_status"),  # NULL passes
@@ -282,3 +283,4 @@ class MaintenanceRun(SQLModel, table=True):
     status: str | None = Field(default=None, sa_type=Label(16))  # None while running
     report_json: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     errors_json: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    request_id: str | None = Field(default=None, sa_type=sa.String(128))  # manual passes: AIP-155

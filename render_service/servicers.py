@@ -337,6 +337,7 @@ class ReelAdminServicer(admin_grpc.ReelAdminServiceServicer):
             spans=spans,
             kinds=kinds,
             dry_run=request.dry_run,
+            request_id=request.request_id,
         )
         return admin_pb2.RunPregenNowResponse(
             run=run_to_pb(outcome.run),
@@ -356,7 +357,7 @@ class ReelAdminServicer(admin_grpc.ReelAdminServiceServicer):
 
     def RunRetentionNow(self, request, context):  # noqa: N802
         dry_run = request.dry_run if request.HasField("dry_run") else True
-        outcome, plan = run_retention_pass(self.app, dry_run=dry_run)
+        outcome, plan = run_retention_pass(self.app, dry_run=dry_run, request_id=request.request_id)
         return admin_pb2.RunRetentionNowResponse(
             run=run_to_pb(outcome.run),
             deleted=[admin_pb2.DeletedItem(type=d.type, path=d.path, size_bytes=d.size_bytes, reason=d.reason) for d in plan],
@@ -365,7 +366,7 @@ class ReelAdminServicer(admin_grpc.ReelAdminServiceServicer):
         )
 
     def RunConsolidationNow(self, request, context):  # noqa: N802
-        outcome = run_consolidation_pass(self.app, dry_run=request.dry_run)
+        outcome = run_consolidation_pass(self.app, dry_run=request.dry_run, request_id=request.request_id)
         return admin_pb2.RunConsolidationNowResponse(run=run_to_pb(outcome.run))
 
     def ListMaintenanceRuns(self, request, context):  # noqa: N802

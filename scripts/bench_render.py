@@ -158,6 +158,7 @@ def worker(workdir: Path) -> None:
 
     script, media, params = build_job(ensure_photos(workdir))
     out = workdir / "ours.mp4.tmp"
+    before = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     stats = render_reel(script, media, out, params)
     wall = time.perf_counter() - t0
@@ -165,7 +166,7 @@ def worker(workdir: Path) -> None:
     child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     ru_self = resource.getrusage(resource.RUSAGE_SELF)
     ru_child = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = {"python_cpu_s": round(ru_self.ru_utime + ru_self.ru_stime, 2),
+    cpu = {"python_cpu_s": round(ru_self.ru_utime + ru_self.ru_stime - before.ru_utime - before.ru_stime, 2),
            "ffmpeg_cpu_s": round(ru_child.ru_utime + ru_child.ru_stime, 2)}
     print(json.dumps({"wall_s": wall, "bytes": stats.bytes, "frames": stats.frames, "stages": stats.stages, **cpu,
                       "self_rss_mb": self_rss, "child_rss_mb": child_rss,
@@ -235,8 +236,8 @@ def reference_args(paths: list[Path], wav: Path, out: Path) -> list[str]:
 
 # --- timing helpers ---------------------------------------------------------------
 
-def run_ffmpeg(args: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS MB) of one ffmpeg run."""
+def run_ffmpeg(args: list[str]) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS MB, CPU seconds) of one ffmpeg run."""
     import imageio_ffmpeg
 
     t0 = time.perf_counter()
@@ -246,7 +247,7 @@ def run_ffmpeg(args: list[str]) -> tuple[float, float]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"ffmpeg failed ({proc.returncode}): {' '.join(args[:12])} ...")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def run_ours(workdir: Path) -> dict:
@@ -335,28 +336,36 @@ def main() -> None:
         ref_args = reference_args(paths, wav, tmp / "reference.mp4")
 
         results: dict[str, list] = {"ours": [], "floor": [], "testsrc2": [], "reference": []}
+        loads = [os.getloadavg()[0]]
         for r in range(ns.repeat):
             ours = run_ours(ns.workdir)
             results["ours"].append(ours)
-            print(f"[{r + 1}/{ns.repeat}] ours       {ours['wall_s']:.2f}s  stages {ours['stages']}", flush=True)
+            print(f"[{r + 1}/{ns.repeat}] ours       {ours['wall_s']:.2f}s  cpu {ours['python_cpu_s']:.2f}+"
+                  f"{ours['ffmpeg_cpu_s']:.2f}s  load {os.getloadavg()[0]:.1f}  stages {ours['stages']}", flush=True)
             warm(raw)
-            results["floor"].append(run_ffmpeg(floor_args))
-            print(f"[{r + 1}/{ns.repeat}] floor      {results['floor'][-1][0]:.2f}s", flush=True)
-            results["testsrc2"].append(run_ffmpeg(test_args))
-            print(f"[{r + 1}/{ns.repeat}] testsrc2   {results['testsrc2'][-1][0]:.2f}s", flush=True)
-            results["reference"].append(run_ffmpeg(ref_args))
-            print(f"[{r + 1}/{ns.repeat}] reference  {results['reference'][-1][0]:.2f}s", flush=True)
+            for name, args in (("floor", floor_args), ("testsrc2", test_args), ("reference", ref_args)):
+                results[name].append(run_ffmpeg(args))
+                wall, _, cpu = results[name][-1]
+                print(f"[{r + 1}/{ns.repeat}] {name:<10} {wall:.2f}s  cpu {cpu:.2f}s  load {os.getloadavg()[0]:.1f}",
+                      flush=True)
+                loads.append(os.getloadavg()[0])
         sizes = {"floor": (tmp / "floor.mp4").stat().st_size, "testsrc2": (tmp / "testsrc2.mp4").stat().st_size,
                  "reference": (tmp / "reference.mp4").stat().st_size}
 
     best = min(results["ours"], key=lambda o: o["wall_s"])
     ours_wall = best["wall_s"]
+    ours_cpu = min(o["python_cpu_s"] + o["ffmpeg_cpu_s"] for o in results["ours"])
     ours_rss = max(o["self_rss_mb"] for o in results["ours"])
     ours_child = max((o["encoder_rss_mb"] or o["child_rss_mb"]) for o in results["ours"])
-    floor_wall, floor_rss = min(results["floor"])
-    test_wall, test_rss = min(results["testsrc2"])
-    ref_wall, ref_rss = min(results["reference"])
+    floor_wall, floor_rss, floor_cpu = min(results["floor"])
+    test_wall, test_rss, test_cpu = min(results["testsrc2"])
+    ref_wall, ref_rss, ref_cpu = min(results["reference"])
+    floor_cpu = min(r[2] for r in results["floor"])
+    test_cpu = min(r[2] for r in results["testsrc2"])
+    ref_cpu = min(r[2] for r in results["reference"])
     r_floor, r_ref, rss_total = ours_wall / floor_wall, ours_wall / ref_wall, ours_rss + ours_child
+
+    load_lo, load_hi = min(loads), max(loads)
 
     def ok(cond: bool) -> str:
         return "met" if cond else "**missed**"
@@ -370,17 +379,19 @@ Job: a 30 s 1280x720 30 fps reel ({frames} frames) of {N_PHOTOS} synthetic camer
 JPEG q90 photos with EXIF: 12 shots of 2.5 s, 0.6 s crossfades, zoom/pan/static motion, title
 card, narration and shot captions, piano music bed; libx264 `veryfast` CRF 23 everywhere.
 
-| run | what it does | wall s | ours / this | peak RSS MB | output MB |
-| --- | --- | ---: | ---: | ---: | ---: |
-| **ours** | `render_reel`: decode at reduced size, numpy/swscale frames piped to ffmpeg, AAC music | {ours_wall:.2f} | 1.00 | {ours_rss:.0f} + {ours_child:.0f} (ffmpeg) = {rss_total:.0f} | {best['bytes'] / 1e6:.1f} |
-| floor | x264 only: our exact {frames} frames pre-generated as raw yuv420p (page cache), no audio | {floor_wall:.2f} | {r_floor:.2f} | {floor_rss:.0f} | {sizes['floor'] / 1e6:.1f} |
-| floor (testsrc2) | x264 only: lavfi testsrc2, same size/rate/frames, for comparison | {test_wall:.2f} | {ours_wall / test_wall:.2f} | {test_rss:.0f} | {sizes['testsrc2'] / 1e6:.1f} |
-| reference | one ffmpeg: zoompan per photo (cover-scaled to 2x first) + xfade chain + drawtext + AAC | {ref_wall:.2f} | {r_ref:.2f} | {ref_rss:.0f} | {sizes['reference'] / 1e6:.1f} |
+| run | what it does | wall s | ours / this | CPU s | peak RSS MB | output MB |
+| --- | --- | ---: | ---: | ---: | ---: | ---: |
+| **ours** | `render_reel`: decode at reduced size, numpy/swscale frames piped to ffmpeg, AAC music | {ours_wall:.2f} | 1.00 | {ours_cpu:.1f} | {ours_rss:.0f} + {ours_child:.0f} (ffmpeg) = {rss_total:.0f} | {best['bytes'] / 1e6:.1f} |
+| floor | x264 only: our exact {frames} frames pre-generated as raw yuv420p (page cache), no audio | {floor_wall:.2f} | {r_floor:.2f} | {floor_cpu:.1f} | {floor_rss:.0f} | {sizes['floor'] / 1e6:.1f} |
+| floor (testsrc2) | x264 only: lavfi testsrc2, same size/rate/frames, for comparison | {test_wall:.2f} | {ours_wall / test_wall:.2f} | {test_cpu:.1f} | {test_rss:.0f} | {sizes['testsrc2'] / 1e6:.1f} |
+| reference | one ffmpeg: zoompan per photo (cover-scaled to 2x first) + xfade chain + drawtext + AAC | {ref_wall:.2f} | {r_ref:.2f} | {ref_cpu:.1f} | {ref_rss:.0f} | {sizes['reference'] / 1e6:.1f} |
 
 Targets: ours/floor {r_floor:.2f} (<= 1.25: {ok(r_floor <= 1.25)}), ours/reference {r_ref:.2f}
 (<= 0.75: {ok(r_ref <= 0.75)}), peak RSS {rss_total:.0f} MB incl. the ffmpeg child (< 500: {ok(rss_total < 500)}).
 Our stages (best run, seconds): {', '.join(f'{k} {v:.2f}' for k, v in best['stages'].items())}.
-Peak RSS: getrusage of a fresh worker process (self) plus wait4 of its ffmpeg child.
+Peak RSS: getrusage of a fresh worker process (self) plus wait4 of its ffmpeg child. CPU s: user+system
+seconds (best run), ours = Python + ffmpeg child. Load average (1 min) during the runs: {load_lo:.1f} to {load_hi:.1f}
+(this machine is shared; wall times are only comparable within one run of this script).
 """
     print()
     print(md)

@@ -97,7 +97,9 @@ def run_consolidation(deps: PipelineDeps, libraries: list[str], dry_run: bool, l
     return PassResult(report, errors)
 
 
-def run_consolidation_pass(app: "App", *, dry_run: bool = False, trigger: str = "MANUAL") -> PassOutcome:
+def run_consolidation_pass(
+    app: "App", *, dry_run: bool = False, trigger: str = "MANUAL", request_id: str = ""
+) -> PassOutcome:
     return run_pass(
         app.engine,
         "CONSOLIDATION",
@@ -106,4 +108,5 @@ def run_consolidation_pass(app: "App", *, dry_run: bool = False, trigger: str = 
         trigger,
         dry_run,
         lambda lease: run_consolidation(app.deps, sorted(app.libraries), dry_run, lease),
+        request_id=request_id,
     )

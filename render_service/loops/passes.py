@@ -16,7 +16,7 @@ from ledger import maintenance as maintenance_dao
 from ledger.db import session_scope
 from ledger.models import MaintenanceRun
 from render_service.locks import Lease, LockHeld, lease_lock
-from service_kit.errors import Aborted
+from service_kit.errors import Aborted, InvalidArgument
 
 log = structlog.get_logger("maintenance")
 
@@ -44,16 +44,27 @@ def run_pass(
     trigger: str,
     dry_run: bool,
     body: Callable[[Lease], PassResult],
+    request_id: str = "",
 ) -> PassOutcome:
     """Take the kind's lock, record the run, run `body`, record the outcome.
 
     When another owner holds the lock, a SKIPPED run is recorded and Aborted
-    (LOCK_HELD) is raised, naming the holder and its expiry."""
+    (LOCK_HELD) is raised, naming the holder and its expiry. A `request_id` seen
+    before returns that run instead of running again (AIP-155)."""
     lock_id = kind.lower()
+    if request_id:
+        with session_scope(engine) as session:
+            earlier = maintenance_dao.run_by_request_id(session, request_id)
+        if earlier is not None:
+            if earlier.kind != kind:
+                raise InvalidArgument("REQUEST_ID_REUSED", "request_id was used for another kind of pass")
+            if earlier.status is None:
+                raise Aborted("REQUEST_IN_PROGRESS", "the pass with this request_id is still running")
+            return PassOutcome(earlier, PassResult(dict(earlier.report_json), list(earlier.errors_json)))
     try:
         with lease_lock(engine, lock_id, owner_id, ttl_s) as lease:
             with session_scope(engine) as session:
-                run = maintenance_dao.start_run(session, kind, owner_id, trigger, dry_run)
+                run = maintenance_dao.start_run(session, kind, owner_id, trigger, dry_run, request_id=request_id)
             run_id = run.id
             assert run_id is not None
             log.info("pass started", kind=kind, run_id=run_id, trigger=trigger, dry_run=dry_run)

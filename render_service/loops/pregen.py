@@ -211,6 +211,7 @@ def run_pregen_pass(
     kinds: Sequence[Kind] = (),
     dry_run: bool = False,
     trigger: str = "MANUAL",
+    request_id: str = "",
 ) -> PassOutcome:
     """RunPregenNow and the nightly scheduler: validate, lock, run, record."""
     settings = app.settings
@@ -231,4 +232,5 @@ def run_pregen_pass(
             app.deps, libs, spans, kinds, anchor, dry_run=dry_run, min_free_mb=settings.min_free_disk_mb, lease=lease,
             rescan_first=trigger == "SCHEDULED",
         ),
+        request_id=request_id,
     )

@@ -166,12 +166,18 @@ def policy_from(app: "App") -> RetentionPolicy:
     )
 
 
-def run_retention_pass(app: "App", *, dry_run: bool = True, trigger: str = "MANUAL") -> tuple[PassOutcome, list[Deletion]]:
+def run_retention_pass(
+    app: "App", *, dry_run: bool = True, trigger: str = "MANUAL", request_id: str = ""
+) -> tuple[PassOutcome, list[Deletion]]:
     captured: dict[str, list[Deletion]] = {}
 
     def body(lease: Lease) -> PassResult:
         result, captured["plan"] = run_retention(app.deps, policy_from(app), dry_run, lease)
         return result
 
-    outcome = run_pass(app.engine, "RETENTION", app.settings.owner_id, app.settings.lock_ttl_s, trigger, dry_run, body)
-    return outcome, captured.get("plan", [])
+    outcome = run_pass(
+        app.engine, "RETENTION", app.settings.owner_id, app.settings.lock_ttl_s, trigger, dry_run, body, request_id
+    )
+    if "plan" not in captured:  # a repeated request_id: the recorded report (first 1000 items)
+        captured["plan"] = [Deletion(**d) for d in outcome.result.report.get("deleted", [])]
+    return outcome, captured["plan"]

@@ -36,7 +36,7 @@ def encoder_args(width: int, height: int, fps: int, crf: int, preset: str, audio
         "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y",
         "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}", "-framerate", str(fps),
         "-color_range", "tv", "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
-        "-i", "pipe:0",
+        "-blocksize", str(1 << 20), "-i", "pipe:0",
     ]
     if audio_fd is not None:
         args += ["-f", "s16le", "-ar", str(sample_rate), "-ac", "2", "-i", f"pipe:{audio_fd}"]

@@ -16,7 +16,7 @@ from ledger.libraries import get_library, upsert_library
 from ledger.jobs import get_job
 from ledger.models import Library, ReelJob
 
-HEAD = "0003_job_attempts"
+HEAD = "0004_run_request_id"
 
 LEDGER_TABLES = {
     "libraries",

@@ -97,3 +97,15 @@ def test_file_missing_last(pregen):
         stack.reels.GetPrecomputedReel(pb2.GetPrecomputedReelRequest(
             library="sample", span=common_pb2.SPAN_DAY, kind=common_pb2.REEL_KIND_RECAP))
     assert err.value.code() == grpc.StatusCode.NOT_FOUND and error_reason(err.value) == "FILE_MISSING"
+
+
+def test_run_pregen_now_is_idempotent_on_request_id(pregen):
+    stack, _resp, _old = pregen
+    req = admin_pb2.RunPregenNowRequest(spans=[common_pb2.SPAN_MONTH], kinds=[common_pb2.REEL_KIND_ON_THIS_DAY],
+                                        dry_run=True, request_id="pregen-once")
+    first = stack.admin.RunPregenNow(req)
+    again = stack.admin.RunPregenNow(req)
+    assert first.run.run_id == again.run.run_id
+    assert [o.outcome for o in first.outcomes] == [o.outcome for o in again.outcomes] == ["WOULD_RENDER"]
+    runs = stack.admin.ListMaintenanceRuns(admin_pb2.ListMaintenanceRunsRequest(kind=admin_pb2.MAINTENANCE_KIND_PREGEN))
+    assert sum(1 for r in runs.runs if r.run_id == first.run.run_id) == 1

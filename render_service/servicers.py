@@ -4,6 +4,7 @@ result. Errors are ReelError subclasses; the interceptor turns them into statuse
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 import grpc
@@ -93,9 +94,20 @@ def job_to_pb(job: Any) -> pb2.ReelJob:
     )
 
 
+@functools.lru_cache(maxsize=1024)
+def _window_pb_bytes(span: str, kind: str, anchor: dt.date) -> bytes:
+    # An ON_THIS_DAY window lists 30 yearly ranges; GetPrecomputedReel answers the
+    # same few windows all day, so build each once (docs/BENCHMARKS.md).
+    return convert.window_to_pb(window_for(convert.Span(span), convert.Kind(kind), anchor)).SerializeToString()
+
+
+def _window_pb(span: str, kind: str, anchor: dt.date) -> common_pb2.Window:
+    return common_pb2.Window.FromString(_window_pb_bytes(span, kind, anchor))
+
+
 def summary_to_pb(info: catalog.ReelInfo, sidecar: dict[str, Any] | None = None) -> pb2.ReelSummary:
     sidecar = sidecar or {}
-    window = convert.window_to_pb(window_for(convert.Span(info.span), convert.Kind(info.kind), info.anchor_date))
+    window = _window_pb(info.span, info.kind, info.anchor_date)
     summary = pb2.ReelSummary(
         key=info.key,
         library=info.library,

@@ -65,6 +65,7 @@ class FfmpegEncoder:
         self._stderr: collections.deque[str] = collections.deque(maxlen=40)
         self.error: BaseException | None = None
         self.write_wait_s = 0.0
+        self.starved_s = 0.0  # the pipe writer waiting for the next frame (encoder may idle)
         self.peak_rss_mb: float | None = None
         pass_fds = (audio_read_fd,) if audio_read_fd is not None else ()
         try:
@@ -97,7 +98,9 @@ class FfmpegEncoder:
         fd = self.proc.stdin.fileno()
         try:
             while True:
+                t0 = time.perf_counter()
                 item = self._queue.get()
+                self.starved_s += time.perf_counter() - t0
                 if item is _STOP:
                     break
                 try:

@@ -227,8 +227,24 @@ def prepare_source(item: MediaInput, motion_kind: str, frames: int, params: Rend
     if item.kind == "VIDEO":
         return VideoSource(item, frames, W, H, params.fps)
     motion = plan_motion(motion_kind, frames, W, H)
-    canvas = photo_mod.photo_canvas(item.path, item.orientation, motion.canvas_w, motion.canvas_h, W, H)
-    return PhotoSource(rgb_to_planes(canvas), motion)
+    return PhotoSource(photo_planes(item, motion.canvas_w, motion.canvas_h, W, H), motion)
+
+
+def photo_planes(item: MediaInput, canvas_w: int, canvas_h: int, frame_w: int, frame_h: int):
+    """The photo's canvas as YUV planes. Cover-mode photos are cropped in place and
+    scaled + converted by one swscale call; others go through the Pillow layout."""
+    im = photo_mod.load_photo(item.path, item.orientation, canvas_w, canvas_h, frame_w, frame_h)
+    w, h = im.size
+    if not photo_mod.is_cover(w, h, frame_w, frame_h):
+        return rgb_to_planes(photo_mod.compose_canvas(im, canvas_w, canvas_h, frame_w, frame_h))
+    scale = max(canvas_w / w, canvas_h / h)
+    bw, bh = min(w, round(canvas_w / scale)), min(h, round(canvas_h / scale))
+    x0, y0 = (w - bw) // 2, (h - bh) // 2
+    rgb = np.asarray(im)[y0:y0 + bh, x0:x0 + bw]
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+    out = frame.reformat(width=canvas_w, height=canvas_h, format="yuv420p", dst_colorspace="ITU709",
+                         dst_color_range="MPEG", interpolation="BICUBIC", threads=1)
+    return tuple(_plane_array(p) for p in out.planes)
 
 
 class FrameComposer:
@@ -280,6 +296,9 @@ class FrameComposer:
         item = self.media[shot.media_id]
 
         def job():
+            import os
+            if os.environ.get("REEL_RENDER_NICE"):  # EXPERIMENT
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), int(os.environ["REEL_RENDER_NICE"]))
             t0 = time.perf_counter()
             try:
                 return prepare_source(item, shot.motion, span.frames, self.params)
@@ -319,7 +338,6 @@ class FrameComposer:
 
     def frames(self, get_buffer: Callable[[], np.ndarray]) -> Iterator[np.ndarray]:
         """Fill buffers from ``get_buffer`` and yield them, one per frame."""
-        W, H = self.width, self.height
         tl = self.timeline
         for f in range(tl.total_frames):
             if self.cancel is not None and self.cancel.is_set():

@@ -13,7 +13,7 @@ import functools
 
 import numpy as np
 
-SAMPLE_RATE = 48_000
+SAMPLE_RATE = 44_100
 FADE_OUT_S = 2.0
 
 # mood -> (bpm, minor?, progression as scale degrees 0-6)

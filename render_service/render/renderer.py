@@ -12,7 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from . import music, photo as photo_mod
 from .encoder import FfmpegEncoder, audio_pipe, encoder_args
@@ -22,7 +21,7 @@ from .timeline import plan_motion
 from .types import MediaInput, RenderCancelled, RenderError, RenderParams, RenderStats
 
 Progress = Callable[[float, str], None]
-FRAME_BUFFERS = 6  # in flight between the frame loop and the pipe writer
+FRAME_BUFFERS = int(os.environ.get("REEL_RENDER_BUFFERS", "6"))  # in flight between the frame loop and the pipe writer
 
 
 def render_reel(script, media: dict[str, MediaInput], out_tmp: Path, params: RenderParams | None = None,
@@ -59,16 +58,27 @@ def render_reel(script, media: dict[str, MediaInput], out_tmp: Path, params: Ren
                             audio_fds[0], music.SAMPLE_RATE, str(out_tmp))
         read_fd, write_fd = audio_fds
         audio_fds = None  # the encoder owns both ends from here on
-        encoder = FfmpegEncoder(args, audio, read_fd, write_fd, release=pool.put)
+        encoder = FfmpegEncoder(args, audio, read_fd, write_fd, release=pool.put, queue_size=FRAME_BUFFERS)
 
+        waited = [0.0]
+
+        def get_buffer() -> np.ndarray:
+            t = time.perf_counter()
+            buf = pool.get()
+            waited[0] += time.perf_counter() - t
+            return buf
+
+        if os.environ.get("REEL_RENDER_NICE"):  # EXPERIMENT
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), int(os.environ["REEL_RENDER_NICE"]))
         t0 = time.perf_counter()
         step = max(1, total // 50)
-        for f, buf in enumerate(composer.frames(pool.get)):
+        for f, buf in enumerate(composer.frames(get_buffer)):
             encoder.submit(buf)
             if f % step == 0:
                 report(0.02 + 0.95 * f / total, "encode")
         stages["frames_s"] = time.perf_counter() - t0
-        stages["write_wait_s"] = encoder.write_wait_s
+        stages["encoder_wait_s"] = waited[0] + encoder.write_wait_s  # frame loop blocked on the encoder
+        stages["writer_starved_s"] = encoder.starved_s  # pipe writer waiting for frames
         stages["prepare_shots_s"] = composer.prepare_s
         stages["wait_prepare_s"] = composer.wait_prepare_s
         _check(cancel)
@@ -123,6 +133,8 @@ class _Background:
         self._thread.start()
 
     def _run(self, fn, args) -> None:
+        if os.environ.get("REEL_RENDER_NICE"):  # EXPERIMENT
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), int(os.environ["REEL_RENDER_NICE"]))
         t0 = time.perf_counter()
         try:
             self._value = fn(*args)

@@ -178,24 +178,31 @@ class Overlay:
             rgba=rgba,
         )
 
+    def __post_init__(self) -> None:
+        # premultiplied at full opacity: out = (dst * (256 - a) + top * a) >> 8
+        self._full = [(self.luma * self.alpha, 256 - self.alpha),
+                      (self.chroma_u * self.alpha_c, 256 - self.alpha_c),
+                      (self.chroma_v * self.alpha_c, 256 - self.alpha_c)]
+
     def blend(self, y: np.ndarray, u: np.ndarray, v: np.ndarray, level: float = 1.0) -> None:
         """Blend into the frame planes (views of the output buffer), in place."""
-        a, ac = self.alpha, self.alpha_c
-        if level < 1.0:
-            a = (a * level).astype(np.uint16)
-            ac = (ac * level).astype(np.uint16)
+        if level >= 1.0:
+            terms = self._full
+        else:
+            a = (self.alpha * level).astype(np.uint16)
+            ac = (self.alpha_c * level).astype(np.uint16)
+            terms = [(self.luma * a, 256 - a), (self.chroma_u * ac, 256 - ac), (self.chroma_v * ac, 256 - ac)]
         x, yy, cx, cy = self.x, self.y, self.x // 2, self.y // 2
-        _mix(y[yy:yy + self.h, x:x + self.w], self.luma, a)
-        _mix(u[cy:cy + self.h // 2, cx:cx + self.w // 2], self.chroma_u, ac)
-        _mix(v[cy:cy + self.h // 2, cx:cx + self.w // 2], self.chroma_v, ac)
+        _mix(y[yy:yy + self.h, x:x + self.w], *terms[0])
+        _mix(u[cy:cy + self.h // 2, cx:cx + self.w // 2], *terms[1])
+        _mix(v[cy:cy + self.h // 2, cx:cx + self.w // 2], *terms[2])
 
 
-def _mix(region: np.ndarray, top: np.ndarray, alpha: np.ndarray) -> None:
+def _mix(region: np.ndarray, top_times_alpha: np.ndarray, inverse_alpha: np.ndarray) -> None:
     h, w = region.shape
-    top, alpha = top[:h, :w], alpha[:h, :w]
     acc = region.astype(np.uint16)
-    acc *= 256 - alpha
-    acc += top * alpha
+    acc *= inverse_alpha[:h, :w]
+    acc += top_times_alpha[:h, :w]
     acc >>= 8
     region[...] = acc
 

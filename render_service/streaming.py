@@ -44,7 +44,12 @@ def stream_chunks(
             yield b"", offset, True
             return
         while remaining > 0 and is_active():
-            data = fh.read(min(chunk_size, remaining))
+            try:
+                data = fh.read(min(chunk_size, remaining))
+            except FileNotFoundError:
+                # An unversioned S3 object deleted mid-stream: the bytes sent are
+                # right; the client may resume from `offset` once a copy exists.
+                raise NotFound("FILE_MISSING", f"the reel's file went away at offset {offset}") from None
             if not data:
                 break
             yield data, offset, first

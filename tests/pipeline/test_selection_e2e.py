@@ -55,11 +55,14 @@ def test_photo_at_0030_local_belongs_to_that_local_day(paris):
     assert paris.reels.GetReel(pb2.GetReelRequest(key=job.reel_key)).stats.skipped_media >= 1
 
 
-def test_the_day_before_excludes_it(paris):
+def test_the_day_before_excludes_it_and_9_16_is_portrait(paris):
     job = create_and_wait(paris, library="paris", span=common_pb2.SPAN_DAY, kind=common_pb2.REEL_KIND_RECAP,
-                          anchor_date=d(dt.date(2025, 6, 14)))
+                          anchor_date=d(dt.date(2025, 6, 14)),
+                          options=common_pb2.RenderOptions(target_duration_seconds=10, aspect="9:16"))
     assert job.state == pb2.JOB_STATE_SUCCEEDED
     assert media_of(paris, job) == ["evening.jpg"]
+    stats = paris.reels.GetReel(pb2.GetReelRequest(key=job.reel_key)).stats
+    assert (stats.width, stats.height) == (720, 1280)
 
 
 def test_on_this_day_29_february_falls_back_to_28(paris):

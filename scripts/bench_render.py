@@ -162,6 +162,7 @@ def worker(workdir: Path) -> None:
     t0 = time.perf_counter()
     stats = render_reel(script, media, out, params)
     wall = time.perf_counter() - t0
+    out.unlink()
     self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     ru_self = resource.getrusage(resource.RUSAGE_SELF)

@@ -6,7 +6,8 @@ to BT.709 limited-range YUV planes); per frame only cheap work:
 - static shots: the same crop every frame, computed once;
 - pans: a crop of exactly the output size (a memory copy, no resampling);
 - zooms: an integer crop box (whole-pixel steps, so motion is smooth) scaled to
-  the output size by swscale (PyAV's reformatter, bicubic, one thread);
+  the output size by swscale (PyAV's reformatter, area filter, one thread:
+  ~0.8 ms a frame, against ~6 ms for Pillow's resize of the three planes);
 - videos: decoded frames scaled/cropped or padded to the frame;
 - crossfades and fades through black: one integer blend over the buffer;
 - text: blended into its own bounding box only.
@@ -28,6 +29,7 @@ from av.video.reformatter import VideoReformatter
 from PIL import Image
 
 from . import photo as photo_mod
+from .sched import set_batch_scheduling
 from .text import Overlay, plan_text, render_item
 from .timeline import Motion, ShotSpan, build_timeline, plan_motion
 from .types import MediaInput, RenderCancelled, RenderError, RenderParams
@@ -100,13 +102,25 @@ class PhotoSource:
         self._scaler = VideoReformatter()
 
     def frame(self, k: int) -> np.ndarray:
+        """Frame ``k`` in this source's own buffer (recomputed only when the box moves)."""
         box = self.motion.box(k)
-        if box == self._key:
-            return self.buf
+        if box != self._key:
+            self._draw(box, self._views)
+            self._key = box
+        return self.buf
+
+    def render_into(self, k: int, dst: np.ndarray) -> None:
+        """Frame ``k`` straight into ``dst``: one memory pass less than ``frame``."""
+        if self.motion.kind == "static":
+            np.copyto(dst, self.frame(k))
+        else:
+            self._draw(self.motion.box(k), split_planes(dst, self.motion.width, self.motion.height))
+
+    def _draw(self, box: tuple[int, int, int, int], views) -> None:
         x0, y0, bw, bh = box
         w, h = self.motion.width, self.motion.height
         if (bw, bh) == (w, h):
-            yv, uv, vv = self._views
+            yv, uv, vv = views
             Y, U, V = self.planes
             yv[...] = Y[y0:y0 + h, x0:x0 + w]
             uv[...] = U[y0 // 2:y0 // 2 + h // 2, x0 // 2:x0 // 2 + w // 2]
@@ -115,9 +129,7 @@ class PhotoSource:
             crop = av.VideoFrame(bw, bh, "yuv420p")
             _fill_frame_planes(crop, self.planes, x0, y0, bw, bh)
             scaled = self._scaler.reformat(crop, width=w, height=h, interpolation="AREA", threads=1)
-            _copy_frame_to(scaled, self._views)
-        self._key = box
-        return self.buf
+            _copy_frame_to(scaled, views)
 
     def close(self) -> None:
         self.planes = None
@@ -214,6 +226,9 @@ class VideoSource:
             uv[y0 // 2:y0 // 2 + sh // 2, x0 // 2:x0 // 2 + sw // 2] = planes[1]
             vv[y0 // 2:y0 // 2 + sh // 2, x0 // 2:x0 // 2 + sw // 2] = planes[2]
 
+    def render_into(self, k: int, dst: np.ndarray) -> None:
+        np.copyto(dst, self.frame(k))
+
     def close(self) -> None:
         try:
             self.container.close()
@@ -296,9 +311,7 @@ class FrameComposer:
         item = self.media[shot.media_id]
 
         def job():
-            import os
-            if os.environ.get("REEL_RENDER_NICE"):  # EXPERIMENT
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), int(os.environ["REEL_RENDER_NICE"]))
+            set_batch_scheduling()
             t0 = time.perf_counter()
             try:
                 return prepare_source(item, shot.motion, span.frames, self.params)
@@ -350,11 +363,10 @@ class FrameComposer:
                 self._blend(self._source(a).frame(f - a.start), self._source(b).frame(f - b.start), wb, out)
             elif layers:
                 span, level = layers[0]
-                frame = self._source(span).frame(f - span.start)
                 if level >= 1.0:
-                    np.copyto(out, frame)
+                    self._source(span).render_into(f - span.start, out)
                 else:
-                    self._blend(self.black, frame, level, out)
+                    self._blend(self.black, self._source(span).frame(f - span.start), level, out)
             else:
                 np.copyto(out, self.black)
             self._draw_text(f, out)
@@ -365,8 +377,7 @@ class FrameComposer:
         np.multiply(a, 256 - w, out=self._t1, dtype=np.uint16)
         np.multiply(b, w, out=self._t2, dtype=np.uint16)
         np.add(self._t1, self._t2, out=self._t1)
-        np.right_shift(self._t1, 8, out=self._t1)
-        np.copyto(out, self._t1, casting="unsafe")
+        np.right_shift(self._t1, 8, out=out, casting="unsafe")
 
     def _draw_text(self, f: int, out: np.ndarray) -> None:
         tl = self.timeline

@@ -13,7 +13,7 @@ import functools
 
 import numpy as np
 
-SAMPLE_RATE = 44_100
+SAMPLE_RATE = 32_000  # AAC at 128 kb/s low-passes near 16 kHz anyway; 27 % less to encode than 44.1k
 FADE_OUT_S = 2.0
 
 # mood -> (bpm, minor?, progression as scale degrees 0-6)

@@ -166,3 +166,14 @@ def test_portrait_output_size(photos, tmp_path: Path):
         v = c.streams.video[0]
         assert (v.codec_context.width, v.codec_context.height) == (180, 320)
     assert stats.frames == 48
+
+
+def test_the_callers_thread_gets_its_scheduling_policy_back(photos, tmp_path: Path):
+    import os
+
+    if not hasattr(os, "SCHED_BATCH"):
+        pytest.skip("no SCHED_BATCH here")
+    before = os.sched_getscheduler(0)
+    media = photos(1)
+    render_reel(make_script(list(media), [0.5]), media, tmp_path / "r.mp4.tmp", SMALL)
+    assert os.sched_getscheduler(0) == before

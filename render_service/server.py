@@ -25,7 +25,7 @@ def create_server(settings: Settings, address: str | None = None, app: App | Non
             Service(ADMIN_SERVICE, reel_admin_service_pb2_grpc.add_ReelAdminServiceServicer_to_server, ReelAdminServicer(app)),
         ],
         # Each open stream or job watch holds a thread.
-        max_workers=256,
+        max_workers=settings.grpc_max_workers,
     )
     running.app = app  # type: ignore[attr-defined]
     running.on_stop.append(app.stop)

@@ -39,6 +39,7 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_common as bc  # noqa: E402
 
 import grpc  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
 from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
 
 from reels.v1 import common_pb2  # noqa: E402
@@ -76,13 +78,46 @@ def newest_key(scope_index: int) -> str:
     return f"bench-{scope_index:02d}-{0:06d}"
 
 
-def make_ledger(data_dir: Path, rows: int) -> float:
-    """The ledger with `rows` rows (reused when a previous run built the same);
-    returns the seconds spent building it (0 when reused)."""
+def _pg_ts(value: dt.datetime) -> str:
+    """A timestamptz literal for COPY (UTC)."""
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00")
+
+
+def fixture_rows(rows: int, shas: list[str], now: dt.datetime, ts) -> Iterator[tuple]:
+    """The `rows` ledger rows in COLUMNS order, timestamps formatted by `ts`. Scope by
+    scope, newest first: keys (and ids) arrive in index order, which keeps a
+    million-row load to seconds."""
+    today = now.date()
+    far = ts(now + dt.timedelta(days=3650))
+    for scope_index in range(len(SCOPES)):
+        lib, (span, _), (kind, _) = SCOPES[scope_index]
+        video = f"bench-scope-{scope_index:02d}.mp4"
+        for depth in range(rows // len(SCOPES) + (scope_index < rows % len(SCOPES))):
+            anchor = today - dt.timedelta(days=depth)
+            midnight = dt.datetime.combine(anchor, dt.time(), dt.UTC)
+            created = ts(midnight + dt.timedelta(hours=3))
+            valid = far if depth == 0 else ts(midnight + dt.timedelta(hours=26))
+            yield (f"bench-{scope_index:02d}-{depth:06d}", lib, span, kind, anchor.isoformat(),
+                   ts(midnight - dt.timedelta(days=1)), ts(midnight), "Bench reel", 30.0, FILE_SIZE,
+                   shas[scope_index], "bench", "calm", "piano", "FAST", "", video, video[:-4] + ".json",
+                   video[:-4] + ".jpg", "READY", created, valid)
+
+
+def reel_files(data_dir: Path) -> list[str]:
+    """The 4 KiB file of each scope's newest row in the reel store; their sha256."""
+    return [bc.write_random_file(data_dir / "reels" / f"bench-scope-{i:02d}.mp4", FILE_SIZE, seed=100 + i)
+            for i in range(len(SCOPES))]
+
+
+def make_ledger(data_dir: Path, rows: int) -> tuple[float, bool]:
+    """The SQLite ledger with `rows` rows, reused when a previous run built the same;
+    returns the seconds its build took (None if unknown) and whether it was reused."""
     marker = data_dir / "bench-fixture.json"
     want = {"version": FIXTURE_VERSION, "rows": rows}
-    if marker.exists() and json.loads(marker.read_text()) == want and (data_dir / "ledger.db").exists():
-        return 0.0
+    if marker.exists() and (data_dir / "ledger.db").exists():
+        got = json.loads(marker.read_text())
+        if {k: got.get(k) for k in want} == want:
+            return got.get("built_s"), True
     started = time.perf_counter()
     shutil.rmtree(data_dir, ignore_errors=True)
     from ledger.db import make_engine, migrate, utcnow
@@ -90,41 +125,113 @@ def make_ledger(data_dir: Path, rows: int) -> float:
     engine = make_engine(None, data_dir)
     migrate(engine)
     engine.dispose()
-    shas = [bc.write_random_file(data_dir / "reels" / f"bench-scope-{i:02d}.mp4", FILE_SIZE, seed=100 + i)
-            for i in range(len(SCOPES))]
-    now = utcnow()
-    today = now.date()
-    far = _sqlite_ts(now + dt.timedelta(days=3650))
-
-    def generate():
-        # Scope by scope, newest first: keys arrive in index order, which keeps a
-        # million-row insert to seconds.
-        for scope_index in range(len(SCOPES)):
-            for depth in range(rows // len(SCOPES) + (scope_index < rows % len(SCOPES))):
-                lib, (span, _), (kind, _) = SCOPES[scope_index]
-                anchor = today - dt.timedelta(days=depth)
-                midnight = dt.datetime.combine(anchor, dt.time(), dt.UTC)
-                created = _sqlite_ts(midnight + dt.timedelta(hours=3))
-                valid = far if depth == 0 else _sqlite_ts(midnight + dt.timedelta(hours=26))
-                video = f"bench-scope-{scope_index:02d}.mp4"
-                yield (f"bench-{scope_index:02d}-{depth:06d}", lib, span, kind, anchor.isoformat(),
-                       _sqlite_ts(midnight - dt.timedelta(days=1)), _sqlite_ts(midnight), "Bench reel", 30.0, FILE_SIZE,
-                       shas[scope_index], "bench", "calm", "piano", "FAST", "", video, video[:-4] + ".json",
-                       video[:-4] + ".jpg", "READY", created, valid)
-
+    shas = reel_files(data_dir)
     conn = sqlite3.connect(data_dir / "ledger.db", isolation_level=None)
     try:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = OFF")  # a fixture: rebuilt if a crash tears it
         conn.execute("BEGIN")
         conn.executemany(f"INSERT INTO precomputed_reels ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-                         generate())
+                         fixture_rows(rows, shas, utcnow(), _sqlite_ts))
         conn.execute("COMMIT")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         conn.close()
-    marker.write_text(json.dumps(want))
-    return time.perf_counter() - started
+    built = time.perf_counter() - started
+    marker.write_text(json.dumps(dict(want, built_s=round(built, 1))))
+    return built, False
+
+
+# --- PostgreSQL ----------------------------------------------------------------------
+
+def pg_url(base_url: str, schema: str) -> str:
+    """`base_url` with every table in `schema` (``search_path``, as
+    tests/db_fixtures.url_with_search_path) and connections named after it
+    (``application_name``, to find the server's back ends in pg_stat_activity)."""
+    return sa.make_url(base_url).update_query_dict(
+        {"options": f"-csearch_path={schema}", "application_name": schema}
+    ).render_as_string(hide_password=False)
+
+
+def _psycopg_conninfo(url: str) -> str:
+    """The libpq form of a ``postgresql+psycopg://`` URL."""
+    return sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def make_pg_ledger(base_url: str, schema: str, data_dir: Path, rows: int) -> tuple[float, bool]:
+    """The same ledger in PostgreSQL schema `schema` (migrated with ledger.db.migrate,
+    rows loaded with COPY, then VACUUM ANALYZE), reused when the schema's
+    ``bench_fixture`` marker says a previous run built the same; returns the seconds
+    the build took and whether it was reused. The reel files go to `data_dir`."""
+    import psycopg
+
+    shas = reel_files(data_dir)
+    url = pg_url(base_url, schema)
+    with psycopg.connect(_psycopg_conninfo(base_url), autocommit=True) as conn:
+        try:
+            got = conn.execute(f'SELECT version, rows, built_s FROM "{schema}".bench_fixture').fetchone()
+        except psycopg.errors.UndefinedTable:
+            got = None
+        if got and got[:2] == (FIXTURE_VERSION, rows):
+            return got[2], True
+        started = time.perf_counter()
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    from ledger.db import make_engine, migrate, utcnow
+
+    engine = make_engine(url, data_dir)
+    migrate(engine)
+    engine.dispose()
+    with psycopg.connect(_psycopg_conninfo(url)) as conn:
+        with conn.cursor() as cur:
+            cur.execute("SET synchronous_commit = off")  # a fixture: rebuilt if a crash loses it
+            with cur.copy(f"COPY precomputed_reels ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+                # Text format (no value holds a tab, newline or backslash), in ~1 MiB writes.
+                batch: list[str] = []
+                for row in fixture_rows(rows, shas, utcnow(), _pg_ts):
+                    batch.append("\t".join(map(str, row)))
+                    if len(batch) == 4096:
+                        copy.write("\n".join(batch) + "\n")
+                        batch.clear()
+                if batch:
+                    copy.write("\n".join(batch) + "\n")
+        conn.commit()
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE precomputed_reels")
+        built = time.perf_counter() - started
+        conn.execute("CREATE TABLE bench_fixture (version integer, rows bigint, built_s double precision)")
+        conn.execute("INSERT INTO bench_fixture VALUES (%s, %s, %s)", (FIXTURE_VERSION, rows, round(built, 1)))
+    return built, False
+
+
+class PgBackendCpu:
+    """CPU seconds of the PostgreSQL back ends serving one application_name (the
+    server's pool), read from /proc: PostgreSQL runs on this machine. Connections
+    closed in the middle of a phase take their CPU time with them, so this is a
+    lower bound."""
+
+    def __init__(self, base_url: str, application_name: str) -> None:
+        self.engine = sa.create_engine(base_url, poolclass=sa.NullPool)
+        self.application_name = application_name
+
+    def snapshot(self) -> dict[int, float]:
+        with self.engine.connect() as conn:
+            pids = conn.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE application_name = :a"),
+                                {"a": self.application_name}).scalars().all()
+        out = {}
+        for pid in pids:
+            try:
+                out[pid] = bc.cpu_seconds(pid)
+            except OSError:
+                pass
+        return out
+
+    @staticmethod
+    def delta(before: dict[int, float], after: dict[int, float]) -> float:
+        return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+    def connections(self) -> int:
+        return len(self.snapshot())
 
 
 def check_answers(address: str) -> None:
@@ -202,6 +309,7 @@ class Phase:
     p99_ms: float
     server_cpu: float  # fraction of one core
     errors: int
+    db_cpu: float | None = None  # PostgreSQL back ends of the server, cores (None: SQLite)
 
 
 class Clients:
@@ -219,7 +327,8 @@ class Clients:
         for _ in self.procs:
             self.results.get(timeout=120)
 
-    def phase(self, server: bc.ServerProcess, rpc: str, duration: float, total_rate: float | None = None) -> Phase:
+    def phase(self, server: bc.ServerProcess, rpc: str, duration: float, total_rate: float | None = None,
+              db: PgBackendCpu | None = None) -> Phase:
         """Closed loop (every caller calls again as soon as it has an answer) or, with
         `total_rate`, paced: each caller calls at total_rate / callers per second."""
         start_at = time.time() + 0.3
@@ -228,17 +337,20 @@ class Clients:
             q.put((server.address, rpc, start_at, duration, per_caller))
         while time.time() < start_at:
             time.sleep(0.01)
+        d0 = db.snapshot() if db else None
         c0 = bc.cpu_seconds(server.pid)
         time.sleep(duration)
         c1 = bc.cpu_seconds(server.pid)
+        db_cpu = PgBackendCpu.delta(d0, db.snapshot()) / duration if db else None
         got = [self.results.get(timeout=duration + 60) for _ in self.procs]
         lat = [x * 1000 for g in got for x in g[2]]
         errors = sum(g[4] for g in got)
         if errors:
             print(f"  {rpc}: {errors} errors, e.g. {[e for g in got for e in g[3]][:2]}")
         if not lat:
-            return Phase(0.0, float("nan"), float("nan"), (c1 - c0) / duration, errors)
-        return Phase(len(lat) / duration, bc.percentile(lat, 50), bc.percentile(lat, 99), (c1 - c0) / duration, errors)
+            return Phase(0.0, float("nan"), float("nan"), (c1 - c0) / duration, errors, db_cpu)
+        return Phase(len(lat) / duration, bc.percentile(lat, 50), bc.percentile(lat, 99), (c1 - c0) / duration, errors,
+                     db_cpu)
 
     def close(self) -> None:
         for q in self.commands:
@@ -254,7 +366,8 @@ def _loadavg() -> str:
 def median_phase(phases: list[Phase]) -> Phase:
     return Phase(statistics.median(p.qps for p in phases), statistics.median(p.p50_ms for p in phases),
                  statistics.median(p.p99_ms for p in phases), statistics.median(p.server_cpu for p in phases),
-                 sum(p.errors for p in phases))
+                 sum(p.errors for p in phases),
+                 statistics.median(p.db_cpu for p in phases) if phases[0].db_cpu is not None else None)
 
 
 # --- report ------------------------------------------------------------------------

@@ -72,6 +72,7 @@ class Settings(BaseModel):
     render_workers: int = Field(1, ge=1, le=32, alias="REEL_RENDER_WORKERS")
     stream_chunk_kib: int = Field(256, ge=16, le=4096, alias="REEL_STREAM_CHUNK_KIB")
     job_lease_s: float = Field(60.0, ge=5, le=3600, alias="REEL_JOB_LEASE_S")
+    grpc_max_workers: int = Field(256, ge=8, le=4096, alias="REEL_GRPC_MAX_WORKERS")
 
     # --- nightly pre-generation -----------------------------------------------
     pregen_enabled: bool = Field(False, alias="REEL_PREGEN_ENABLED")

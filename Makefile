@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench_render.py
 	$(BIN)/python scripts/bench_stream.py
 	$(BIN)/python scripts/bench_precomputed.py
+	$(BIN)/python scripts/bench_replicas.py
 
 # Re-resolve pinned versions from requirements.in (needs the registries).
 lock:

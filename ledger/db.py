@@ -88,7 +88,7 @@ def make_engine(url: str | None, data_dir: Path) -> Engine:
         engine = sa.create_engine(sa_url, connect_args={"check_same_thread": False})
         _configure_sqlite(engine)
         return engine
-    return sa.create_engine(sa_url, pool_pre_ping=True)
+    return sa.create_engine(sa_url, pool_pre_ping=False, pool_size=16, max_overflow=16)
 
 
 def _configure_sqlite(engine: Engine) -> None:

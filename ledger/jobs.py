@@ -263,6 +263,24 @@ def mark_interrupted(session: Session, owner: str | None = None, *, now: dt.date
     return ids
 
 
+def release_job(session: Session, job_id: str, owner: str, *, now: dt.datetime | None = None) -> bool:
+    """Give a RUNNING job ``owner`` holds back to the queue (its service is stopping),
+    with an event saying so. False when the job is not ours or not running."""
+    now = now or utcnow()
+    stmt = (
+        sa.update(ReelJob)
+        .where(ReelJob.id == job_id, ReelJob.claimed_by == owner, ReelJob.state == JobState.RUNNING)
+        .values(state=JobState.QUEUED, claimed_by=None, lease_until=None, updated_at=now,
+                message="requeued: the service stopped during the render")
+        .execution_options(synchronize_session=False)
+    )
+    if session.execute(stmt).rowcount != 1:
+        return False
+    job = _load(session, job_id)
+    append_event(session, job_id, "requeued", job.progress, "requeued", JobState.QUEUED, now=now)
+    return True
+
+
 def requeue_expired(
     session: Session, owner: str | None = None, *, max_attempts: int = 3, now: dt.datetime | None = None
 ) -> tuple[list[str], list[str]]:

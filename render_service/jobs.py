@@ -244,6 +244,13 @@ class JobRunner:
             produced = produce_reel(self.deps, spec, progress, cancel)
             self._finish(job.id, produced)
         except Cancelled:
+            if self._stop.is_set():
+                # A graceful stop, not the user's cancel: the job goes back to the
+                # queue and is rendered after the restart (or by another replica).
+                with session_scope(self.engine) as session:
+                    if job_dao.release_job(session, job.id, self.owner_id):
+                        log.info("job requeued at shutdown")
+                        return
             with session_scope(self.engine) as session:
                 current = job_dao.set_job_state(session, job.id, JobState.CANCELLED, reason="CANCELLED", message="cancelled")
                 if current.state == JobState.CANCELLED and not self._has_terminal_event(session, job.id):

@@ -33,6 +33,7 @@ import argparse
 import datetime as dt
 import json
 import multiprocessing as mp
+import os
 import shutil
 import sqlite3
 import statistics
@@ -204,34 +205,50 @@ def make_pg_ledger(base_url: str, schema: str, data_dir: Path, rows: int) -> tup
     return built, False
 
 
-class PgBackendCpu:
-    """CPU seconds of the PostgreSQL back ends serving one application_name (the
-    server's pool), read from /proc: PostgreSQL runs on this machine. Connections
-    closed in the middle of a phase take their CPU time with them, so this is a
-    lower bound."""
+def _proc_stat(pid: int | str) -> list[str]:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2 :].split()  # fields from 3 (state) on
+
+
+class PgProbe:
+    """What PostgreSQL (running on this machine) spends while one server is under
+    load: CPU of all its processes, from /proc (the postmaster's own time, the time
+    of its reaped children, the live children's time), so that back ends opened and
+    closed during a phase count too; sessions opened (pg_stat_database.sessions);
+    and how many back ends the server holds (found by application_name). CPU and
+    sessions cover the whole PostgreSQL server: phases run one at a time and the
+    other servers are idle then, but another user of the database would show."""
 
     def __init__(self, base_url: str, application_name: str) -> None:
-        self.engine = sa.create_engine(base_url, poolclass=sa.NullPool)
+        import psycopg
+
+        self.conn = psycopg.connect(_psycopg_conninfo(base_url), autocommit=True)
         self.application_name = application_name
+        backend = self.conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        self.postmaster = int(_proc_stat(backend)[1])  # the back end's parent
+        self.max_seen = 0  # the most back ends of the server one sample found
 
-    def snapshot(self) -> dict[int, float]:
-        with self.engine.connect() as conn:
-            pids = conn.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE application_name = :a"),
-                                {"a": self.application_name}).scalars().all()
-        out = {}
-        for pid in pids:
-            try:
-                out[pid] = bc.cpu_seconds(pid)
-            except OSError:
-                pass
-        return out
+    def sample(self) -> tuple[float, int]:
+        """(CPU seconds of every PostgreSQL process, sessions opened so far)."""
+        sessions, conns = self.conn.execute(
+            "SELECT (SELECT sessions FROM pg_stat_database WHERE datname = current_database()),"
+            " (SELECT count(*) FROM pg_stat_activity WHERE application_name = %s)", (self.application_name,)
+        ).fetchone()
+        self.max_seen = max(self.max_seen, conns)
+        f = _proc_stat(self.postmaster)
+        ticks = sum(int(x) for x in f[11:15])  # utime, stime, cutime, cstime
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    g = _proc_stat(entry.name)
+                except OSError:
+                    continue
+                if int(g[1]) == self.postmaster:
+                    ticks += int(g[11]) + int(g[12])
+        return ticks / bc.CLK_TCK, sessions
 
-    @staticmethod
-    def delta(before: dict[int, float], after: dict[int, float]) -> float:
-        return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
-
-    def connections(self) -> int:
-        return len(self.snapshot())
+    def close(self) -> None:
+        self.conn.close()
 
 
 def check_answers(address: str) -> None:
@@ -309,7 +326,8 @@ class Phase:
     p99_ms: float
     server_cpu: float  # fraction of one core
     errors: int
-    db_cpu: float | None = None  # PostgreSQL back ends of the server, cores (None: SQLite)
+    db_cpu: float | None = None  # all PostgreSQL processes, cores (None: SQLite)
+    db_sessions: float | None = None  # PostgreSQL sessions opened per second
 
 
 class Clients:
@@ -328,7 +346,7 @@ class Clients:
             self.results.get(timeout=120)
 
     def phase(self, server: bc.ServerProcess, rpc: str, duration: float, total_rate: float | None = None,
-              db: PgBackendCpu | None = None) -> Phase:
+              db: PgProbe | None = None) -> Phase:
         """Closed loop (every caller calls again as soon as it has an answer) or, with
         `total_rate`, paced: each caller calls at total_rate / callers per second."""
         start_at = time.time() + 0.3
@@ -337,20 +355,21 @@ class Clients:
             q.put((server.address, rpc, start_at, duration, per_caller))
         while time.time() < start_at:
             time.sleep(0.01)
-        d0 = db.snapshot() if db else None
+        d0 = db.sample() if db else None
         c0 = bc.cpu_seconds(server.pid)
         time.sleep(duration)
         c1 = bc.cpu_seconds(server.pid)
-        db_cpu = PgBackendCpu.delta(d0, db.snapshot()) / duration if db else None
+        d1 = db.sample() if db else None
+        db_cpu, db_sessions = ((d1[0] - d0[0]) / duration, (d1[1] - d0[1]) / duration) if db else (None, None)
         got = [self.results.get(timeout=duration + 60) for _ in self.procs]
         lat = [x * 1000 for g in got for x in g[2]]
         errors = sum(g[4] for g in got)
         if errors:
             print(f"  {rpc}: {errors} errors, e.g. {[e for g in got for e in g[3]][:2]}")
         if not lat:
-            return Phase(0.0, float("nan"), float("nan"), (c1 - c0) / duration, errors, db_cpu)
+            return Phase(0.0, float("nan"), float("nan"), (c1 - c0) / duration, errors, db_cpu, db_sessions)
         return Phase(len(lat) / duration, bc.percentile(lat, 50), bc.percentile(lat, 99), (c1 - c0) / duration, errors,
-                     db_cpu)
+                     db_cpu, db_sessions)
 
     def close(self) -> None:
         for q in self.commands:
@@ -367,7 +386,8 @@ def median_phase(phases: list[Phase]) -> Phase:
     return Phase(statistics.median(p.qps for p in phases), statistics.median(p.p50_ms for p in phases),
                  statistics.median(p.p99_ms for p in phases), statistics.median(p.server_cpu for p in phases),
                  sum(p.errors for p in phases),
-                 statistics.median(p.db_cpu for p in phases) if phases[0].db_cpu is not None else None)
+                 statistics.median(p.db_cpu for p in phases) if phases[0].db_cpu is not None else None,
+                 statistics.median(p.db_sessions for p in phases) if phases[0].db_sessions is not None else None)
 
 
 # --- report ------------------------------------------------------------------------
@@ -416,6 +436,10 @@ included.
   row, so the table size does not show: closed-loop QPS within about 10 %.
 """
 
+
+PG_NOTES = """\
+TODO
+"""
 
 
 def _ok(good: bool) -> str:
@@ -489,6 +513,123 @@ def report(cmd: str, ns: argparse.Namespace, res: dict[str, dict[str, Phase]], p
     return "\n".join(lines)
 
 
+BACKEND_TITLES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@dataclass
+class Target:
+    """One server under test: a back end and a ledger size."""
+
+    backend: str
+    rows: int
+    label: str  # 1k, 1M
+    built_s: float | None = None  # the ledger's build time (None: not recorded)
+    reused: bool = False
+    server: bc.ServerProcess | None = None
+    db: PgProbe | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{BACKEND_TITLES[self.backend]} {self.label}"
+
+
+def _fmt(value: float | None, spec: str = ".2f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def report_pg(cmd: str, ns: argparse.Namespace, targets: list[Target], res: dict[str, dict[str, Phase]],
+              paced: dict[str, dict[str, Phase]], offered: float, load: tuple[str, str]) -> str:
+    pg = sa.make_url(ns.pg_url)
+    lines = [
+        "## GetPrecomputedReel on PostgreSQL against SQLite",
+        "",
+        f"Command: `{cmd}`  ",
+        f"Machine: {bc.machine()}; load average {load[0]} at the start, {load[1]} at the end. "
+        f"PostgreSQL {ns.pg_version} on the same machine ({pg.host}:{pg.port}, database `{pg.database}`), so its "
+        "back ends share the 2 cores with the render service and the clients.  ",
+        f"The same benchmark as the section above (`bench:precomputed`: {ns.callers} concurrent callers in "
+        f"{ns.procs} client processes, {ns.phase_s:g} s per phase, {ns.rounds} rounds, median reported; 96 scopes, "
+        "calls cycle over them), run on one `python -m render_service` per back end and ledger size, all four "
+        "measured in the same run with their phases interleaved. SQLite: the ledger file under "
+        f"`{ns.workdir.relative_to(bc.ROOT) if ns.workdir.is_relative_to(bc.ROOT) else ns.workdir}`. PostgreSQL: "
+        "`REEL_DATABASE_URL=...?options=-csearch_path%3Dbench_precomputed_<rows>`, one schema per size, migrated "
+        "with `ledger.db.migrate`, loaded with COPY and `VACUUM ANALYZE`d, kept between runs. Server CPU is the "
+        "render_service process, PG CPU all PostgreSQL processes (from /proc, back ends closed during the phase "
+        "included), both in cores; PG sessions/s: connections PostgreSQL accepted per second "
+        "(`pg_stat_database.sessions`); PG conns: the most back ends the server held at a phase's start or end.",
+        "",
+        "Closed loop (each caller calls again as soon as it has its answer):",
+        "",
+        "| back end | ledger rows | GetPrecomputedReel QPS | no-op QPS | vs no-op | p50 ms | p99 ms "
+        "| server CPU | PG CPU | PG sessions/s | PG conns | errors |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for t in targets:
+        noop, pre = res[t.name]["noop"], res[t.name]["precomputed"]
+        conns = str(t.db.max_seen) if t.db else "n/a"
+        lines.append(f"| {BACKEND_TITLES[t.backend]} | {t.label} | {pre.qps:.0f} | {noop.qps:.0f} | "
+                     f"{pre.qps / noop.qps:.2f}x | {pre.p50_ms:.2f} | {pre.p99_ms:.2f} | {pre.server_cpu:.2f} | "
+                     f"{_fmt(pre.db_cpu)} | {_fmt(pre.db_sessions, '.0f')} | {conns} | {pre.errors} |")
+    lines += [
+        "",
+        f"Paced ({offered:.0f} calls/s in all, {ns.paced_fraction:.0%} of the no-op's closed-loop QPS, evenly "
+        "spread over the same callers):",
+        "",
+        "| back end | ledger rows | achieved QPS | p50 ms | p99 ms | no-op p50 ms | no-op p99 ms | server CPU "
+        "| PG CPU | PG sessions/s | errors |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for t in targets:
+        noop, pre = paced[t.name]["noop"], paced[t.name]["precomputed"]
+        lines.append(f"| {BACKEND_TITLES[t.backend]} | {t.label} | {pre.qps:.0f} | {pre.p50_ms:.2f} | "
+                     f"{pre.p99_ms:.2f} | {noop.p50_ms:.2f} | {noop.p99_ms:.2f} | {pre.server_cpu:.2f} | "
+                     f"{_fmt(pre.db_cpu)} | {_fmt(pre.db_sessions, '.0f')} | {pre.errors} |")
+    by = {(t.backend, t.label): t.name for t in targets}
+    labels = list(dict.fromkeys(t.label for t in targets))
+    if all(("sqlite", x) in by and ("postgresql", x) in by for x in labels):
+        lines += [
+            "",
+            "PostgreSQL / SQLite, GetPrecomputedReel (QPS: below 1 is slower; latency: above 1 is slower):",
+            "",
+            "| ledger rows | QPS (closed) | p50 (closed) | p99 (closed) | p50 (paced) | p99 (paced) |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for x in labels:
+            a, b = by[("sqlite", x)], by[("postgresql", x)]
+            ca, cb, pa, pb = res[a]["precomputed"], res[b]["precomputed"], paced[a]["precomputed"], paced[b]["precomputed"]
+            lines.append(f"| {x} | {cb.qps / ca.qps:.2f}x | {cb.p50_ms / ca.p50_ms:.2f}x | {cb.p99_ms / ca.p99_ms:.2f}x | "
+                         f"{pb.p50_ms / pa.p50_ms:.2f}x | {pb.p99_ms / pa.p99_ms:.2f}x |")
+    how = {"sqlite": "one executemany in one transaction", "postgresql": "COPY, then VACUUM ANALYZE"}
+    loads = [f"{t.name}: {_fmt(t.built_s, '.0f')} s" + (" (cached)" if t.reused else "")
+             for t in targets if t.rows >= 1_000_000]
+    if loads:
+        lines += ["", "Ledger load time (" + "; ".join(f"{BACKEND_TITLES[b]}: {h}" for b, h in how.items()
+                                                    if any(t.backend == b for t in targets))
+                  + "; the time of the build that made the cache, n/a when not recorded): " + ", ".join(loads) + "."]
+    lines += ["", PG_NOTES]
+    return "\n".join(lines)
+
+
+def _start(t: Target, ns: argparse.Namespace) -> None:
+    """Build (or reuse) the ledger of `t`, start its server and check its answers."""
+    if t.backend == "sqlite":
+        data_dir = ns.workdir / f"data-{t.label}"
+        t.built_s, t.reused = make_ledger(data_dir, t.rows)
+        env = bc.server_env(data_dir, ns.workdir / "library", LIBRARIES)
+        log = ns.workdir / f"server-{t.label}.log"
+    else:
+        schema = f"bench_precomputed_{t.label.lower()}"
+        data_dir = ns.workdir / f"data-pg-{t.label}"
+        t.built_s, t.reused = make_pg_ledger(ns.pg_url, schema, data_dir, t.rows)
+        env = bc.server_env(data_dir, ns.workdir / "library", LIBRARIES, REEL_DATABASE_URL=pg_url(ns.pg_url, schema))
+        log = ns.workdir / f"server-pg-{t.label}.log"
+        t.db = PgProbe(ns.pg_url, schema)
+    print(f"ledger {t.name}: " + ("reused" if t.reused else f"built in {t.built_s:.1f} s"))
+    t.server = bc.start_render(env, log)
+    check_answers(t.server.address)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--callers", type=int, default=16)
@@ -498,59 +639,83 @@ def main() -> None:
     ap.add_argument("--paced-fraction", type=float, default=0.25,
                     help="paced phases offer this fraction of the no-op's closed-loop QPS")
     ap.add_argument("--rows", default="1000,1000000", help="ledger sizes")
+    ap.add_argument("--backends", default="sqlite",
+                    help="comma-separated: sqlite, postgresql (with postgresql the bench:precomputed-pg section "
+                         "is written instead of bench:precomputed)")
+    ap.add_argument("--pg-url", default=os.environ.get("REEL_TEST_PG_URL") or DEFAULT_PG_URL,
+                    help="PostgreSQL base URL (default: $REEL_TEST_PG_URL or %(default)s)")
     ap.add_argument("--workdir", type=Path, default=bc.ROOT / "var" / "bench" / "precomputed")
     ap.add_argument("--no-write", action="store_true", help="do not update docs/BENCHMARKS.md")
     ns = ap.parse_args()
+    backends = [b.strip() for b in ns.backends.split(",") if b.strip()]
+    if not backends or set(backends) - set(BACKEND_TITLES):
+        raise SystemExit(f"--backends: choose from {', '.join(BACKEND_TITLES)}")
+    if "postgresql" in backends:
+        probe = sa.create_engine(ns.pg_url, poolclass=sa.NullPool, connect_args={"connect_timeout": 3})
+        try:
+            with probe.connect() as conn:
+                ns.pg_version = conn.execute(sa.text("SHOW server_version")).scalar()
+        except sa.exc.OperationalError as exc:
+            raise SystemExit(f"PostgreSQL at {sa.make_url(ns.pg_url).render_as_string()} is unreachable: "
+                             f"{str(exc).splitlines()[0]}") from None
+        finally:
+            probe.dispose()
 
     load_start = _loadavg()
     sizes = [int(r) for r in ns.rows.split(",")]
     labels = {n: (f"{n // 1_000_000}M" if n >= 1_000_000 else f"{n // 1000}k" if n >= 1000 else str(n)) for n in sizes}
-    built: dict[str, float] = {}
-    servers: dict[str, bc.ServerProcess] = {}
+    targets = [Target(b, n, labels[n]) for b in backends for n in sizes]
     clients = None
     try:
-        for n in sizes:
-            data_dir = ns.workdir / f"data-{labels[n]}"
-            built[labels[n]] = make_ledger(data_dir, n)
-            print(f"ledger {labels[n]}: {'built in %.1f s' % built[labels[n]] if built[labels[n]] else 'reused'}")
-            env = bc.server_env(data_dir, ns.workdir / "library", LIBRARIES)
-            servers[labels[n]] = bc.start_render(env, ns.workdir / f"server-{labels[n]}.log")
-            check_answers(servers[labels[n]].address)
-        clients = Clients([s.address for s in servers.values()], ns.callers, ns.procs)
-        for server in servers.values():  # warm-up: connections, caches, code paths
-            clients.phase(server, "noop", 0.5)
-            clients.phase(server, "precomputed", 0.5)
-        runs: dict[str, dict[str, list[Phase]]] = {k: {"noop": [], "precomputed": []} for k in servers}
-        paced_runs: dict[str, dict[str, list[Phase]]] = {k: {"noop": [], "precomputed": []} for k in servers}
+        for t in targets:
+            _start(t, ns)
+        clients = Clients([t.server.address for t in targets], ns.callers, ns.procs)
+        for t in targets:  # warm-up: connections, caches, code paths
+            clients.phase(t.server, "noop", 0.5)
+            clients.phase(t.server, "precomputed", 0.5)
+        runs: dict[str, dict[str, list[Phase]]] = {t.name: {"noop": [], "precomputed": []} for t in targets}
+        paced_runs: dict[str, dict[str, list[Phase]]] = {t.name: {"noop": [], "precomputed": []} for t in targets}
         for r in range(ns.rounds):
-            for label, server in servers.items():
+            for t in targets:
                 for rpc in ("noop", "precomputed") if r % 2 == 0 else ("precomputed", "noop"):
-                    ph = clients.phase(server, rpc, ns.phase_s)
-                    runs[label][rpc].append(ph)
-                    print(f"round {r} {label:>3} {rpc:<11} {ph.qps:7.0f} QPS  p50 {ph.p50_ms:6.2f} ms  "
-                          f"p99 {ph.p99_ms:6.2f} ms  server CPU {ph.server_cpu:.2f}")
+                    ph = clients.phase(t.server, rpc, ns.phase_s, db=t.db)
+                    runs[t.name][rpc].append(ph)
+                    print(f"round {r} {t.name:>13} {rpc:<11} {ph.qps:7.0f} QPS  p50 {ph.p50_ms:6.2f} ms  "
+                          f"p99 {ph.p99_ms:6.2f} ms  server CPU {ph.server_cpu:.2f}  PG CPU {_fmt(ph.db_cpu)}  PG sessions/s {_fmt(ph.db_sessions, '.0f')}")
         offered = ns.paced_fraction * statistics.median(p.qps for per in runs.values() for p in per["noop"])
         for r in range(ns.rounds):
-            for label, server in servers.items():
+            for t in targets:
                 for rpc in ("noop", "precomputed") if r % 2 == 0 else ("precomputed", "noop"):
-                    ph = clients.phase(server, rpc, ns.phase_s, offered)
-                    paced_runs[label][rpc].append(ph)
-                    print(f"paced {offered:.0f}/s {label:>3} {rpc:<11} {ph.qps:7.0f} QPS  p50 {ph.p50_ms:6.2f} ms  "
-                          f"p99 {ph.p99_ms:6.2f} ms  server CPU {ph.server_cpu:.2f}")
+                    ph = clients.phase(t.server, rpc, ns.phase_s, offered, db=t.db)
+                    paced_runs[t.name][rpc].append(ph)
+                    print(f"paced {offered:.0f}/s {t.name:>13} {rpc:<11} {ph.qps:7.0f} QPS  p50 {ph.p50_ms:6.2f} ms  "
+                          f"p99 {ph.p99_ms:6.2f} ms  server CPU {ph.server_cpu:.2f}  PG CPU {_fmt(ph.db_cpu)}  PG sessions/s {_fmt(ph.db_sessions, '.0f')}")
     finally:
         if clients:
             clients.close()
-        for s in servers.values():
-            s.stop()
-    res = {label: {rpc: median_phase(v) for rpc, v in per.items()} for label, per in runs.items()}
-    paced = {label: {rpc: median_phase(v) for rpc, v in per.items()} for label, per in paced_runs.items()}
-    cmd = "make bench  # or: .venv/bin/python scripts/bench_precomputed.py"
-    md = report(cmd, ns, res, paced, offered, built, (load_start, _loadavg()))
+        for t in targets:
+            if t.server:
+                t.server.stop()
+            if t.db:
+                t.db.close()
+    res = {name: {rpc: median_phase(v) for rpc, v in per.items()} for name, per in runs.items()}
+    paced = {name: {rpc: median_phase(v) for rpc, v in per.items()} for name, per in paced_runs.items()}
+    if "postgresql" in backends:
+        section = "precomputed-pg"
+        cmd = ".venv/bin/python scripts/bench_precomputed.py --backends " + ",".join(backends)
+        md = report_pg(cmd, ns, targets, res, paced, offered, (load_start, _loadavg()))
+    else:
+        section = "precomputed"
+        cmd = "make bench  # or: .venv/bin/python scripts/bench_precomputed.py"
+        by_label = {t.label: t.name for t in targets}
+        built = {t.label: (t.built_s or 0.0) if not t.reused else 0.0 for t in targets}
+        md = report(cmd, ns, {x: res[n] for x, n in by_label.items()}, {x: paced[n] for x, n in by_label.items()},
+                    offered, built, (load_start, _loadavg()))
     print()
     print(md)
     if not ns.no_write:
-        bc.write_section("precomputed", md)
-        print(f"updated {bc.DOC.relative_to(bc.ROOT)}")
+        bc.write_section(section, md)
+        print(f"updated {bc.DOC.relative_to(bc.ROOT)} (bench:{section})")
 
 
 if __name__ == "__main__":

@@ -132,3 +132,26 @@ def _try_create(stub):
         if err.code() == grpc.StatusCode.FAILED_PRECONDITION:  # not scanned yet
             return None
         raise
+
+
+def test_graceful_stop_mid_render_requeues_and_restart_finishes(tmp_path, sample_library):
+    data = tmp_path / "d"
+    stack = start_stack(data, libraries=f"sample={sample_library}")
+    wait_scanned(stack, "sample")
+    job = stack.reels.CreateReel(pb2.CreateReelRequest(
+        **WEEK, options=common_pb2.RenderOptions(target_duration_seconds=30))).job
+    for item in stack.reels.WatchReelJob(pb2.WatchReelJobRequest(job_id=job.job_id)):
+        if item.event.stage == "render" and item.event.progress > 0.2:
+            break
+    stop_stack(stack)  # SIGTERM path: health NOT_SERVING, grace, workers stop
+    assert not any(n.endswith(".mp4") or n.endswith(".tmp") for n in reel_files(data))
+    again = start_stack(data, libraries=f"sample={sample_library}")
+    try:
+        final = None
+        for item in again.reels.WatchReelJob(pb2.WatchReelJobRequest(job_id=job.job_id), timeout=240):
+            final = item
+        stages = [i.event.stage for i in again.reels.WatchReelJob(pb2.WatchReelJobRequest(job_id=job.job_id))]
+        assert "requeued" in stages
+        assert final.job.state == pb2.JOB_STATE_SUCCEEDED and final.job.reel_key
+    finally:
+        stop_stack(again)

@@ -27,6 +27,14 @@ from sqlmodel import Session
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# PostgreSQL connections the engine keeps open (pool_size), and how many more it opens
+# for a burst (max_overflow; closed again when handed back to a full pool). SQLAlchemy's
+# default of 5 + 10 is below what the render service's concurrent RPC handlers use:
+# with 16 GetPrecomputedReel callers it opened and closed about 70 connections a
+# second, and PostgreSQL's connection start-up dominated (docs/BENCHMARKS.md,
+# bench:precomputed-pg). Idle connections are cheap; 32 per process at most.
+PG_POOL_SIZE = 16
+PG_MAX_OVERFLOW = 16
 # Arbitrary constant: the PostgreSQL advisory lock that serialises concurrent migrate().
 _PG_MIGRATION_LOCK_KEY = 7_351_001
 
@@ -88,7 +96,7 @@ def make_engine(url: str | None, data_dir: Path) -> Engine:
         engine = sa.create_engine(sa_url, connect_args={"check_same_thread": False})
         _configure_sqlite(engine)
         return engine
-    return sa.create_engine(sa_url, pool_pre_ping=False, pool_size=16, max_overflow=16)
+    return sa.create_engine(sa_url, pool_pre_ping=True, pool_size=PG_POOL_SIZE, max_overflow=PG_MAX_OVERFLOW)
 
 
 def _configure_sqlite(engine: Engine) -> None:

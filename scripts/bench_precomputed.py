@@ -3,7 +3,7 @@ with 1M ledger rows.
 
     .venv/bin/python scripts/bench_precomputed.py [--callers 16] [--procs 4] [--phase-s 4] [--rounds 2]
                                                   [--paced-fraction 0.25] [--workdir var/bench/precomputed]
-                                                  [--no-write]
+                                                  [--backends sqlite[,postgresql]] [--pg-url URL] [--no-write]
 
 In one run it:
  (a) builds two ledgers (cached in the work directory between runs): 1,000 and
@@ -23,6 +23,17 @@ In one run it:
      the median over rounds;
  (d) prints a markdown table and writes it to docs/BENCHMARKS.md between
      ``<!-- bench:precomputed -->`` markers.
+
+With ``--backends sqlite,postgresql`` (the default is sqlite alone, what ``make
+bench`` runs) the same ledgers are also loaded into PostgreSQL (``--pg-url``,
+default $REEL_TEST_PG_URL or trust auth on 127.0.0.1:5432, database ``test``), one
+schema per size (``bench_precomputed_1k``, ``bench_precomputed_1m``: migrated with
+ledger.db.migrate, filled with COPY, kept between runs with a ``bench_fixture``
+marker table), each served by its own render_service through
+``REEL_DATABASE_URL=...?options=-csearch_path%3D<schema>``; all four servers are
+measured in one run, with PostgreSQL's CPU and new sessions per phase, and the
+comparison goes to the ``<!-- bench:precomputed-pg -->`` section instead (about
+2.5 minutes with cached ledgers, 3.5 when both 1M ledgers are built).
 
 Nothing is asserted; the targets are reported as met or missed.
 """
@@ -110,7 +121,7 @@ def reel_files(data_dir: Path) -> list[str]:
             for i in range(len(SCOPES))]
 
 
-def make_ledger(data_dir: Path, rows: int) -> tuple[float, bool]:
+def make_ledger(data_dir: Path, rows: int) -> tuple[float | None, bool]:
     """The SQLite ledger with `rows` rows, reused when a previous run built the same;
     returns the seconds its build took (None if unknown) and whether it was reused."""
     marker = data_dir / "bench-fixture.json"
@@ -159,7 +170,7 @@ def _psycopg_conninfo(url: str) -> str:
     return sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def make_pg_ledger(base_url: str, schema: str, data_dir: Path, rows: int) -> tuple[float, bool]:
+def make_pg_ledger(base_url: str, schema: str, data_dir: Path, rows: int) -> tuple[float | None, bool]:
     """The same ledger in PostgreSQL schema `schema` (migrated with ledger.db.migrate,
     rows loaded with COPY, then VACUUM ANALYZE), reused when the schema's
     ``bench_fixture`` marker says a previous run built the same; returns the seconds
@@ -438,7 +449,56 @@ included.
 
 
 PG_NOTES = """\
-TODO
+### What differs between the two, and what was changed
+
+Measured while building this benchmark on the machine above (shared with other
+jobs; p99s move a lot between runs).
+
+- **The read path.** On a SQLite file, `ledger/readonly.py` runs the scope lookup
+  as one prepared SELECT on a plain `sqlite3` connection: about 26 us per lookup
+  (one thread, 1M rows). On PostgreSQL it runs the same query through SQLAlchemy
+  Core on the main engine (`ledger/db.py` `make_engine`, psycopg 3): a pool
+  checkout with its pre-ping, `BEGIN`, the SELECT, `ROLLBACK` when the connection
+  goes back to the pool, each a round trip to a PostgreSQL back end, plus
+  SQLAlchemy's and psycopg's result set-up: about 690 us and 370 us of the
+  server's CPU per lookup (one thread). The render service is bound by one core
+  (the GIL; server CPU about 1.0 in the closed loop), so that CPU shows as QPS:
+  PostgreSQL gives 0.5-0.6x SQLite's, and 1.7-1.9x its closed-loop p50 and p99.
+- **Paced.** The paced load (a quarter of the no-op's QPS) is under half of what
+  the SQLite server carries but 70-85 % of what the PostgreSQL one does (server
+  CPU 0.6-0.9 against 0.4), so PostgreSQL's paced latencies include queueing:
+  p50 1.7-15 ms between rounds, p99 29-52 ms, against about 1 and 4 ms on SQLite.
+- **The connection pool (changed).** `make_engine` used SQLAlchemy's default pool
+  for PostgreSQL: 5 connections kept, 10 more opened for a burst and closed again
+  when handed back to a full pool. 16 callers keep more than 5 lookups in flight,
+  so the server opened and closed connections all the time. Before the change, in
+  this benchmark: 66-72 new PostgreSQL sessions a second in the closed loop (3-4 a
+  second paced), PostgreSQL busy 0.73-0.75 cores (back-end start-up: fork,
+  authentication, catalog caches), closed-loop p99 193-233 ms (p50 13 ms, 644-695
+  QPS, 0.39-0.40x the no-op), paced p99 23-51 ms. `ledger/db.py` now keeps
+  `PG_POOL_SIZE = 16` connections and opens up to `PG_MAX_OVERFLOW = 16` more: no
+  new sessions during the phases, PostgreSQL at about 0.25 cores, and the
+  closed-loop p99 down to 42-47 ms (tables above). QPS stayed about the same
+  (688-782 after, 644-695 before): the server process was the bottleneck both
+  times; the closed-loop p50 rose from 13 to 20-22 ms as the tail shrank (the mean
+  is callers / QPS, about 22 ms, either way). tests/ledger/test_ledger_pool.py
+  checks that 12 connections busy at once are all kept.
+- **What is left (proposed, outside this benchmark's files).** Per lookup, one
+  thread: without the pre-ping 585 us wall / 310 us CPU; in autocommit (no `BEGIN`,
+  no `ROLLBACK`) 470 / 278 us; both 349 / 207 us, half of today's. The two
+  lookups in `ledger/readonly.py` could run in autocommit on PostgreSQL (one SELECT
+  is one snapshot there too), or on plain psycopg connections as the SQLite path
+  does. The pre-ping stays: it turns a connection PostgreSQL dropped into a
+  reconnect instead of a failed RPC (`pool_recycle` plus a retry would be the
+  alternative).
+- **1M vs 1k rows.** PostgreSQL reads the scope backwards on
+  `ix_precomputed_reels_scope_anchor` and sorts only the rows that tie on
+  `anchor_date` (incremental sort): 8 rows read, 0.2 ms inside PostgreSQL at 1M
+  rows, as at 1k. The table size does not show on either back end.
+- **Same machine.** PostgreSQL runs on the same 2 cores, so its CPU (PG CPU) is
+  taken from the render service and the clients; on a database host of its own it
+  would not be, but each of the 4 round trips per lookup would cost a network
+  round trip.
 """
 
 
@@ -548,7 +608,7 @@ def report_pg(cmd: str, ns: argparse.Namespace, targets: list[Target], res: dict
         f"Machine: {bc.machine()}; load average {load[0]} at the start, {load[1]} at the end. "
         f"PostgreSQL {ns.pg_version} on the same machine ({pg.host}:{pg.port}, database `{pg.database}`), so its "
         "back ends share the 2 cores with the render service and the clients.  ",
-        f"The same benchmark as the section above (`bench:precomputed`: {ns.callers} concurrent callers in "
+        f"The benchmark of the `bench:precomputed` section (GetPrecomputedReel vs a no-op RPC: {ns.callers} concurrent callers in "
         f"{ns.procs} client processes, {ns.phase_s:g} s per phase, {ns.rounds} rounds, median reported; 96 scopes, "
         "calls cycle over them), run on one `python -m render_service` per back end and ledger size, all four "
         "measured in the same run with their phases interleaved. SQLite: the ledger file under "

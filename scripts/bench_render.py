@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a plain script from anywhere
     sys.path.insert(0, str(ROOT))
 
+import bench_common  # noqa: E402  (scripts/ is on sys.path when run as a script)
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
@@ -58,7 +59,6 @@ NARRATION = [("We started early, before the heat", 4.0, 8.5),
              ("The afternoon belonged to the water", 12.0, 17.0),
              ("And the evening to the hills", 21.0, 26.0)]
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
-MARK_BEGIN, MARK_END = "<!-- bench:render -->", "<!-- /bench:render -->"
 PHOTO_VERSION = 3
 
 
@@ -319,19 +319,6 @@ def machine() -> str:
             f"ffmpeg {imageio_ffmpeg.get_ffmpeg_version()} (imageio-ffmpeg)")
 
 
-def write_section(markdown: str, doc: Path) -> None:
-    block = f"{MARK_BEGIN}\n{markdown.rstrip()}\n{MARK_END}\n"
-    text = doc.read_text() if doc.exists() else "# Benchmarks\n\n"
-    if MARK_BEGIN in text and MARK_END in text:
-        head, rest = text.split(MARK_BEGIN, 1)
-        _, tail = rest.split(MARK_END, 1)
-        text = head + block.rstrip("\n") + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(text)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=2)
@@ -436,7 +423,7 @@ seconds of the best run, ours = Python + ffmpeg child. The machine is shared: be
     print()
     print(md)
     if not ns.no_write:
-        write_section(md, ROOT / "docs" / "BENCHMARKS.md")
+        bench_common.write_section("render", md)
         print("updated docs/BENCHMARKS.md")
 
 

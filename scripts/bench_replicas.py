@@ -15,7 +15,6 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,16 +28,11 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import bench_common  # noqa: E402
 from reels.v1 import common_pb2, reel_admin_service_pb2 as admin_pb2, reel_admin_service_pb2_grpc  # noqa: E402
 from reels.v1 import reel_service_pb2 as pb2, reel_service_pb2_grpc  # noqa: E402
 
 PG_URL = os.environ.get("REEL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start(module: str, env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -57,7 +51,7 @@ def run_batch(replicas: int, jobs: int, seconds: float, base_env: dict[str, str]
     procs, channels = [], []
     try:
         env = {**base_env, "REEL_DATABASE_URL": url, "REEL_BLOB_URL": f"file://{store}"}
-        ports = [free_port() for _ in range(replicas)]
+        ports = [bench_common.free_port() for _ in range(replicas)]
         for i, port in enumerate(ports):
             e = {**env, "REEL_RENDER_ADDR": f"127.0.0.1:{port}", "REEL_REPLICA_ID": f"r{i}",
                  "REEL_DATA_DIR": str(work / f"data-{replicas}-{i}")}
@@ -98,18 +92,6 @@ def run_batch(replicas: int, jobs: int, seconds: float, base_env: dict[str, str]
         admin.dispose()
 
 
-def write_section(text: str) -> None:
-    path = ROOT / "docs" / "BENCHMARKS.md"
-    body = path.read_text() if path.exists() else "# Benchmarks\n"
-    start, end = "<!-- bench:replicas -->", "<!-- /bench:replicas -->"
-    block = f"{start}\n{text}\n{end}"
-    if start in body:
-        body = body[: body.index(start)] + block + body[body.index(end) + len(end):]
-    else:
-        body = body.rstrip() + "\n\n" + block + "\n"
-    path.write_text(body)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--jobs", type=int, default=8)
@@ -119,7 +101,7 @@ def main() -> int:
     try:
         subprocess.run([sys.executable, str(ROOT / "scripts" / "make_sample.py"), "--data-dir", str(work)],
                        check=True, capture_output=True)
-        scripter_port = free_port()
+        scripter_port = bench_common.free_port()
         base = {k: v for k, v in os.environ.items() if not k.startswith("REEL_")}
         base.update(REEL_LIBRARIES=f"sample={work / 'sample-library'}", REEL_SCRIPTER_ADDR=f"127.0.0.1:{scripter_port}",
                     REEL_CACHE_SWEEP_ENABLED="0", REEL_LOG_FORMAT="json", REEL_RENDER_WORKERS="1")
@@ -150,7 +132,7 @@ def main() -> int:
         lines.append(f"| {name} | {wall:.1f} | {rate:.0f} | {rate / cores:.0f} | {one / wall:.2f}x |")
     text = "\n".join(lines)
     print(text)
-    write_section(text)
+    bench_common.write_section("replicas", text)
     return 0
 
 

@@ -35,15 +35,30 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def machine() -> str:
-    cpu = platform.machine()
+def cpu_model(default: str = platform.machine()) -> str:
+    """The CPU's model name from /proc/cpuinfo, or `default`."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return default
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `timeout`."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def machine() -> str:
+    cpu = cpu_model()
     return f"{os.cpu_count()} cores ({cpu}), Linux {platform.release()}, Python {platform.python_version()}, grpcio {grpc.__version__}"
 
 
@@ -127,13 +142,7 @@ class ServerProcess:
         return f"127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, timeout=15)
 
 
 def server_env(data_dir: Path, library_dir: Path, libraries: list[str], **extra: str) -> dict[str, str]:

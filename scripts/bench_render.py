@@ -307,14 +307,7 @@ def warm(path: Path) -> None:
 def machine() -> str:
     import imageio_ffmpeg
 
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = bench_common.cpu_model("unknown CPU")
     return (f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
             f"ffmpeg {imageio_ffmpeg.get_ffmpeg_version()} (imageio-ffmpeg)")
 

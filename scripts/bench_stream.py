@@ -91,12 +91,7 @@ class Nginx:
     tmp: Path
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        bc.stop_process(self.proc)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
@@ -299,12 +294,7 @@ class BareServer:
         return f"127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        bc.stop_process(self.proc)
 
 
 def start_bare(reel_dir: Path, chunk_kib: int) -> BareServer:

@@ -25,6 +25,8 @@ from alembic.config import Config
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from reels_core import clock
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # PostgreSQL connections the engine keeps open (pool_size), and how many more it opens
@@ -40,8 +42,9 @@ _PG_MIGRATION_LOCK_KEY = 7_351_001
 
 
 def utcnow() -> dt.datetime:
-    """The current time, timezone-aware UTC (the only kind the ledger accepts)."""
-    return dt.datetime.now(dt.UTC)
+    """The current time, timezone-aware UTC (the only kind the ledger accepts),
+    from the domain clock (``reels_core.clock``), so a pinned date holds here too."""
+    return clock.now()
 
 
 class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):

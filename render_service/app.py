@@ -12,10 +12,12 @@ import structlog
 from sqlalchemy.engine import Engine
 
 from ledger.db import make_engine, migrate
+from reels_core import clock
 from render_service.indexing import register_libraries, rescan
 from render_service.jobs import JobRunner
 from render_service.library import InvalidLibraryKey, normalize_library_key, parse_libraries
 from render_service.pipeline import LibraryConfig, PipelineDeps
+from render_service.scans import LibraryScans
 from render_service.scripter_client import ScripterClient
 from render_service.store import ReelStore, open_store
 from service_kit.errors import InvalidArgument, NotFound
@@ -45,6 +47,7 @@ class App:
     libraries: dict[str, LibraryConfig]
     deps: PipelineDeps
     runner: JobRunner
+    scans: LibraryScans
     _threads: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     # Set once the start-up scan has finished (the missed-night catch-up waits for it).
@@ -52,12 +55,14 @@ class App:
 
     @classmethod
     def build(cls, settings: Settings) -> "App":
+        clock.set_today(settings.today)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = make_engine(settings.database_url or None, settings.data_dir)
         migrate(engine)
         store = open_store(settings.blob_url, settings.reel_dir, settings.s3_endpoint_url, settings.data_dir / "staging")
         libraries = configured_libraries(settings)
         register_libraries(engine, libraries)
+        scans = LibraryScans(lambda key: rescan(engine, libraries[key]))
         scripter = ScripterClient(
             settings.scripter_addr, settings.scripter_timeout_s, settings.auth_token, tls=settings.tls_enabled
         )
@@ -70,6 +75,7 @@ class App:
             target_duration_s=settings.target_duration_s,
             valid_hours=settings.valid_hours(),
             keep_per_scope=settings.keep_per_scope,
+            scans=scans,
         )
         runner = JobRunner(
             deps,
@@ -78,7 +84,7 @@ class App:
             lease_s=settings.job_lease_s,
             single_process=engine.dialect.name == "sqlite",
         )
-        return cls(settings, engine, store, scripter, libraries, deps, runner)
+        return cls(settings, engine, store, scripter, libraries, deps, runner, scans)
 
     # --- lookups shared by the servicers ------------------------------------------
     def library(self, raw: str) -> LibraryConfig:
@@ -114,7 +120,7 @@ class App:
                 if self._stop.is_set():
                     return
                 try:
-                    rescan(self.engine, lib)
+                    self.scans.scan(lib.key)
                 except Exception:
                     log.exception("initial scan failed", library=lib.key)
         finally:

@@ -27,7 +27,19 @@ from ledger import libraries as library_dao
 from ledger import prefs as prefs_dao
 from ledger import reels as reel_dao
 from ledger.db import session_scope, utcnow
-from render_service.render import MediaInput, RenderCancelled, RenderError, make_poster, params_for, render_reel
+from reels_core import clock
+from render_service.render import (
+    MediaInput,
+    RenderCancelled,
+    RenderError,
+    RenderParams,
+    RenderStats,
+    ShotFailed,
+    make_poster,
+    params_for,
+    render_reel,
+)
+from render_service.scans import LibraryScans
 from render_service.scripter_client import ScripterClient
 from render_service.selection import local_midnight_utc, valid_until, window_for, window_to_utc
 from render_service.store import ReelStore
@@ -43,7 +55,7 @@ from scripter_service.script import (
     StyleStat,
     Window,
 )
-from service_kit.errors import Cancelled, FailedPrecondition, Internal, InvalidArgument, NotFound
+from service_kit.errors import Cancelled, FailedPrecondition, Internal, InvalidArgument, NotFound, Unavailable
 
 log = structlog.get_logger("pipeline")
 
@@ -90,6 +102,20 @@ class ReelSpec:
     job_id: str = ""
 
 
+# Why a scripted shot was left out of the reel (stable strings: GetReel shows them).
+DROP_UNREADABLE = "UNREADABLE"  # the photo no longer decodes (checked before the render)
+DROP_SHOT_FAILED = "SHOT_FAILED"  # the renderer could not prepare or decode it
+DROP_NOT_A_CANDIDATE = "NOT_A_CANDIDATE"  # the script named media the window does not hold
+
+
+@dataclass(frozen=True)
+class DroppedMedia:
+    media_id: str
+    relative_path: str
+    reason: str
+    detail: str = ""  # the error's kind ("cannot prepare shot 2: ValueError"), never file content
+
+
 @dataclass
 class ProducedReel:
     key: str
@@ -116,10 +142,16 @@ class PipelineDeps:
     target_duration_s: float = 30.0
     valid_hours: dict[str, float] = field(default_factory=lambda: {"DAY": 26, "WEEK": 192, "MONTH": 768})
     keep_per_scope: int = 2
+    scans: LibraryScans | None = None  # None: every index counts as complete (tests, tools)
+
+    def indexed(self, library: str) -> bool:
+        """The library's index is complete: its first scan in this process is over."""
+        return self.scans is None or self.scans.indexed(library)
 
 
 def library_today(tz: str) -> dt.date:
-    return dt.datetime.now(ZoneInfo(tz)).date()
+    """Today in the library's zone, on the domain clock (``reels_core.clock``)."""
+    return clock.today(tz)
 
 
 def check_anchor(anchor: dt.date | None, tz: str) -> dt.date:
@@ -145,12 +177,19 @@ def window_media(engine: Engine, lib: LibraryConfig, window: Window) -> list[Any
     return rows
 
 
-def require_media(deps: "PipelineDeps", spec: "ReelSpec") -> int:
+def require_media(deps: "PipelineDeps", spec: "ReelSpec", wait_s: float = 0.0) -> int:
     """FAILED_PRECONDITION (NO_MEDIA_IN_WINDOW) when the window holds no media, so an
-    on-demand request fails at once instead of as a queued job."""
+    on-demand request fails at once instead of as a queued job. An empty answer
+    before the library's first scan is over is not believed: wait up to ``wait_s``
+    for the scan, else UNAVAILABLE (LIBRARY_SCANNING)."""
     lib = deps.libraries[spec.library]
     window = window_for(spec.span, spec.kind, spec.anchor)
     count = len(window_media(deps.engine, lib, window))
+    if count == 0 and not deps.indexed(lib.key):
+        assert deps.scans is not None
+        if not deps.scans.wait_indexed(lib.key, wait_s):
+            raise Unavailable("LIBRARY_SCANNING", f"library {lib.key!r} is being indexed for the first time; retry shortly")
+        count = len(window_media(deps.engine, lib, window))
     if count == 0:
         raise FailedPrecondition(
             "NO_MEDIA_IN_WINDOW",
@@ -285,14 +324,13 @@ def produce_reel(
     )
     script = deps.scripter.generate(req)
     by_id = {r.id: r for r in present}
-    unknown = {s.media_id for s in script.shots if s.media_id not in by_id}
-    broken = {
-        s.media_id
+    dropped = [DroppedMedia(s.media_id, "", DROP_NOT_A_CANDIDATE) for s in script.shots if s.media_id not in by_id]
+    dropped += [
+        DroppedMedia(s.media_id, by_id[s.media_id].rel_path, DROP_UNREADABLE)
         for s in script.shots
         if s.media_id in by_id and by_id[s.media_id].kind == "PHOTO" and not _photo_decodes(lib.root / by_id[s.media_id].rel_path)
-    }
-    if unknown or broken:
-        script = _drop_shots(script, unknown | broken)
+    ]
+    script = _drop_shots(script, {d.media_id for d in dropped}) if dropped else script
     if not script.shots:
         raise FailedPrecondition("NO_USABLE_MEDIA", "none of the window's media could be decoded")
     timings["script_s"] = time.perf_counter() - t1
@@ -321,14 +359,7 @@ def produce_reel(
     def render_progress(fraction: float, message: str) -> None:
         report("render", 0.15 + 0.8 * max(0.0, min(1.0, fraction)), message)
 
-    try:
-        stats = render_reel(script, media, staged, params, render_progress, cancel)
-    except RenderCancelled:
-        staged.unlink(missing_ok=True)
-        raise Cancelled("CANCELLED", "cancelled during render") from None
-    except RenderError as exc:
-        staged.unlink(missing_ok=True)
-        raise Internal("RENDER_FAILED", f"render failed: {exc}") from exc
+    script, stats = _render_dropping_bad_shots(script, media, staged, params, render_progress, cancel, by_id, dropped)
     timings["render_s"] = time.perf_counter() - t2
 
     report("publish", 0.96, "writing poster and sidecar")
@@ -340,7 +371,8 @@ def produce_reel(
         created = utcnow()
         until = valid_until(spec.anchor, spec.span, lib.timezone, deps.valid_hours) if spec.precomputed else None
         stats_dict = _stats_dict(stats)
-        stats_dict.update({k: round(v, 3) for k, v in timings.items()}, skipped_media=missing + len(broken), wall_s=round(time.perf_counter() - t0, 3))
+        stats_dict.update({k: round(v, 3) for k, v in timings.items()}, skipped_media=missing + len(dropped),
+                          dropped_media=[asdict(d) for d in dropped], wall_s=round(time.perf_counter() - t0, 3))
         sidecar = {
             "key": key,
             "library": spec.library,
@@ -404,6 +436,42 @@ def produce_reel(
     log.info("reel produced", key=key, shots=len(script.shots), bytes=size, wall_s=stats_dict["wall_s"],
              mode_used=script.mode_used.value, fallback_reason=script.fallback_reason)
     return produced
+
+
+def _render_dropping_bad_shots(
+    script: Script,
+    media: dict[str, MediaInput],
+    staged: Path,
+    params: RenderParams,
+    progress: Callable[[float, str], None],
+    cancel: threading.Event,
+    by_id: dict[str, Any],
+    dropped: list[DroppedMedia],
+) -> tuple[Script, RenderStats]:
+    """Render; when one shot cannot be prepared, drop its media (recorded in
+    ``dropped``), share its time out to the others and render again. Only when no
+    shot is left does the reel fail, with NO_USABLE_MEDIA.
+
+    A retry starts the encode over: the failing shot is found only when the frame
+    loop reaches it (shots are prepared two ahead), and it is rare, so a second
+    pass costs less than checking every shot up front on every reel."""
+    while True:
+        try:
+            return script, render_reel(script, media, staged, params, progress, cancel)
+        except RenderCancelled:
+            staged.unlink(missing_ok=True)
+            raise Cancelled("CANCELLED", "cancelled during render") from None
+        except ShotFailed as exc:
+            staged.unlink(missing_ok=True)
+            row = by_id.get(exc.media_id)
+            dropped.append(DroppedMedia(exc.media_id, row.rel_path if row else "", DROP_SHOT_FAILED, str(exc)))
+            log.warning("shot dropped", media_id=exc.media_id, shot=exc.index, detail=exc.detail)
+            script = _drop_shots(script, {exc.media_id})
+            if not script.shots:
+                raise FailedPrecondition("NO_USABLE_MEDIA", "none of the window's media could be rendered") from exc
+        except RenderError as exc:
+            staged.unlink(missing_ok=True)
+            raise Internal("RENDER_FAILED", f"render failed: {exc}") from exc
 
 
 def record_precomputed(deps: PipelineDeps, spec: ReelSpec, lib: LibraryConfig, reel: ProducedReel) -> None:

@@ -15,7 +15,7 @@ from reels.v1 import common_pb2, reel_admin_service_pb2 as admin_pb2, reel_admin
 from reels.v1 import reel_service_pb2 as pb2, reel_service_pb2_grpc as pb2_grpc
 from render_service import catalog
 from render_service.app import App
-from render_service.indexing import CONTEXT_DIR, media_kind_counts, rescan
+from render_service.indexing import CONTEXT_DIR, media_kind_counts
 from render_service.jobs import JobRequest
 from render_service.selection import window_for
 from render_service.pipeline import ReelSpec, RenderChoice, check_anchor, require_media, script_from_dict
@@ -144,7 +144,7 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
         anchor = check_anchor(convert.date_from_pb(request.anchor_date), lib.timezone)
         mode = convert.mode_from_pb(request.mode)
         choice = choice_from_pb(request.options)
-        require_media(self.app.deps, ReelSpec(lib.key, span, kind, anchor, mode, choice))
+        require_media(self.app.deps, ReelSpec(lib.key, span, kind, anchor, mode, choice), _wait_budget(context))
         job, _created = self.app.runner.submit(
             JobRequest(lib.key, span, kind, anchor, mode, choice, request_id=request.request_id or None)
         )
@@ -217,6 +217,7 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
                 script_seconds=float(stats.get("script_s", 0.0)),
                 render_seconds=float(stats.get("render_s", 0.0)),
                 skipped_media=int(stats.get("skipped_media", 0)),
+                dropped_media=[pb2.DroppedMedia(**d) for d in stats.get("dropped_media", [])],
             ),
             job_id=info.job_id or sidecar.get("job_id", ""),
         )
@@ -270,6 +271,16 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
         return response
 
 
+SCAN_WAIT_S = 10.0  # longest a request waits for a library's first scan (within its deadline)
+
+
+def _wait_budget(context) -> float:
+    """How long this call may wait for a scan: up to SCAN_WAIT_S, leaving a little
+    of the caller's deadline to answer in."""
+    remaining = context.time_remaining()
+    return SCAN_WAIT_S if remaining is None else max(0.0, min(SCAN_WAIT_S, remaining - 0.2))
+
+
 def _job_id(raw: str) -> str:
     if not raw or len(raw) > 64:
         raise InvalidArgument("JOB_ID_INVALID", "job_id is required")
@@ -290,6 +301,8 @@ def _library_to_pb(app: App, row: Any) -> admin_pb2.Library:
         skipped=[admin_pb2.SkippedFile(relative_path=s["rel_path"], reason=s["reason"]) for s in row.skipped_json],
         last_scan_time=convert.ts_to_pb(row.last_scan_at),
         has_context_pack=bool(lib and (lib.root / CONTEXT_DIR).is_dir()),
+        scanning=app.scans.scanning(row.key),
+        indexed=app.scans.indexed(row.key),
     )
 
 
@@ -331,7 +344,7 @@ class ReelAdminServicer(admin_grpc.ReelAdminServiceServicer):
 
     def RescanLibrary(self, request, context):  # noqa: N802
         lib = self.app.library(request.library)
-        result = rescan(self.app.engine, lib)
+        result = self.app.scans.scan(lib.key)
         return admin_pb2.RescanLibraryResponse(
             library=_library_to_pb(self.app, result.library),
             added=result.added,

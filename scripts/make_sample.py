@@ -49,6 +49,9 @@ import imageio_ffmpeg
 import numpy as np
 from PIL import ExifTags, Image, ImageDraw, ImageFont
 
+from reels_core import clock
+from service_kit.settings import load_settings
+
 GENERATOR_VERSION = 1
 LIBRARY_DIR_NAME = "sample-library"
 MARKER_NAME = ".sample.json"  # hidden: the scanner ignores it
@@ -781,8 +784,10 @@ def _write_library(root: Path, plan: Plan) -> dict[str, int]:
 
 
 def _default_today() -> dt.date:
-    zone = ZoneInfo(os.environ.get("REEL_TIMEZONE") or "UTC")
-    return dt.datetime.now(zone).date()
+    """Today in $REEL_TIMEZONE on the services' clock (so $REEL_TODAY holds here too)."""
+    settings = load_settings()
+    clock.set_today(settings.today)
+    return clock.today(settings.timezone)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -790,7 +795,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("REEL_DATA_DIR") or "./var"),
                         help="where sample-library/ goes (default: $REEL_DATA_DIR or ./var)")
     parser.add_argument("--today", type=dt.date.fromisoformat, default=None,
-                        help="anchor date YYYY-MM-DD (default: today in $REEL_TIMEZONE, else UTC)")
+                        help="anchor date YYYY-MM-DD (default: today in $REEL_TIMEZONE, on $REEL_TODAY's clock)")
     parser.add_argument("--force", action="store_true", help="rebuild even when up to date")
     args = parser.parse_args(argv)
     today = args.today or _default_today()

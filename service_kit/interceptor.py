@@ -27,6 +27,7 @@ log = structlog.get_logger("rpc")
 ERROR_DOMAIN = "reels.v1"
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
 ADMIN_PREFIX = "/reels.v1.ReelAdminService/"
+_CLIENT_ENDED = ("CANCELLED", "DEADLINE_EXCEEDED")  # logged at info: the caller ended the call
 
 
 class _Abort(Exception):
@@ -43,6 +44,17 @@ def _status_for(exc: BaseException) -> _Abort:
     if isinstance(exc, ReelError):
         return _Abort(exc.code, exc.reason, exc.message, exc.metadata)
     return _Abort("INTERNAL", "INTERNAL", "internal error; see the server log")
+
+
+def _ended_by_client(context: grpc.ServicerContext) -> _Abort | None:
+    """The call's real end when the client cancelled or its deadline passed (the
+    handler then sees an RpcError or a closed generator): not our error."""
+    if context.is_active():
+        return None
+    remaining = context.time_remaining()
+    if remaining is not None and remaining <= 0:
+        return _Abort("DEADLINE_EXCEEDED", "DEADLINE_EXCEEDED", "the caller's deadline passed")
+    return _Abort("CANCELLED", "CLIENT_CANCELLED", "client went away")
 
 
 def _abort(context: grpc.ServicerContext, err: _Abort) -> None:
@@ -97,7 +109,7 @@ class ServerInterceptor(grpc.ServerInterceptor):
             fields: dict[str, Any] = {"code": code, "duration_ms": round((time.perf_counter() - started) * 1000, 2)}
             if err:
                 fields["reason"] = err.reason
-            if exc is not None and not isinstance(exc, (ReelError, _Abort)):
+            if exc is not None and not isinstance(exc, (ReelError, _Abort)) and code not in _CLIENT_ENDED:
                 log.error("rpc", **fields, exc_info=exc)
             else:
                 log.info("rpc", **fields)
@@ -113,8 +125,11 @@ class ServerInterceptor(grpc.ServerInterceptor):
                     self._check_access(method, metadata)
                     response = inner(request, context)
                 except Exception as exc:  # every exception becomes a canonical status
-                    err = _status_for(exc)
+                    ended = _ended_by_client(context)
+                    err = ended or _status_for(exc)
                     finish(context, started, err, exc)
+                    if ended is not None:
+                        return None  # nobody is listening any more
                     _abort(context, err)
                     raise  # unreachable: abort raises
                 finish(context, started, None, None)
@@ -132,12 +147,15 @@ class ServerInterceptor(grpc.ServerInterceptor):
                 self._check_access(method, metadata)
                 yield from inner_stream(request, context)
             except GeneratorExit:
-                finish(context, started, _Abort("CANCELLED", "CLIENT_CANCELLED", "client went away"), None)
+                ended = _ended_by_client(context) or _Abort("CANCELLED", "CLIENT_CANCELLED", "client went away")
+                finish(context, started, ended, None)
                 raise
             except Exception as exc:
-                err = _status_for(exc)
+                ended = _ended_by_client(context)
+                err = ended or _status_for(exc)
                 finish(context, started, err, exc)
-                _abort(context, err)
+                if ended is None:
+                    _abort(context, err)
                 return
             finish(context, started, None, None)
 

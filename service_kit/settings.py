@@ -7,7 +7,9 @@ and raises `SettingsError` with one line naming the variable at fault.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 import socket
 from functools import cached_property
 from pathlib import Path
@@ -44,6 +46,8 @@ class Settings(BaseModel):
     # --- libraries ------------------------------------------------------------
     libraries: str = Field("", alias="REEL_LIBRARIES")
     timezone: str = Field("UTC", alias="REEL_TIMEZONE")
+    # Pins the domain clock's date (tests, demos, backfills): see reels_core/clock.py.
+    today: dt.date | None = Field(None, alias="REEL_TODAY")
 
     # --- network, access ------------------------------------------------------
     scripter_addr: str = Field("127.0.0.1:50061", alias="REEL_SCRIPTER_ADDR")
@@ -115,6 +119,15 @@ class Settings(BaseModel):
         bad = [v for v in value if v not in KINDS]
         if bad or not value:
             raise ValueError(f"expected a comma list of {', '.join(KINDS)}")
+        return value
+
+    @field_validator("today", mode="before")
+    @classmethod
+    def _today(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+            raise ValueError("expected a date as YYYY-MM-DD")
         return value
 
     @field_validator("timezone")

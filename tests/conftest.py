@@ -17,6 +17,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from reels_core import clock
 from reels.v1 import (
     reel_admin_service_pb2_grpc,
     reel_service_pb2_grpc,
@@ -26,6 +27,13 @@ from service_kit.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CACHE = ROOT / "var" / "test-sample-cache"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _suite_clock() -> None:
+    """REEL_TODAY (empty: the real date) pins the date for the whole run: these
+    tests, the sample builder and every service they start (in-process or not)."""
+    clock.set_today(load_settings().today)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -44,6 +52,8 @@ def base_env(data_dir: Path, **extra: str) -> dict[str, str]:
         "REEL_SHUTDOWN_GRACE_S": "2",
         "REEL_CACHE_SWEEP_ENABLED": "0",
     }
+    if os.environ.get("REEL_TODAY"):  # the suite's one clock seam reaches every stack
+        env["REEL_TODAY"] = os.environ["REEL_TODAY"]
     env.update(extra)
     return env
 
@@ -57,7 +67,8 @@ def sample_library_src(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample library, written once per session (relative to today)."""
     out = tmp_path_factory.mktemp("sample")
     subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "make_sample.py"), "--data-dir", str(out)],
+        [sys.executable, str(ROOT / "scripts" / "make_sample.py"), "--data-dir", str(out),
+         "--today", today_utc().isoformat()],
         check=True,
         capture_output=True,
     )
@@ -189,10 +200,11 @@ def free_port() -> int:
 
 
 def today_utc() -> dt.date:
-    return dt.datetime.now(dt.timezone.utc).date()
+    """Today (UTC) on the services' clock: the real date, or REEL_TODAY's."""
+    return clock.today("UTC")
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REEL_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REEL_") or k == "REEL_TODAY"}
     env.update(extra)
     return env

@@ -41,3 +41,36 @@ def truncate(path: Path, keep: float = 0.5) -> None:
     """Cut a JPEG after its header: it still opens, but does not decode."""
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * keep)])
+
+
+def write_clip(path: Path, taken_utc: dt.datetime, seconds: float = 2.0, size: str = "320x240") -> Path:
+    """An H.264 mp4 (faststart) made by the shipped ffmpeg, with creation_time."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi",
+         "-i", f"testsrc=size={size}:rate=30", "-t", str(seconds), "-c:v", "libx264", "-pix_fmt", "yuv420p",
+         "-movflags", "+faststart", "-metadata", f"creation_time={taken_utc:%Y-%m-%dT%H:%M:%SZ}", str(path)],
+        check=True,
+    )
+    return path
+
+
+def cut_clip_after_header(path: Path) -> None:
+    """Keep an mp4's header (ftyp, moov) and 16 bytes of its media data: it opens
+    and reports its duration, but no frame decodes (a copy cut short by a full
+    disk or a dropped connection)."""
+    import struct
+
+    data = path.read_bytes()
+    pos = 0
+    while pos + 8 <= len(data):
+        size, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        if kind == b"mdat":
+            path.write_bytes(data[: pos + 16])
+            return
+        pos += size
+    raise ValueError(f"{path.name} has no mdat box")

@@ -251,7 +251,7 @@ class ReelMedia(_message.Message):
     def __init__(self, media_id: _Optional[str] = ..., relative_path: _Optional[str] = ..., kind: _Optional[_Union[_common_pb2.MediaKind, str]] = ..., taken_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RenderStats(_message.Message):
-    __slots__ = ("wall_seconds", "frames", "width", "height", "fps", "script_seconds", "render_seconds", "skipped_media")
+    __slots__ = ("wall_seconds", "frames", "width", "height", "fps", "script_seconds", "render_seconds", "skipped_media", "dropped_media")
     WALL_SECONDS_FIELD_NUMBER: _ClassVar[int]
     FRAMES_FIELD_NUMBER: _ClassVar[int]
     WIDTH_FIELD_NUMBER: _ClassVar[int]
@@ -260,6 +260,7 @@ class RenderStats(_message.Message):
     SCRIPT_SECONDS_FIELD_NUMBER: _ClassVar[int]
     RENDER_SECONDS_FIELD_NUMBER: _ClassVar[int]
     SKIPPED_MEDIA_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_MEDIA_FIELD_NUMBER: _ClassVar[int]
     wall_seconds: float
     frames: int
     width: int
@@ -268,7 +269,20 @@ class RenderStats(_message.Message):
     script_seconds: float
     render_seconds: float
     skipped_media: int
-    def __init__(self, wall_seconds: _Optional[float] = ..., frames: _Optional[int] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., fps: _Optional[int] = ..., script_seconds: _Optional[float] = ..., render_seconds: _Optional[float] = ..., skipped_media: _Optional[int] = ...) -> None: ...
+    dropped_media: _containers.RepeatedCompositeFieldContainer[DroppedMedia]
+    def __init__(self, wall_seconds: _Optional[float] = ..., frames: _Optional[int] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., fps: _Optional[int] = ..., script_seconds: _Optional[float] = ..., render_seconds: _Optional[float] = ..., skipped_media: _Optional[int] = ..., dropped_media: _Optional[_Iterable[_Union[DroppedMedia, _Mapping]]] = ...) -> None: ...
+
+class DroppedMedia(_message.Message):
+    __slots__ = ("media_id", "relative_path", "reason", "detail")
+    MEDIA_ID_FIELD_NUMBER: _ClassVar[int]
+    RELATIVE_PATH_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    media_id: str
+    relative_path: str
+    reason: str
+    detail: str
+    def __init__(self, media_id: _Optional[str] = ..., relative_path: _Optional[str] = ..., reason: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class GetReelResponse(_message.Message):
     __slots__ = ("reel", "script", "media", "options", "stats", "job_id")

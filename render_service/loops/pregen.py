@@ -97,7 +97,8 @@ def pregen_one(
     window = window_for(span, kind, anchor)
     rows = window_media(deps.engine, lib, window)
     if not rows:
-        out.reason = "NO_MEDIA_IN_WINDOW"
+        # Before the first scan is over an empty window proves nothing.
+        out.reason = "NO_MEDIA_IN_WINDOW" if deps.indexed(lib.key) else "LIBRARY_SCANNING"
         return out
     fingerprint = media_fingerprint(rows)
     start_utc = local_midnight_utc(window.start, lib.timezone)
@@ -167,7 +168,7 @@ def run_pregen_batch(
             break
         if rescan_first and not dry_run:
             try:
-                scan = rescan(deps.engine, lib)
+                scan = deps.scans.scan(lib.key) if deps.scans else rescan(deps.engine, lib)
                 rescanned[lib.key] = {"added": scan.added, "removed": scan.removed}
             except Exception as exc:  # render from the index as it is
                 log.exception("rescan failed", library=lib.key)

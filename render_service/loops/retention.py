@@ -71,7 +71,7 @@ def plan_retention(deps: PipelineDeps, policy: RetentionPolicy, now: dt.datetime
     for name, obj in sorted(objects.items()):
         if name in referenced or name in superseded_files:
             continue
-        age = (now.timestamp() - obj.mtime)
+        age = obj.age_s  # file times are real time, whatever the domain clock says
         stem, ext = _split(name)
         if name.endswith(TMP_SUFFIX) or ext in CRUFT_EXTENSIONS:
             if age > policy.tmp_grace_s:

@@ -3,7 +3,7 @@ faststart) and a JPEG poster, with bounded memory and frames generated in
 step with the encoder. See renderer.py for the entry points."""
 
 from .renderer import make_poster, render_reel
-from .types import MediaInput, RenderCancelled, RenderError, RenderParams, RenderStats, params_for
+from .types import MediaInput, RenderCancelled, RenderError, RenderParams, RenderStats, ShotFailed, params_for
 
 __all__ = [
     "MediaInput",
@@ -11,6 +11,7 @@ __all__ = [
     "RenderError",
     "RenderParams",
     "RenderStats",
+    "ShotFailed",
     "make_poster",
     "params_for",
     "render_reel",

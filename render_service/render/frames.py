@@ -32,7 +32,7 @@ from . import photo as photo_mod
 from .sched import set_batch_scheduling
 from .text import Overlay, plan_text, render_item
 from .timeline import Motion, ShotSpan, build_timeline, plan_motion
-from .types import MediaInput, RenderCancelled, RenderError, RenderParams
+from .types import MediaInput, RenderCancelled, RenderError, RenderParams, ShotFailed
 
 LOOKAHEAD_SHOTS = 2
 
@@ -329,13 +329,31 @@ class FrameComposer:
         t0 = time.perf_counter()
         try:
             src = self._futures.pop(span.index).result()
-        except RenderError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any decoder failure is a render failure
-            raise RenderError(f"cannot prepare shot {span.index}: {type(exc).__name__}") from exc
+        except Exception as exc:  # noqa: BLE001 - any decoder or geometry failure is this shot's
+            raise self._shot_failed(span, exc) from exc
         self.wait_prepare_s += time.perf_counter() - t0
         self._sources[span.index] = src
         return src
+
+    def _shot_failed(self, span: ShotSpan, exc: Exception) -> ShotFailed:
+        detail = str(exc) if isinstance(exc, RenderError) else type(exc).__name__
+        return ShotFailed(span.index, self.script.shots[span.index].media_id, detail)
+
+    def _frame(self, span: ShotSpan, f: int) -> np.ndarray:
+        try:
+            return self._source(span).frame(f - span.start)
+        except ShotFailed:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a clip that breaks mid-decode fails its shot only
+            raise self._shot_failed(span, exc) from exc
+
+    def _render_into(self, span: ShotSpan, f: int, out: np.ndarray) -> None:
+        try:
+            self._source(span).render_into(f - span.start, out)
+        except ShotFailed:
+            raise
+        except Exception as exc:  # noqa: BLE001 - as in _frame
+            raise self._shot_failed(span, exc) from exc
 
     def _housekeep(self, f: int) -> None:
         spans = self.timeline.spans
@@ -360,13 +378,13 @@ class FrameComposer:
             layers = tl.layers(f)
             if len(layers) == 2:
                 (a, wa), (b, wb) = layers
-                self._blend(self._source(a).frame(f - a.start), self._source(b).frame(f - b.start), wb, out)
+                self._blend(self._frame(a, f), self._frame(b, f), wb, out)
             elif layers:
                 span, level = layers[0]
                 if level >= 1.0:
-                    self._source(span).render_into(f - span.start, out)
+                    self._render_into(span, f, out)
                 else:
-                    self._blend(self.black, self._source(span).frame(f - span.start), level, out)
+                    self._blend(self.black, self._frame(span, f), level, out)
             else:
                 np.copyto(out, self.black)
             self._draw_text(f, out)

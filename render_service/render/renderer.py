@@ -156,6 +156,26 @@ def _check(cancel: threading.Event | None) -> None:
         raise RenderCancelled("render cancelled")
 
 
+def _poster_frame(item: MediaInput, params: RenderParams):
+    """One RGB image of the output size: a photo's canvas, or a clip's middle frame."""
+    W, H = params.width, params.height
+    if item.kind != "VIDEO":
+        motion = plan_motion("static", 1, W, H)
+        return photo_mod.photo_canvas(item.path, item.orientation, motion.canvas_w, motion.canvas_h, W, H)
+    source = VideoSource(item, 1, W, H, params.fps)
+    try:
+        buf = source.frame(0)
+    finally:
+        source.close()
+    import av
+
+    frame = av.VideoFrame(W, H, "yuv420p")
+    for plane, src in zip(frame.planes, split_planes(buf, W, H)):
+        dst = np.frombuffer(plane, dtype=np.uint8).reshape(plane.height, plane.line_size)
+        dst[:, : src.shape[1]] = src
+    return frame.reformat(format="rgb24", src_colorspace="ITU709", src_color_range="MPEG").to_image()
+
+
 def make_poster(script, media: dict[str, MediaInput], out_path: Path, params: RenderParams | None = None) -> Path:
     """Write a JPEG poster of the output size: the first photo shot (else the first
     video's middle frame) with the title card. Raises RenderError on failure."""
@@ -167,25 +187,19 @@ def make_poster(script, media: dict[str, MediaInput], out_path: Path, params: Re
     shots = [s for s in script.shots if s.media_id in media]
     if not shots:
         raise RenderError("no media for the poster")
-    photos = [s for s in shots if media[s.media_id].kind != "VIDEO"]
-    shot = photos[0] if photos else shots[0]
-    item = media[shot.media_id]
-    if item.kind == "VIDEO":
-        source = VideoSource(item, 1, W, H, params.fps)
+    # Photos first, then clips; the first that can be drawn (one broken file never
+    # costs the reel its poster).
+    ordered = [s for s in shots if media[s.media_id].kind != "VIDEO"] + [s for s in shots if media[s.media_id].kind == "VIDEO"]
+    image = None
+    failure: Exception | None = None
+    for shot in ordered:
         try:
-            buf = source.frame(0)
-        finally:
-            source.close()
-        import av
-
-        frame = av.VideoFrame(W, H, "yuv420p")
-        for plane, src in zip(frame.planes, split_planes(buf, W, H)):
-            dst = np.frombuffer(plane, dtype=np.uint8).reshape(plane.height, plane.line_size)
-            dst[:, : src.shape[1]] = src
-        image = frame.reformat(format="rgb24", src_colorspace="ITU709", src_color_range="MPEG").to_image()
-    else:
-        motion = plan_motion("static", 1, W, H)
-        image = photo_mod.photo_canvas(item.path, item.orientation, motion.canvas_w, motion.canvas_h, W, H)
+            image = _poster_frame(media[shot.media_id], params)
+            break
+        except Exception as exc:  # noqa: BLE001 - try the next shot
+            failure = exc
+    if image is None:
+        raise RenderError(f"no shot could be drawn for the poster: {type(failure).__name__}") from failure
     image = image.convert("RGBA")
     if script.title.strip() or script.subtitle.strip():
         panel, x, y = title_panel(script.title, script.subtitle, W, H)

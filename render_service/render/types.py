@@ -13,6 +13,18 @@ class RenderError(Exception):
     """The reel could not be rendered; any partial output has been removed."""
 
 
+class ShotFailed(RenderError):
+    """One shot could not be prepared or decoded (a broken file, a decoder or
+    geometry error). The output is removed like for any RenderError; the caller
+    may drop ``media_id`` and render the rest."""
+
+    def __init__(self, index: int, media_id: str, detail: str) -> None:
+        super().__init__(f"cannot prepare shot {index}: {detail}")
+        self.index = index
+        self.media_id = media_id
+        self.detail = detail
+
+
 class RenderCancelled(RenderError):
     """The caller's cancel event was set; the encoder was stopped and the
     partial output and every temporary removed."""

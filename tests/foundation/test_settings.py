@@ -28,7 +28,9 @@ def test_every_setting_is_in_env_example_with_its_default():
         assert var in documented, f"{var} missing from .env.example"
         value = getattr(defaults, name)
         shown = documented[var]
-        if isinstance(value, bool):
+        if value is None:
+            assert shown == "", var
+        elif isinstance(value, bool):
             assert shown in (("1", "true") if value else ("0", "false", "")), var
         elif isinstance(value, list):
             assert shown.split(",") == value, var
@@ -49,6 +51,8 @@ def test_every_setting_is_in_env_example_with_its_default():
         ({"PREGEN_KEEP_PER_SCOPE": "0"}, "PREGEN_KEEP_PER_SCOPE"),
         ({"REEL_RENDER_ADDR": "nowhere"}, "REEL_RENDER_ADDR"),
         ({"REEL_TLS_CERT": "/nonexistent.pem"}, "REEL_TLS"),
+        ({"REEL_TODAY": "tomorrow"}, "REEL_TODAY"),
+        ({"REEL_TODAY": "2026-02-30"}, "REEL_TODAY"),
     ],
 )
 def test_bad_values_name_the_variable(env, var):

@@ -13,7 +13,7 @@ from typing import TypeVar
 from google.type import date_pb2
 
 from reels.v1 import common_pb2, reel_admin_service_pb2 as admin_pb2
-from tests.conftest import Stack
+from tests.conftest import Stack, today_utc  # noqa: F401 - re-exported for the loop tests
 from tests.media_fixtures import write_photo
 
 T = TypeVar("T")
@@ -23,10 +23,6 @@ RECAP, ON_THIS_DAY = common_pb2.REEL_KIND_RECAP, common_pb2.REEL_KIND_ON_THIS_DA
 PREGEN = admin_pb2.MAINTENANCE_KIND_PREGEN
 RETENTION = admin_pb2.MAINTENANCE_KIND_RETENTION
 CONSOLIDATION = admin_pb2.MAINTENANCE_KIND_CONSOLIDATION
-
-
-def today_utc() -> dt.date:
-    return dt.datetime.now(dt.timezone.utc).date()
 
 
 def pb_date(day: dt.date) -> date_pb2.Date:

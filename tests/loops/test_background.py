@@ -17,6 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from ledger import jobs as job_dao
 from ledger.db import session_scope, utcnow
 from ledger.models import JobState, ReelJob
+from reels_core import clock
 from reels.v1 import reel_admin_service_pb2 as admin_pb2, reel_service_pb2 as pb2
 from tests.conftest import Stack, start_stack, stop_stack
 from tests.loops.helpers import (
@@ -40,7 +41,7 @@ def started(tmp_path_factory):
     ledger, and the sweeper enabled; ask for health at once."""
     root = tmp_path_factory.mktemp("background")
     add_photos(root / "library", [today_utc() - dt.timedelta(days=1)] * 2)
-    hour = (dt.datetime.now(dt.timezone.utc).hour - 1) % 24
+    hour = (clock.now().hour - 1) % 24
     stack = start_stack(
         root / "data",
         libraries=f"{LIB}={root / 'library'}",

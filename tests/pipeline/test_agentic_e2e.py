@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from reels_core import clock
 from reels.v1 import common_pb2, reel_service_pb2 as pb2
 from tests.conftest import start_stack, stop_stack, wait_scanned
 from tests.pipeline.conftest import create_and_wait
@@ -22,7 +23,7 @@ TZ = "Europe/Paris"
 def _day_range() -> dict[str, str]:
     from zoneinfo import ZoneInfo
 
-    today = dt.datetime.now(ZoneInfo(TZ)).date()
+    today = clock.today(TZ)
     start = dt.datetime.combine(today - dt.timedelta(days=1), dt.time(), tzinfo=ZoneInfo(TZ))
     return {"start": start.isoformat(), "end": (start + dt.timedelta(days=1)).isoformat()}
 

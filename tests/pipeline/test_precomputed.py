@@ -9,8 +9,9 @@ import grpc
 import pytest
 from google.type import date_pb2
 
+from reels_core import clock
 from reels.v1 import common_pb2, reel_admin_service_pb2 as admin_pb2, reel_service_pb2 as pb2
-from tests.conftest import error_reason, ledger_env, start_stack, stop_stack, wait_scanned
+from tests.conftest import error_reason, ledger_env, start_stack, stop_stack, today_utc, wait_scanned
 
 
 def d(day: dt.date) -> date_pb2.Date:
@@ -30,7 +31,7 @@ def pregen(request, tmp_path_factory, sample_library_src):
     stack = start_stack(root / "data", libraries=f"sample={lib}", REEL_TARGET_DURATION_S="10",
                         REEL_VALID_HOURS_WEEK="0.001", **env)
     wait_scanned(stack, "sample")
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = today_utc()
     resp = stack.admin.RunPregenNow(admin_pb2.RunPregenNowRequest(
         anchor_date=d(today), spans=[common_pb2.SPAN_DAY], kinds=[common_pb2.REEL_KIND_RECAP]))
     old = stack.admin.RunPregenNow(admin_pb2.RunPregenNowRequest(
@@ -54,9 +55,9 @@ def test_get_precomputed_returns_the_valid_reel(pregen):
         library="sample", span=common_pb2.SPAN_DAY, kind=common_pb2.REEL_KIND_RECAP)).reel
     assert reel.key == resp.outcomes[0].reel_key
     assert reel.size_bytes > 0 and len(reel.sha256) == 64 and reel.poster_key
-    assert reel.valid_until.ToDatetime(tzinfo=dt.timezone.utc) > dt.datetime.now(dt.timezone.utc)
+    assert reel.valid_until.ToDatetime(tzinfo=dt.timezone.utc) > clock.now()
     assert reel.precomputed and reel.title
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = today_utc()
     [window] = reel.window.ranges  # the day before the anchor
     assert (window.end_date.year, window.end_date.month, window.end_date.day) == (today.year, today.month, today.day)
 

@@ -13,7 +13,7 @@ from PIL import Image
 
 from reels.v1 import common_pb2, reel_service_pb2 as pb2
 from render_service import cli
-from tests.conftest import error_reason, ledger_env, start_stack, stop_stack, wait_scanned
+from tests.conftest import error_reason, ledger_env, start_stack, stop_stack, today_utc, wait_scanned
 from tests.pipeline.conftest import create_and_wait, stream_all
 
 
@@ -180,7 +180,7 @@ def test_anchor_in_future_and_empty_window(rendered):
 
     from google.type import date_pb2
 
-    future = dt.date.today() + dt.timedelta(days=3)
+    future = today_utc() + dt.timedelta(days=3)
     with pytest.raises(grpc.RpcError) as err:
         stack.reels.CreateReel(pb2.CreateReelRequest(
             library="sample", span=common_pb2.SPAN_DAY, kind=common_pb2.REEL_KIND_RECAP,

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from reels.v1 import common_pb2, reel_admin_service_pb2 as admin_pb2, reel_admin_service_pb2_grpc
 from reels.v1 import reel_service_pb2 as pb2, reel_service_pb2_grpc
-from tests.conftest import ROOT, error_reason, free_port, make_settings, subprocess_env
+from tests.conftest import ROOT, error_reason, free_port, make_settings, subprocess_env, today_utc
 from tests.db_fixtures import fresh_pg_schema, require_postgres
 from tests.media_fixtures import write_photo
 from tests.s3_fixtures import s3_bucket, s3_env, s3_server  # noqa: F401
@@ -61,7 +61,7 @@ class Replica:
 def cluster(tmp_path, s3_bucket):  # noqa: F811
     from scripter_service.server import create_server as create_scripter
 
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = today_utc()
     lib = tmp_path / "lib"
     for i in range(4):
         write_photo(lib / f"p{i}.jpg", dt.datetime.combine(today - dt.timedelta(days=1), dt.time(9 + 2 * i)),

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from scripter_service import places
-from scripter_service.agentic import AnswerRejected, SourceBook, parse_script
+from scripter_service.agentic import AnswerRejected, LoopLimits, SourceBook, parse_script
 from scripter_service.fast import fast_script, target_duration_s
 from scripter_service.generate import ScriptGenerator, agentic_budget_s, library_roots
 from scripter_service.llm import LLMConfig, OpenAIChat
@@ -197,12 +197,15 @@ def test_fast_mode_never_calls_the_llm(req, tmp_path: Path, sample_library_src: 
 
 
 def test_too_many_calls_in_one_turn_get_an_error_each(req, tmp_path: Path, sample_library_src: Path) -> None:
-    calls = [("media_details", {"media_ids": [c.media_id]}) for c in req.candidates] * 2  # 16 calls
+    cap = LoopLimits().max_tool_calls_per_step
+    # Twice the cap, whatever number of media the sample's window holds on this date.
+    ids = [req.candidates[n % len(req.candidates)].media_id for n in range(2 * cap)]
+    calls = [("media_details", {"media_ids": [media_id]}) for media_id in ids]
     with FakeLLM([tool_calls(*calls), answer(place_answer(req))]) as fake:
         gen = ScriptGenerator(LLMConfig(fake.base_url, "m"), {"sample": sample_library_src}, tmp_path / "c")
         script = gen.generate(req, deadline_s=10)
     assert script.mode_used is Mode.AGENTIC
     results = tool_results(fake.requests[1])
-    assert len(results) == 16
-    assert all("results" in r for r in results[:8])
-    assert all(r == {"error": "TOO_MANY_TOOL_CALLS"} for r in results[8:])
+    assert len(results) == 2 * cap
+    assert all("results" in r for r in results[:cap])
+    assert all(r == {"error": "TOO_MANY_TOOL_CALLS"} for r in results[cap:])

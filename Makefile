@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export REEL_DATA_DIR ?= ./var
 
-.PHONY: install run test bench protos protos-check sample lock clean
+.PHONY: install run test test-quick bench protos protos-check sample lock clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -35,11 +35,16 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The suite without the slow end-to-end sweeps (a minute or two less).
+test-quick: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_render.py
 	$(BIN)/python scripts/bench_stream.py
 	$(BIN)/python scripts/bench_precomputed.py
 	$(BIN)/python scripts/bench_replicas.py
+	$(BIN)/python scripts/bench_scan.py
 
 # Re-resolve pinned versions from requirements.in (needs the registries).
 lock:

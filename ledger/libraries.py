@@ -194,6 +194,12 @@ def media_in_range(
     return list(session.exec(stmt))
 
 
+def media_item_ids(session: Session, library_key: str) -> set[str]:
+    """The ids of the library's media rows (the indexer's ids, as stored)."""
+    stmt = sa.select(MediaItem.id).where(MediaItem.library_key == library_key)
+    return set(session.execute(stmt).scalars())
+
+
 def count_media(session: Session, library_key: str) -> int:
     stmt = sa.select(sa.func.count()).select_from(MediaItem).where(MediaItem.library_key == library_key)
     return int(session.execute(stmt).scalar_one())

@@ -303,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--kind", choices=["recap", "on-this-day"], default="recap")
     s.add_argument("--anchor", help="YYYY-MM-DD (default: today)")
     s.add_argument("--mode", choices=sorted(MODES), default="fast")
-    s.add_argument("--resolution", choices=["720p", "1080p"], default="720p")
+    s.add_argument("--resolution", choices=["360p", "720p", "1080p"], default="720p")
     s.add_argument("--aspect", choices=["16:9", "9:16"], default="16:9")
     s.add_argument("--duration", type=float, help="target seconds (10-120)")
     s.add_argument("--mood")

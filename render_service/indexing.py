@@ -35,6 +35,18 @@ def _row_id(library: str, media_id: str) -> str:
     return hashlib.sha1(f"{library}:{media_id}".encode()).hexdigest()[:20]
 
 
+class _IndexedMedia:
+    """``media_id in known`` for the media ids a library's ledger rows hold: rows are
+    stored under ``_row_id(library, media_id)``, so each id is mapped, not compared."""
+
+    def __init__(self, library: str, row_ids: set[str]) -> None:
+        self.library = library
+        self.row_ids = row_ids
+
+    def __contains__(self, media_id: object) -> bool:
+        return isinstance(media_id, str) and _row_id(self.library, media_id) in self.row_ids
+
+
 def register_libraries(engine: Engine, libraries: dict[str, LibraryConfig]) -> None:
     """Make sure every configured library has a ledger row (no scan)."""
     with session_scope(engine) as session:
@@ -44,11 +56,16 @@ def register_libraries(engine: Engine, libraries: dict[str, LibraryConfig]) -> N
 
 def rescan(engine: Engine, lib: LibraryConfig) -> RescanResult:
     """Scan the folder and make the index match it. Unreadable files are counted and
-    listed, never fatal; a missing folder leaves an empty index."""
+    listed, never fatal; a missing folder leaves an empty index. Photos the index
+    already holds unchanged (same rel_path, size and mtime) were checked when they
+    were indexed and are not decoded again."""
     started = time.perf_counter()
+    decoded = 0
     if lib.root.is_dir():
-        result = scan_library(lib.root, lib.timezone)
-        items, skipped = result.items, result.skipped
+        with session_scope(engine) as session:
+            known = _IndexedMedia(lib.key, library_dao.media_item_ids(session, lib.key))
+        result = scan_library(lib.root, lib.timezone, known=known)
+        items, skipped, decoded = result.items, result.skipped, result.decoded
     else:
         items, skipped = [], [("", "LIBRARY_FOLDER_MISSING")]
     rows = []
@@ -70,7 +87,7 @@ def rescan(engine: Engine, lib: LibraryConfig) -> RescanResult:
     seconds = time.perf_counter() - started
     photos = sum(1 for i in items if i.kind == "PHOTO")
     log.info("library scanned", library=lib.key, media=len(items), skipped=len(skipped),
-             added=changes.inserted, removed=changes.deleted, seconds=round(seconds, 3))
+             added=changes.inserted, removed=changes.deleted, decoded=decoded, seconds=round(seconds, 3))
     assert library is not None
     return RescanResult(library, changes.inserted, changes.deleted, seconds, photos, len(items) - photos)
 

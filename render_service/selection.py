@@ -38,6 +38,7 @@ DEFAULT_VALIDITY_HOURS: dict[Span, float] = {
 
 _T = TypeVar("_T")
 _ONE_DAY = dt.timedelta(days=1)
+_ONE_MICROSECOND = dt.timedelta(microseconds=1)
 
 
 def window_for(
@@ -104,7 +105,29 @@ def local_midnight_utc(day: dt.date, tz: str | ZoneInfo) -> dt.datetime:
     the day; where it happens twice, the first one.
     """
     zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
-    return dt.datetime.combine(day, dt.time(0), tzinfo=zone).astimezone(dt.timezone.utc)
+    return first_instant_at(dt.datetime.combine(day, dt.time(0)), zone)
+
+
+def first_instant_at(wall: dt.datetime, zone: ZoneInfo) -> dt.datetime:
+    """The first UTC instant at which the clock of ``zone`` reads the naive local time
+    ``wall``: its first occurrence if it happens twice; if it never happens (a gap),
+    the transition that skips it, the first instant whose local time is past it."""
+    at = wall.replace(tzinfo=zone).astimezone(dt.timezone.utc)  # fold=0
+    if at.astimezone(zone).replace(tzinfo=None) == wall:
+        return at
+    # In a gap fold=0 reads ``wall`` with the offset before it, which lands
+    # ``wall - gap start`` after the transition: the transition only when the gap
+    # starts exactly at ``wall`` (it does not in e.g. Toronto 1919-03-31, 23:30 ->
+    # 00:30, or Pacific/Chatham, 02:45 -> 03:45). fold=1 reads it with the offset
+    # after, which lands before the transition: bisect between the two.
+    lo, hi = wall.replace(tzinfo=zone, fold=1).astimezone(dt.timezone.utc), at
+    while hi - lo > _ONE_MICROSECOND:
+        mid = lo + (hi - lo) / 2
+        if mid.astimezone(zone).replace(tzinfo=None) >= wall:
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 def local_range_to_utc(start: dt.date, end: dt.date, tz: str) -> tuple[dt.datetime, dt.datetime]:

@@ -17,6 +17,7 @@ from render_service import catalog
 from render_service.app import App
 from render_service.indexing import CONTEXT_DIR, media_kind_counts
 from render_service.jobs import JobRequest
+from render_service.render import RESOLUTIONS
 from render_service.selection import window_for
 from render_service.pipeline import ReelSpec, RenderChoice, check_anchor, require_media, script_from_dict
 from render_service.streaming import stream_chunks
@@ -47,8 +48,8 @@ def check_page_size(page_size: int) -> int:
 def choice_from_pb(options: common_pb2.RenderOptions) -> RenderChoice:
     resolution = options.resolution or "720p"
     aspect = options.aspect or "16:9"
-    if resolution not in ("720p", "1080p"):
-        raise InvalidArgument("RESOLUTION_INVALID", "options.resolution must be 720p or 1080p")
+    if resolution not in RESOLUTIONS:
+        raise InvalidArgument("RESOLUTION_INVALID", f"options.resolution must be one of {', '.join(RESOLUTIONS)}")
     if aspect not in ("16:9", "9:16"):
         raise InvalidArgument("ASPECT_INVALID", "options.aspect must be 16:9 or 9:16")
     target = options.target_duration_seconds

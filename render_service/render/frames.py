@@ -252,10 +252,8 @@ def photo_planes(item: MediaInput, canvas_w: int, canvas_h: int, frame_w: int, f
     w, h = im.size
     if not photo_mod.is_cover(w, h, frame_w, frame_h):
         return rgb_to_planes(photo_mod.compose_canvas(im, canvas_w, canvas_h, frame_w, frame_h))
-    scale = max(canvas_w / w, canvas_h / h)
-    bw, bh = min(w, round(canvas_w / scale)), min(h, round(canvas_h / scale))
-    x0, y0 = (w - bw) // 2, (h - bh) // 2
-    rgb = np.asarray(im)[y0:y0 + bh, x0:x0 + bw]
+    x0, y0, x1, y1 = photo_mod.cover_box(w, h, canvas_w, canvas_h)
+    rgb = np.asarray(im)[y0:y1, x0:x1]
     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
     out = frame.reformat(width=canvas_w, height=canvas_h, format="yuv420p", dst_colorspace="ITU709",
                          dst_color_range="MPEG", interpolation="BICUBIC", threads=1)

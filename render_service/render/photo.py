@@ -9,6 +9,7 @@ centred on a blurred, darkened, scaled-up copy of themselves.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from PIL import Image, ImageFilter, ImageOps
@@ -47,7 +48,9 @@ def load_photo(path: Path, orientation: int, need_w: int, need_h: int, frame_w: 
         cover = is_cover(uw, uh, frame_w, frame_h)
         scale = max(need_w / uw, need_h / uh) if cover else min(need_w / uw, need_h / uh)
         if im.format == "JPEG":
-            want = (max(1, int(sw * scale)), max(1, int(sh * scale)))
+            # rounded up (less float noise): draft picks the largest reduction that
+            # keeps at least this size, so a truncated request could go a pixel short
+            want = (max(1, math.ceil(sw * scale - 1e-6)), max(1, math.ceil(sh * scale - 1e-6)))
             im.draft("RGB", want)
         im.load()
         if im.mode != "RGB":
@@ -70,6 +73,27 @@ def is_cover(photo_w: int, photo_h: int, frame_w: int, frame_h: int) -> bool:
     return 1 / COVER_TOLERANCE <= ratio <= COVER_TOLERANCE
 
 
+def cover_box(w: int, h: int, tw: int, th: int) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): the largest centred box of a ``w`` x ``h`` image with the
+    aspect of ``tw`` x ``th``, in whole pixels and inside the image. Integer
+    arithmetic: the float version came out a hair outside the image for some
+    sizes, which Pillow rejects ("box offset can't be negative")."""
+    if w * th > h * tw:  # wider than the target: full height, sides cropped
+        bw, bh = min(w, max(1, (2 * h * tw + th) // (2 * th))), h
+    else:
+        bw, bh = w, min(h, max(1, (2 * w * th + tw) // (2 * tw)))
+    x0, y0 = (w - bw) // 2, (h - bh) // 2
+    return x0, y0, x0 + bw, y0 + bh
+
+
+def fit_size(w: int, h: int, tw: int, th: int) -> tuple[int, int]:
+    """The size of a ``w`` x ``h`` image scaled to fit inside ``tw`` x ``th``
+    (one side exact, the other rounded, never larger than the target)."""
+    if w * th > h * tw:
+        return tw, min(th, max(1, (2 * h * tw + w) // (2 * w)))
+    return min(tw, max(1, (2 * w * th + h) // (2 * h))), th
+
+
 def compose_canvas(im: Image.Image, canvas_w: int, canvas_h: int, frame_w: int, frame_h: int) -> Image.Image:
     """An RGB ``canvas_w`` x ``canvas_h`` image of the upright photo ``im``: cropped
     to cover when its shape is near the frame's, else whole on a blurred copy."""
@@ -80,19 +104,15 @@ def compose_canvas(im: Image.Image, canvas_w: int, canvas_h: int, frame_w: int, 
     small = small.filter(ImageFilter.GaussianBlur(radius=max(2.0, small.width / 40)))
     small = small.point(lambda v: int(v * BACKGROUND_DIM))
     canvas = small.resize((canvas_w, canvas_h), Image.Resampling.BILINEAR)
-    scale = min(canvas_w / w, canvas_h / h)
-    fw, fh = max(1, round(w * scale)), max(1, round(h * scale))
+    fw, fh = fit_size(w, h, canvas_w, canvas_h)
     fitted = im.resize((fw, fh), Image.Resampling.BICUBIC, reducing_gap=2.0)
     canvas.paste(fitted, ((canvas_w - fw) // 2, (canvas_h - fh) // 2))
     return canvas
 
 
 def _cover(im: Image.Image, tw: int, th: int, resample: Image.Resampling) -> Image.Image:
-    w, h = im.size
-    scale = max(tw / w, th / h)
-    bw, bh = tw / scale, th / scale
-    x0, y0 = (w - bw) / 2, (h - bh) / 2
-    return im.resize((tw, th), resample, box=(x0, y0, x0 + bw, y0 + bh), reducing_gap=2.0)
+    """``im`` cropped to the aspect of ``tw`` x ``th`` and scaled to that size."""
+    return im.resize((tw, th), resample, box=cover_box(*im.size, tw, th), reducing_gap=2.0)
 
 
 def photo_canvas(path: Path, orientation: int, canvas_w: int, canvas_h: int, frame_w: int, frame_h: int) -> Image.Image:

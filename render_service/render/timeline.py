@@ -21,7 +21,9 @@ END_FADE_S = 0.5
 
 # Motion: zoom shrinks the crop box by at most this many pixels per frame (2 keeps
 # the box centred on whole pixels: smooth, no sub-pixel jitter) and by at most
-# this fraction of the frame in total; pans travel at most 2 px/frame and 30 %.
+# this fraction of the frame in total; pans travel at most 2 px/frame (even
+# offsets, see Motion) and 30 %. Boxes move in whole 2 px steps, so a shot longer
+# than the travel allows holds some frames still rather than moving 1 px.
 ZOOM_STEP_PX = 2
 ZOOM_MAX = 0.25
 PAN_STEP_PX = 2
@@ -120,9 +122,11 @@ def build_timeline(durations: list[float], transitions: list[str], fps: int) -> 
 
 @dataclass(frozen=True)
 class Motion:
-    """A shot's canvas size and crop box per frame. Every box has the output's
-    aspect (to within a pixel) and is scaled to the output size; pans and static
-    shots use boxes of exactly the output size, so they need no scaling at all."""
+    """A shot's canvas size and crop box per frame. Every box is in whole pixels,
+    lies inside the canvas and has the output's aspect (to within a pixel); it is
+    scaled to the output size. Pans and static shots use boxes of exactly the
+    output size at even offsets, so they are plain copies of the yuv420p planes
+    (an odd offset would shift the half-resolution chroma against the luma)."""
 
     kind: str
     width: int  # output frame
@@ -130,36 +134,54 @@ class Motion:
     canvas_w: int
     canvas_h: int
     frames: int
-    per_frame: float  # box shrink (zoom) or travel (pan) in px per frame
+    travel: int  # even: total shrink of the box width (zoom) or distance (pan), px
 
     def box(self, k: int) -> tuple[int, int, int, int]:
-        """(x0, y0, w, h) of the crop for frame ``k`` (0-based) of the shot."""
+        """(x0, y0, w, h) of the crop for frame ``k`` (0-based, clamped to the shot)."""
         k = min(max(k, 0), self.frames - 1)
         w, h, cw, ch = self.width, self.height, self.canvas_w, self.canvas_h
         if self.kind in ("zoom_in", "zoom_out"):
             step = k if self.kind == "zoom_in" else self.frames - 1 - k
-            bw = cw - self.per_frame * step
-            bw = max(w, 2 * round(bw / 2)) if cw % 2 == 0 else max(w, round(bw))
-            bh = min(ch, round(bw * h / w))
+            bw = min(cw, max(w, cw - 2 * self._half_steps(step)))
+            bh = min(ch, max(1, _round_div(bw * h, w)))
             return (cw - bw) // 2, (ch - bh) // 2, bw, bh
         if self.kind in ("pan_left", "pan_right"):
-            travel = cw - w
-            x = min(travel, round(self.per_frame * k))
-            x0 = travel - x if self.kind == "pan_left" else x
-            return x0, (ch - h) // 2, w, h
-        return (cw - w) // 2, (ch - h) // 2, w, h
+            x = min(cw - w, 2 * self._half_steps(k))
+            x0 = cw - w - x if self.kind == "pan_left" else x
+            return x0, (ch - h) // 2 & ~1, w, h
+        return (cw - w) // 2 & ~1, (ch - h) // 2 & ~1, w, h
+
+    def _half_steps(self, k: int) -> int:
+        """Half of the travel done by frame ``k``: ``travel / 2`` spread evenly over
+        the shot in whole steps, so the box moves 0 or 2 px a frame and ends
+        exactly on the canvas edge (or the output size)."""
+        steps = self.frames - 1
+        return _round_div(self.travel // 2 * k, steps) if steps > 0 else 0
+
+
+def _round_div(a: int, b: int) -> int:
+    """``a / b`` rounded half up, in integers (``a >= 0``, ``b > 0``): float
+    rounding is what once pushed crop boxes off their canvas."""
+    return (2 * a + b) // (2 * b)
 
 
 def plan_motion(kind: str, frames: int, width: int, height: int) -> Motion:
+    """The canvas and boxes of a ``frames``-long shot for a ``width`` x ``height``
+    output. A one-frame shot cannot move, so its canvas is the frame itself."""
     frames = max(1, frames)
-    steps = max(1, frames - 1)
+    steps = frames - 1
     if kind in ("zoom_in", "zoom_out"):
-        per = min(float(ZOOM_STEP_PX), ZOOM_MAX * width / steps)
-        cw = width + 2 * ((round(per * steps) + 1) // 2)
-        ch = 2 * ((round(cw * height / width) + 1) // 2)
-        return Motion(kind, width, height, cw, max(ch, height), frames, per)
+        half = _half_travel(steps, ZOOM_STEP_PX, ZOOM_MAX, width)
+        cw = width + 2 * half
+        ch = max(height, 2 * -(-cw * height // (2 * width)))  # aspect, rounded up to even
+        return Motion(kind, width, height, cw, ch, frames, 2 * half)
     if kind in ("pan_left", "pan_right"):
-        per = min(float(PAN_STEP_PX), PAN_MAX * width / steps)
-        cw = width + 2 * ((round(per * steps) + 1) // 2)
-        return Motion(kind, width, height, cw, height, frames, per)
-    return Motion("static", width, height, width, height, frames, 0.0)
+        half = _half_travel(steps, PAN_STEP_PX, PAN_MAX, width)
+        return Motion(kind, width, height, width + 2 * half, height, frames, 2 * half)
+    return Motion("static", width, height, width, height, frames, 0)
+
+
+def _half_travel(steps: int, step_px: int, max_fraction: float, width: int) -> int:
+    """Half the motion's total travel in px: at most ``step_px`` a frame over
+    ``steps`` frame-to-frame steps and at most ``max_fraction`` of the width."""
+    return max(0, min(steps * step_px // 2, int(max_fraction * width) // 2))

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-_RESOLUTIONS = {"720p": (1280, 720), "1080p": (1920, 1080)}
+_RESOLUTIONS = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1080)}
 _ASPECTS = ("16:9", "9:16")
+RESOLUTIONS = tuple(_RESOLUTIONS)
 
 
 class RenderError(Exception):

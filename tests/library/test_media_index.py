@@ -4,11 +4,15 @@ import subprocess
 from pathlib import Path
 
 import imageio_ffmpeg
+import numpy as np
 import pytest
-from PIL import ExifTags, Image
+from PIL import ExifTags, Image, ImageFile
 
+from reels.v1 import reel_admin_service_pb2 as admin_pb2
+from render_service import media_index
 from render_service.media_index import (
     EMPTY,
+    TOO_LARGE,
     UNREADABLE,
     UNSUPPORTED,
     ScannedMedia,
@@ -16,6 +20,8 @@ from render_service.media_index import (
     scan_library,
 )
 from render_service.selection import select_in_window, window_for
+from tests.conftest import start_stack, stop_stack, wait_scanned
+from tests.media_fixtures import write_photo
 
 UTC = dt.timezone.utc
 MTIME = dt.datetime(2023, 5, 6, 7, 8, 9, tzinfo=UTC).timestamp()
@@ -222,3 +228,200 @@ def test_unreadable_subfolder_is_skipped_not_fatal(tmp_path, monkeypatch):
     result = scan_library(tmp_path, "UTC")
     assert [m.rel_path for m in result.items] == ["ok.jpg"]
     assert result.skipped == [("locked", UNREADABLE)]
+
+
+# ---------------------------------------------------------------- pixel data
+
+CAMERA_SIZE = (1600, 1200)  # 1.9 MP
+TAKEN = "2024:06:10 09:15:00"
+
+
+def camera_image(seed: int, size=CAMERA_SIZE) -> Image.Image:
+    """Smooth gradients plus sensor-like noise: compresses like a photo, not like a flat fill."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    base = np.stack([xx / w * 200, yy / h * 180 + 30, (xx + yy) / (w + h) * 150 + 60], axis=-1)
+    noise = rng.normal(0, 18, (h, w, 3)).astype(np.float32)
+    return Image.fromarray(np.clip(base + noise, 0, 255).astype(np.uint8))
+
+
+def camera_exif(taken: str = TAKEN) -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"
+    exif.get_ifd(ExifTags.IFD.Exif)[0x9003] = taken
+    return exif
+
+
+def write_camera_jpeg(path: Path, seed: int = 1, taken: str = TAKEN) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    camera_image(seed).save(path, "JPEG", quality=90, exif=camera_exif(taken))
+    return path
+
+
+def cut(path: Path, keep: float) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+def png_chunks(data: bytes) -> list[tuple[bytes, int, int]]:
+    """(type, data start, data end) of each complete-or-cut chunk of a PNG."""
+    chunks, pos = [], 8
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        chunks.append((data[pos + 4 : pos + 8], pos + 8, pos + 8 + length))
+        pos += 12 + length
+    return chunks
+
+
+def assert_header_intact(path: Path, taken: str | None = TAKEN) -> None:
+    """What the header-only index read: the cut file still opens with its size and
+    date, so only a pixel check can tell it is broken."""
+    with Image.open(path) as img:
+        assert img.size == CAMERA_SIZE
+        if taken is not None:
+            assert img.getexif().get_ifd(ExifTags.IFD.Exif)[0x9003] == taken
+
+
+@pytest.fixture(scope="module")
+def pixel_library(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("pixels")
+    write_camera_jpeg(root / "good.jpg", seed=1)
+    camera_image(2).save(root / "good.png")
+    camera_image(3).save(root / "good.webp", quality=90, exif=camera_exif())
+    # A JPEG cut to 30% of its bytes: header and EXIF intact, most scan data gone.
+    write_camera_jpeg(root / "truncated.jpg", seed=4)
+    cut(root / "truncated.jpg", 0.3)
+    assert_header_intact(root / "truncated.jpg")
+    # A PNG cut inside its IDAT data.
+    camera_image(5).save(root / "truncated_idat.png")
+    data = (root / "truncated_idat.png").read_bytes()
+    at = len(data) // 2
+    assert any(cid == b"IDAT" and start < at < end for cid, start, end in png_chunks(data))
+    (root / "truncated_idat.png").write_bytes(data[:at])
+    assert_header_intact(root / "truncated_idat.png", taken=None)
+    # A WebP cut in half (libwebp's demuxer refuses it at open).
+    camera_image(6).save(root / "truncated.webp", quality=90)
+    cut(root / "truncated.webp", 0.5)
+    for path in root.iterdir():
+        os.utime(path, (MTIME, MTIME))
+    return root
+
+
+PIXEL_SKIPS = {"truncated.jpg": UNREADABLE, "truncated_idat.png": UNREADABLE, "truncated.webp": UNREADABLE}
+
+
+def test_truncated_photos_are_unreadable_and_good_ones_indexed(pixel_library):
+    result = scan_library(pixel_library, "UTC")
+    assert [m.rel_path for m in result.items] == ["good.jpg", "good.png", "good.webp"]
+    assert dict(result.skipped) == PIXEL_SKIPS
+    items = {m.rel_path: m for m in result.items}
+    assert items["good.jpg"].taken_at_utc == dt.datetime(2024, 6, 10, 9, 15, tzinfo=UTC)
+    assert items["good.webp"].taken_at_utc == dt.datetime(2024, 6, 10, 9, 15, tzinfo=UTC)
+    assert all((m.width, m.height) == CAMERA_SIZE for m in result.items)  # as stored, not as decoded
+    assert result.decoded == 6
+
+
+def test_the_check_holds_when_pillow_is_told_to_load_truncated_images(pixel_library, monkeypatch):
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+    scan_library(pixel_library, "UTC")
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False  # the scan never sets it
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)  # as another module might
+    with Image.open(pixel_library / "truncated.jpg") as img:
+        img.load()  # with the switch on, Pillow alone pads the cut JPEG and says nothing
+    result = scan_library(pixel_library, "UTC")
+    assert [m.rel_path for m in result.items] == ["good.jpg", "good.png", "good.webp"]
+    assert dict(result.skipped) == PIXEL_SKIPS
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # left as found
+
+
+def test_a_decompression_bomb_stays_too_large(pixel_library, tmp_path, monkeypatch):
+    (tmp_path / "big.jpg").write_bytes((pixel_library / "good.jpg").read_bytes())
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", CAMERA_SIZE[0] * CAMERA_SIZE[1] // 3)
+    assert scan_library(tmp_path, "UTC").skipped == [("big.jpg", TOO_LARGE)]
+
+
+@pytest.fixture
+def count_decodes(monkeypatch) -> list[str]:
+    """The names of the photos ``_decode_check`` is called on (it still runs)."""
+    calls: list[str] = []
+    real = media_index._decode_check
+
+    def counting(img):
+        calls.append(Path(img.filename).name)
+        return real(img)
+
+    monkeypatch.setattr(media_index, "_decode_check", counting)
+    return calls
+
+
+def test_known_photos_are_not_decoded_again(pixel_library, tmp_path, count_decodes):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    for path in pixel_library.iterdir():
+        (lib / path.name).write_bytes(path.read_bytes())
+        os.utime(lib / path.name, (MTIME, MTIME))
+    first = scan_library(lib, "UTC")
+    # All but the cut WebP, which fails at open, before the check.
+    assert sorted(count_decodes) == ["good.jpg", "good.png", "good.webp", "truncated.jpg", "truncated_idat.png"]
+    known = {m.media_id for m in first.items}
+
+    count_decodes.clear()
+    again = scan_library(lib, "UTC", known=known)
+    assert count_decodes == ["truncated.jpg", "truncated_idat.png"]  # only what is not indexed
+    assert again.decoded == 3  # not known: the two above and the cut WebP
+    assert again.items == first.items and again.skipped == first.skipped
+
+    # Changed in place: cut (new size) and touched (new mtime). It is decoded again
+    # and found broken, while the unchanged ones still are not decoded.
+    cut(lib / "good.jpg", 0.3)
+    os.utime(lib / "good.jpg", (MTIME + 60, MTIME + 60))
+    count_decodes.clear()
+    third = scan_library(lib, "UTC", known=known)
+    assert sorted(count_decodes) == ["good.jpg", "truncated.jpg", "truncated_idat.png"]
+    assert [m.rel_path for m in third.items] == ["good.png", "good.webp"]
+    assert dict(third.skipped) == {**PIXEL_SKIPS, "good.jpg": UNREADABLE}
+
+
+def test_known_skips_only_the_pixel_check_not_the_header(pixel_library, tmp_path, count_decodes):
+    """``known`` is trusted: a cut JPEG whose id it holds (as if it had been indexed
+    and verified whole, then broken behind the index's back with size and mtime
+    kept) is indexed from its header, without a decode. A file whose header does
+    not read is skipped, known or not."""
+    (tmp_path / "a.jpg").write_bytes((pixel_library / "truncated.jpg").read_bytes())
+    (tmp_path / "b.jpg").write_bytes(b"\x00" * 4096)
+    for name in ("a.jpg", "b.jpg"):
+        os.utime(tmp_path / name, (MTIME, MTIME))
+    known = {media_id_for(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in tmp_path.iterdir()}
+    assert dict(scan_library(tmp_path, "UTC").skipped) == {"a.jpg": UNREADABLE, "b.jpg": UNREADABLE}
+    count_decodes.clear()
+    trusted = scan_library(tmp_path, "UTC", known=known)
+    assert count_decodes == [] and trusted.decoded == 0
+    assert [m.rel_path for m in trusted.items] == ["a.jpg"]
+    assert trusted.items[0].taken_at_utc == dt.datetime(2024, 6, 10, 9, 15, tzinfo=UTC)
+    assert trusted.skipped == [("b.jpg", UNREADABLE)]
+
+
+def test_rescan_library_lists_a_truncated_jpeg_as_unreadable(tmp_path, count_decodes):
+    lib = tmp_path / "lib"
+    write_photo(lib / "portrait.jpg", dt.datetime(2024, 6, 10, 9, 0), offset="+02:00", size=(1600, 1200), orientation=6)
+    write_camera_jpeg(lib / "cut.jpg", seed=7)
+    cut(lib / "cut.jpg", 0.3)
+    assert_header_intact(lib / "cut.jpg")
+    (lib / "empty.jpg").write_bytes(b"")
+    stack = start_stack(tmp_path / "data", libraries=f"lib={lib}", with_scripter=False)
+    try:
+        wait_scanned(stack, "lib")
+        assert sorted(count_decodes) == ["cut.jpg", "portrait.jpg"]  # the start-up scan checks both
+        count_decodes.clear()
+        resp = stack.admin.RescanLibrary(admin_pb2.RescanLibraryRequest(library="lib"), timeout=30)
+        # The portrait is in the ledger (under its row id), so it is not decoded again.
+        assert count_decodes == ["cut.jpg"]
+        skipped = {s.relative_path: s.reason for s in resp.library.skipped}
+        assert skipped == {"cut.jpg": UNREADABLE, "empty.jpg": EMPTY}
+        assert resp.library.skipped_count == 2
+        assert (resp.library.media_count, resp.library.photo_count) == (1, 1)
+        listed = stack.admin.ListLibraries(admin_pb2.ListLibrariesRequest()).libraries
+        assert {s.relative_path: s.reason for s in listed[0].skipped} == skipped
+    finally:
+        stop_stack(stack)

@@ -176,9 +176,12 @@ class JobRunner:
         """Stored events after `after_seq`, then live ones, until the terminal event."""
         self.get(job_id)
         seen = after_seq
+        reread = False
         while is_active():
             version = self.notifier.version
             with session_scope(self.engine) as session:
+                # Events first, then the job: the job read is at least as new as the
+                # events, so a terminal event is always sent with its terminal job.
                 events = job_dao.events_after(session, job_id, seen)
                 job = job_dao.get_job(session, job_id)
             if job is None:
@@ -187,9 +190,15 @@ class JobRunner:
                 seen = ev.seq
                 yield ev, job
             if job.is_terminal and not events:
-                # The terminal event is appended in the same transaction as the
-                # state change, so it has been sent by now.
-                return
+                # The terminal event is appended in the same transaction as the state
+                # change. On PostgreSQL (READ COMMITTED) that commit can land between
+                # the two reads above: terminal job, its event not seen yet. Read once
+                # more before ending, so the stream never ends on a RUNNING snapshot.
+                if reread:
+                    return
+                reread = True
+                continue
+            reread = False
             if not events:
                 self.notifier.wait(version, timeout=0.5)
 

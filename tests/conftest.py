@@ -29,10 +29,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CACHE = ROOT / "var" / "test-sample-cache"
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _suite_clock() -> None:
+def pytest_configure(config: pytest.Config) -> None:
     """REEL_TODAY (empty: the real date) pins the date for the whole run: these
-    tests, the sample builder and every service they start (in-process or not)."""
+    tests (from collection on, as modules compute their dates at import), the sample
+    builder and every service they start, in-process or not."""
     clock.set_today(load_settings().today)
 
 

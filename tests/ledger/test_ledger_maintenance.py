@@ -65,7 +65,7 @@ def test_one_of_several_concurrent_contenders_gets_an_expired_lock(engine):
     def contend(owner: str) -> None:
         start.wait(timeout=10)
         with session_scope(engine) as session:
-            results[owner] = try_acquire_lock(session, LOCK, owner, 60)
+            results[owner] = try_acquire_lock(session, LOCK, owner, 60, now=T0 + dt.timedelta(seconds=2))
 
     threads = [threading.Thread(target=contend, args=(f"replica-{i}",)) for i in range(4)]
     for t in threads:

@@ -10,6 +10,7 @@ import grpc
 import pytest
 from google.type import date_pb2
 
+from reels_core import clock
 from reels.v1 import common_pb2, reel_service_pb2 as pb2
 from tests.conftest import error_reason, start_stack, stop_stack, wait_scanned
 from tests.media_fixtures import truncate, write_photo
@@ -32,11 +33,13 @@ def paris(tmp_path_factory):
     write_photo(lib / "feb.jpg", dt.datetime(2023, 2, 28, 15, 0), color=(150, 150, 220))
     # A photo indexed fine, then truncated: it fails only at decode time.
     write_photo(lib / "broken.jpg", dt.datetime(2025, 6, 14, 18, 0), offset="+02:00", size=(1600, 1200))
-    stack = start_stack(root / "data", libraries=f"paris={lib}", REEL_TIMEZONE="Europe/Paris")
-    wait_scanned(stack, "paris")
-    truncate(lib / "broken.jpg")
-    yield stack
-    stop_stack(stack)
+    # The anchors below are fixed dates: the services' clock is pinned after them.
+    with clock.pinned(dt.datetime(2025, 7, 1, 12, tzinfo=dt.timezone.utc)):
+        stack = start_stack(root / "data", libraries=f"paris={lib}", REEL_TIMEZONE="Europe/Paris")
+        wait_scanned(stack, "paris")
+        truncate(lib / "broken.jpg")
+        yield stack
+        stop_stack(stack)
 
 
 def media_of(stack, job) -> list[str]:

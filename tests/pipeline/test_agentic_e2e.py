@@ -59,10 +59,17 @@ def agentic_stack(tmp_path, sample_library):
         return fake, stack
 
     started: list = []
-    yield start
-    for fake, stack in started:
-        stop_stack(stack)
-        fake.__exit__(None, None, None)
+    # Paris is an hour or two ahead of UTC: pin the clock at noon of the sample's own
+    # day there, so that "yesterday" is the picnic whatever the hour of the run.
+    from zoneinfo import ZoneInfo
+
+    from tests.scripter.agentic_helpers import sample_today
+
+    with clock.pinned(dt.datetime.combine(sample_today(sample_library), dt.time(12), tzinfo=ZoneInfo(TZ))):
+        yield start
+        for fake, stack in started:
+            stop_stack(stack)
+            fake.__exit__(None, None, None)
 
 
 def test_grounded_captions_reach_the_rendered_reel(agentic_stack, capsys):

@@ -132,7 +132,7 @@ class ServerInterceptor(grpc.ServerInterceptor):
                         return None  # nobody is listening any more
                     _abort(context, err)
                     raise  # unreachable: abort raises
-                finish(context, started, None, None)
+                finish(context, started, _ended_by_client(context), None)
                 return response
 
             factory = grpc.unary_unary_rpc_method_handler if handler.unary_unary else grpc.stream_unary_rpc_method_handler
@@ -157,7 +157,7 @@ class ServerInterceptor(grpc.ServerInterceptor):
                 if ended is None:
                     _abort(context, err)
                 return
-            finish(context, started, None, None)
+            finish(context, started, _ended_by_client(context), None)
 
         factory = grpc.unary_stream_rpc_method_handler if handler.unary_stream else grpc.stream_stream_rpc_method_handler
         return factory(streaming, handler.request_deserializer, handler.response_serializer)

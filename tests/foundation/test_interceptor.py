@@ -65,7 +65,13 @@ def test_domain_error_maps_to_its_code_and_reason():
 
 
 def _echo_stream(request_iterator, context):
-    for request in request_iterator:  # raises RpcError once the client cancels
+    import threading
+
+    yield next(request_iterator)
+    ended = threading.Event()
+    if context.add_callback(ended.set):  # False: the call has already ended
+        ended.wait(10)  # until the client cancels
+    for request in request_iterator:  # the call is over: this raises RpcError
         yield request
 
 

@@ -337,20 +337,17 @@ class FrameComposer:
         detail = str(exc) if isinstance(exc, RenderError) else type(exc).__name__
         return ShotFailed(span.index, self.script.shots[span.index].media_id, detail)
 
-    def _frame(self, span: ShotSpan, f: int) -> np.ndarray:
+    def _frame(self, span: ShotSpan, f: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Frame ``f`` of ``span``'s shot, in its source's buffer or drawn into ``out``."""
         try:
-            return self._source(span).frame(f - span.start)
+            source = self._source(span)
+            if out is None:
+                return source.frame(f - span.start)
+            source.render_into(f - span.start, out)
+            return out
         except ShotFailed:
             raise
         except Exception as exc:  # noqa: BLE001 - a clip that breaks mid-decode fails its shot only
-            raise self._shot_failed(span, exc) from exc
-
-    def _render_into(self, span: ShotSpan, f: int, out: np.ndarray) -> None:
-        try:
-            self._source(span).render_into(f - span.start, out)
-        except ShotFailed:
-            raise
-        except Exception as exc:  # noqa: BLE001 - as in _frame
             raise self._shot_failed(span, exc) from exc
 
     def _housekeep(self, f: int) -> None:
@@ -380,7 +377,7 @@ class FrameComposer:
             elif layers:
                 span, level = layers[0]
                 if level >= 1.0:
-                    self._render_into(span, f, out)
+                    self._frame(span, f, out)
                 else:
                     self._blend(self.black, self._frame(span, f), level, out)
             else:

@@ -13,6 +13,11 @@ Two ways to pin it:
   clock is shifted by whole days so that the UTC date is that day, at the real time
   of day. Every process given the same value agrees on the shift, so a test run,
   the sample builder and the services it starts all live on the same date.
+* ``REEL_CLOCK_SHIFT_S`` (the test suite): a fixed shift in seconds, applied with
+  ``set_shift``, which wins over ``REEL_TODAY``. The suite computes it once, so that
+  its run starts at noon UTC of the day it tests, and hands it to every process it
+  starts: they all read the same instant, and a run that starts near midnight does
+  not cross into the next day halfway through.
 * ``pinned(instant)`` (tests, in-process): the clock reads ``instant`` now and runs
   on from it at the real pace, so leases and timeouts still elapse.
 """
@@ -56,6 +61,27 @@ def set_today(day: dt.date | None) -> None:
     global _day_shift
     with _lock:
         _day_shift = dt.timedelta(0) if day is None else dt.timedelta(days=(day - real_now().date()).days)
+
+
+def set_shift(seconds: int) -> None:
+    """Shift the clock by a fixed number of seconds (see ``REEL_CLOCK_SHIFT_S``)."""
+    global _day_shift
+    with _lock:
+        _day_shift = dt.timedelta(seconds=seconds)
+
+
+def configure(today: dt.date | None, shift_s: int | None) -> None:
+    """Apply the settings' clock pins: ``REEL_CLOCK_SHIFT_S`` if set, else ``REEL_TODAY``."""
+    if shift_s is not None:
+        set_shift(shift_s)
+    else:
+        set_today(today)
+
+
+def shift_to_noon(day: dt.date) -> int:
+    """The shift (seconds) that makes the clock read noon UTC of ``day`` now."""
+    noon = dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)
+    return round((noon - real_now()).total_seconds())
 
 
 @contextmanager

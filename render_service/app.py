@@ -55,7 +55,7 @@ class App:
 
     @classmethod
     def build(cls, settings: Settings) -> "App":
-        clock.set_today(settings.today)
+        clock.configure(settings.today, settings.clock_shift_s)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = make_engine(settings.database_url or None, settings.data_dir)
         migrate(engine)

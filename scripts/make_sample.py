@@ -786,7 +786,7 @@ def _write_library(root: Path, plan: Plan) -> dict[str, int]:
 def _default_today() -> dt.date:
     """Today in $REEL_TIMEZONE on the services' clock (so $REEL_TODAY holds here too)."""
     settings = load_settings()
-    clock.set_today(settings.today)
+    clock.configure(settings.today, settings.clock_shift_s)
     return clock.today(settings.timezone)
 
 

@@ -48,6 +48,8 @@ class Settings(BaseModel):
     timezone: str = Field("UTC", alias="REEL_TIMEZONE")
     # Pins the domain clock's date (tests, demos, backfills): see reels_core/clock.py.
     today: dt.date | None = Field(None, alias="REEL_TODAY")
+    # A fixed clock shift in seconds; wins over REEL_TODAY (the test suite sets it).
+    clock_shift_s: int | None = Field(None, alias="REEL_CLOCK_SHIFT_S")
 
     # --- network, access ------------------------------------------------------
     scripter_addr: str = Field("127.0.0.1:50061", alias="REEL_SCRIPTER_ADDR")
@@ -120,6 +122,11 @@ class Settings(BaseModel):
         if bad or not value:
             raise ValueError(f"expected a comma list of {', '.join(KINDS)}")
         return value
+
+    @field_validator("clock_shift_s", mode="before")
+    @classmethod
+    def _shift(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("today", mode="before")
     @classmethod

@@ -32,8 +32,16 @@ SAMPLE_CACHE = ROOT / "var" / "test-sample-cache"
 def pytest_configure(config: pytest.Config) -> None:
     """REEL_TODAY (empty: the real date) pins the date for the whole run: these
     tests (from collection on, as modules compute their dates at import), the sample
-    builder and every service they start, in-process or not."""
-    clock.set_today(load_settings().today)
+    builder and every service they start, in-process or not.
+
+    The run starts at noon UTC of that day (one shift, ``REEL_CLOCK_SHIFT_S``, computed
+    here once and inherited by every process the suite starts), so a run begun just
+    before midnight does not change date between building the sample and using it."""
+    settings = load_settings()
+    if settings.clock_shift_s is None:
+        day = settings.today or clock.real_now().date()
+        os.environ["REEL_CLOCK_SHIFT_S"] = str(clock.shift_to_noon(day))
+    clock.set_shift(int(os.environ["REEL_CLOCK_SHIFT_S"]))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -44,6 +52,9 @@ def _json_logs() -> None:
     configure_logging("json", "info")
 
 
+_CLOCK_KEYS = ("REEL_TODAY", "REEL_CLOCK_SHIFT_S")
+
+
 def base_env(data_dir: Path, **extra: str) -> dict[str, str]:
     # The sweeper would run a retention pass at start; tests that want it turn it on.
     env = {
@@ -52,8 +63,9 @@ def base_env(data_dir: Path, **extra: str) -> dict[str, str]:
         "REEL_SHUTDOWN_GRACE_S": "2",
         "REEL_CACHE_SWEEP_ENABLED": "0",
     }
-    if os.environ.get("REEL_TODAY"):  # the suite's one clock seam reaches every stack
-        env["REEL_TODAY"] = os.environ["REEL_TODAY"]
+    for key in _CLOCK_KEYS:  # the suite's one clock seam reaches every stack
+        if os.environ.get(key):
+            env[key] = os.environ[key]
     env.update(extra)
     return env
 
@@ -205,6 +217,6 @@ def today_utc() -> dt.date:
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REEL_") or k == "REEL_TODAY"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REEL_") or k in _CLOCK_KEYS}
     env.update(extra)
     return env

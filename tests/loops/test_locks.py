@@ -132,7 +132,7 @@ from ledger.db import make_engine
 from reels_core import clock
 from render_service.locks import lease_lock
 from service_kit.settings import load_settings
-clock.set_today(load_settings().today)  # a replica's clock, as App.build sets it
+s = load_settings(); clock.configure(s.today, s.clock_shift_s)  # a replica's clock, as App.build sets it
 engine = make_engine(sys.argv[3] or None, Path(sys.argv[1]))
 with lease_lock(engine, "consolidation", "doomed-replica", float(sys.argv[2])):
     print("held", flush=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 
+from reels_core.libraries import library_roots
 from service_kit.logs import configure_logging
 from service_kit.serving import serve_until_signal
 from service_kit.settings import SettingsError, load_settings
@@ -13,9 +14,7 @@ from service_kit.settings import SettingsError, load_settings
 def main() -> int:
     try:
         settings = load_settings()
-        from render_service.app import configured_libraries
-
-        configured_libraries(settings)  # a bad REEL_LIBRARIES stops start-up here
+        library_roots(settings.libraries, settings.data_dir)  # a bad REEL_LIBRARIES stops start-up here
     except (SettingsError, ValueError) as exc:
         print(f"render_service: bad setting: {exc}", file=sys.stderr)
         return 2

@@ -15,27 +15,15 @@ from ledger.db import make_engine, migrate
 from reels_core import clock
 from render_service.indexing import register_libraries, rescan
 from render_service.jobs import JobRunner
-from render_service.library import InvalidLibraryKey, normalize_library_key, parse_libraries
-from render_service.pipeline import LibraryConfig, PipelineDeps
+from reels_core.libraries import InvalidLibraryKey, configured_libraries, normalize_library_key
+from render_service.pipeline import PipelineDeps
 from render_service.scans import LibraryScans
 from render_service.scripter_client import ScripterClient
 from render_service.store import ReelStore, open_store
-from service_kit.errors import InvalidArgument, NotFound
+from reels_core.errors import InvalidArgument, NotFound
 from service_kit.settings import Settings
 
 log = structlog.get_logger("app")
-
-SAMPLE_LIBRARY_KEY = "sample"
-SAMPLE_LIBRARY_DIR = "sample-library"
-
-
-def configured_libraries(settings: Settings) -> dict[str, LibraryConfig]:
-    """REEL_LIBRARIES, or the sample library under the data dir when unset."""
-    if settings.libraries.strip():
-        paths = parse_libraries(settings.libraries)
-    else:
-        paths = {SAMPLE_LIBRARY_KEY: settings.data_dir / SAMPLE_LIBRARY_DIR}
-    return {key: LibraryConfig(key, Path(path).absolute(), settings.timezone) for key, path in paths.items()}
 
 
 @dataclass
@@ -60,7 +48,7 @@ class App:
         engine = make_engine(settings.database_url or None, settings.data_dir)
         migrate(engine)
         store = open_store(settings.blob_url, settings.reel_dir, settings.s3_endpoint_url, settings.data_dir / "staging")
-        libraries = configured_libraries(settings)
+        libraries = configured_libraries(settings.libraries, settings.data_dir, settings.timezone)
         register_libraries(engine, libraries)
         scans = LibraryScans(lambda key: rescan(engine, libraries[key]))
         scripter = ScripterClient(

@@ -25,8 +25,8 @@ from ledger.models import JobState, PrecomputedReel, ReelJob
 from ledger.readonly import ReelRow, read_session
 from render_service.pipeline import CONTENT_TYPE
 from render_service.store import ReelStore
-from scripter_service.script import Kind, Span
-from service_kit.errors import InvalidArgument, NotFound
+from reels_core.domain import Kind, Span
+from reels_core.errors import InvalidArgument, NotFound
 
 POSTER_SUFFIX = ".jpg"
 POSTER_CONTENT_TYPE = "image/jpeg"

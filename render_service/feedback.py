@@ -15,7 +15,7 @@ from ledger.db import session_scope
 from ledger.readonly import read_session
 from render_service.catalog import find_reel, load_sidecar
 from render_service.store import ReelStore
-from service_kit.errors import InvalidArgument
+from reels_core.errors import InvalidArgument
 
 COMMENT_MAX_CHARS = 1000
 REASONS_MAX = 10

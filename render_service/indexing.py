@@ -13,11 +13,10 @@ from ledger import libraries as library_dao
 from ledger.db import session_scope, utcnow
 from ledger.models import Library
 from render_service.media_index import scan_library
-from render_service.pipeline import LibraryConfig
+from reels_core.libraries import LibraryConfig
 
 log = structlog.get_logger("indexing")
 
-CONTEXT_DIR = ".reels-context"
 
 
 @dataclass(frozen=True)

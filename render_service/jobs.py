@@ -23,8 +23,8 @@ from ledger import prefs as prefs_dao
 from ledger.db import session_scope
 from ledger.models import JobEvent, JobState, ReelJob
 from render_service.pipeline import PipelineDeps, ProducedReel, RenderChoice, ReelSpec, produce_reel
-from scripter_service.script import Kind, Mode, Span
-from service_kit.errors import Cancelled, NotFound, ReelError
+from reels_core.domain import Kind, Mode, Span
+from reels_core.errors import Cancelled, NotFound, ReelError
 
 log = structlog.get_logger("jobs")
 

@@ -38,12 +38,11 @@ from zoneinfo import ZoneInfo
 import av
 from PIL import ExifTags, Image, JpegImagePlugin, UnidentifiedImageError
 
-from scripter_service.script import Candidate, MediaKind
+from reels_core.domain import Candidate, MediaKind
 
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".webm", ".mkv"})
 _HEIF_SUFFIXES = frozenset({".heic", ".heif"})
-CONTEXT_DIR = ".reels-context"  # hidden, so skipped like every dot-folder
 
 # Reasons a file is skipped (stable strings: they reach logs and RPC responses).
 EMPTY = "EMPTY"  # zero bytes

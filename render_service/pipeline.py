@@ -28,6 +28,7 @@ from ledger import prefs as prefs_dao
 from ledger import reels as reel_dao
 from ledger.db import session_scope, utcnow
 from reels_core import clock
+from reels_core.libraries import LibraryConfig
 from render_service.render import (
     MediaInput,
     RenderCancelled,
@@ -41,9 +42,9 @@ from render_service.render import (
 )
 from render_service.scans import LibraryScans
 from render_service.scripter_client import ScripterClient
-from render_service.selection import local_midnight_utc, valid_until, window_for, window_to_utc
+from reels_core.windows import local_midnight_utc, valid_until, window_for, window_to_utc
 from render_service.store import ReelStore
-from scripter_service.script import (
+from reels_core.domain import (
     Candidate,
     Kind,
     MediaKind,
@@ -55,19 +56,12 @@ from scripter_service.script import (
     StyleStat,
     Window,
 )
-from service_kit.errors import Cancelled, FailedPrecondition, Internal, InvalidArgument, NotFound, Unavailable
+from reels_core.errors import Cancelled, FailedPrecondition, Internal, InvalidArgument, NotFound, Unavailable
 
 log = structlog.get_logger("pipeline")
 
 CONTENT_TYPE = "video/mp4"
 Progress = Callable[[str, float, str], None]
-
-
-@dataclass(frozen=True)
-class LibraryConfig:
-    key: str
-    root: Path
-    timezone: str
 
 
 @dataclass(frozen=True)
@@ -529,7 +523,7 @@ def script_to_dict(script: Script) -> dict[str, Any]:
 
 
 def script_from_dict(data: dict[str, Any]) -> Script:
-    from scripter_service.script import GroundingSource, NarrationLine, Shot
+    from reels_core.domain import GroundingSource, NarrationLine, Shot
 
     return Script(
         title=data.get("title", ""),

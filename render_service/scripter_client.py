@@ -10,9 +10,9 @@ import grpc
 import structlog
 
 from reels.v1 import scripter_service_pb2_grpc
-from scripter_service import convert
-from scripter_service.fast import fast_script
-from scripter_service.script import Script, ScriptRequest
+from reels_core import wire
+from reels_core.fast_script import fast_script
+from reels_core.domain import Script, ScriptRequest
 
 log = structlog.get_logger("scripter_client")
 
@@ -42,11 +42,11 @@ class ScripterClient:
         SCRIPTER_UNAVAILABLE / SCRIPTER_TIMEOUT / SCRIPTER_ERROR."""
         try:
             response = self._get_stub().GenerateScript(
-                convert.script_request_to_pb(req),
+                wire.script_request_to_pb(req),
                 timeout=timeout_s or self.timeout_s,
                 metadata=self._metadata,
             )
-            return convert.script_from_pb(response.script)
+            return wire.script_from_pb(response.script)
         except grpc.RpcError as err:
             code = err.code() if hasattr(err, "code") else None
             reason = {

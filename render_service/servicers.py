@@ -15,20 +15,20 @@ from reels.v1 import common_pb2, reel_admin_service_pb2 as admin_pb2, reel_admin
 from reels.v1 import reel_service_pb2 as pb2, reel_service_pb2_grpc as pb2_grpc
 from render_service import catalog
 from render_service.app import App
-from render_service.indexing import CONTEXT_DIR, media_kind_counts
+from render_service.indexing import media_kind_counts
 from render_service.jobs import JobRequest
 from render_service.render import RESOLUTIONS
-from render_service.selection import window_for
+from reels_core.windows import window_for
 from render_service.pipeline import ReelSpec, RenderChoice, check_anchor, require_media, script_from_dict
 from render_service.streaming import stream_chunks
-from scripter_service import convert
-from scripter_service.script import MOODS, MUSIC_STYLES, Mode
+from reels_core import wire
+from reels_core.domain import MOODS, MUSIC_STYLES, Mode
 from render_service.feedback import get_preferences, rate_reel
 from render_service.loops.consolidation import run_consolidation_pass
 from render_service.loops.pregen import run_pregen_pass
 from render_service.loops.retention import run_retention_pass
 from render_service.stats import ledger_stats
-from service_kit.errors import InvalidArgument
+from reels_core.errors import InvalidArgument
 
 JOB_STATE_TO_PB = {
     DbJobState.QUEUED: pb2.JOB_STATE_QUEUED,
@@ -81,17 +81,17 @@ def job_to_pb(job: Any) -> pb2.ReelJob:
         job_id=job.id,
         request_id=job.request_id or "",
         library=job.library_key,
-        span=convert.SPAN_TO_PB[convert.Span(job.span)],
-        kind=convert.KIND_TO_PB[convert.Kind(job.kind)],
-        anchor_date=convert.date_to_pb(job.anchor_date),
-        mode=convert.MODE_TO_PB[Mode(job.mode)],
+        span=wire.SPAN_TO_PB[wire.Span(job.span)],
+        kind=wire.KIND_TO_PB[wire.Kind(job.kind)],
+        anchor_date=wire.date_to_pb(job.anchor_date),
+        mode=wire.MODE_TO_PB[Mode(job.mode)],
         state=JOB_STATE_TO_PB[DbJobState(job.state)],
         reason=job.reason or "",
         message=job.message or "",
         progress=job.progress,
         reel_key=job.reel_key or "",
-        create_time=convert.ts_to_pb(job.created_at),
-        update_time=convert.ts_to_pb(job.updated_at),
+        create_time=wire.ts_to_pb(job.created_at),
+        update_time=wire.ts_to_pb(job.updated_at),
     )
 
 
@@ -99,7 +99,7 @@ def job_to_pb(job: Any) -> pb2.ReelJob:
 def _window_pb_bytes(span: str, kind: str, anchor: dt.date) -> bytes:
     # An ON_THIS_DAY window lists 30 yearly ranges; GetPrecomputedReel answers the
     # same few windows all day, so build each once (docs/BENCHMARKS.md).
-    return convert.window_to_pb(window_for(convert.Span(span), convert.Kind(kind), anchor)).SerializeToString()
+    return wire.window_to_pb(window_for(wire.Span(span), wire.Kind(kind), anchor)).SerializeToString()
 
 
 def _window_pb(span: str, kind: str, anchor: dt.date) -> common_pb2.Window:
@@ -112,8 +112,8 @@ def summary_to_pb(info: catalog.ReelInfo, sidecar: dict[str, Any] | None = None)
     summary = pb2.ReelSummary(
         key=info.key,
         library=info.library,
-        span=convert.SPAN_TO_PB[convert.Span(info.span)],
-        kind=convert.KIND_TO_PB[convert.Kind(info.kind)],
+        span=wire.SPAN_TO_PB[wire.Span(info.span)],
+        kind=wire.KIND_TO_PB[wire.Kind(info.kind)],
         window=window,
         title=info.title,
         subtitle=(sidecar.get("script") or {}).get("subtitle", ""),
@@ -122,15 +122,15 @@ def summary_to_pb(info: catalog.ReelInfo, sidecar: dict[str, Any] | None = None)
         sha256=info.sha256,
         content_type=catalog.CONTENT_TYPE,
         poster_key=info.key + catalog.POSTER_SUFFIX if info.poster_name else "",
-        create_time=convert.ts_to_pb(info.created_at),
+        create_time=wire.ts_to_pb(info.created_at),
         precomputed=info.precomputed,
         mood=info.mood or (sidecar.get("script") or {}).get("mood", ""),
         music_style=info.music_style or (sidecar.get("script") or {}).get("music_style", ""),
-        mode_used=convert.MODE_TO_PB.get(Mode(info.mode_used or "FAST"), common_pb2.SCRIPT_MODE_FAST),
+        mode_used=wire.MODE_TO_PB.get(Mode(info.mode_used or "FAST"), common_pb2.SCRIPT_MODE_FAST),
         fallback_reason=info.fallback_reason,
     )
     if info.valid_until is not None:
-        summary.valid_until.CopyFrom(convert.ts_to_pb(info.valid_until))
+        summary.valid_until.CopyFrom(wire.ts_to_pb(info.valid_until))
     return summary
 
 
@@ -140,10 +140,10 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
 
     def CreateReel(self, request, context):  # noqa: N802
         lib = self.app.library(request.library)
-        span = convert.span_from_pb(request.span)
-        kind = convert.kind_from_pb(request.kind)
-        anchor = check_anchor(convert.date_from_pb(request.anchor_date), lib.timezone)
-        mode = convert.mode_from_pb(request.mode)
+        span = wire.span_from_pb(request.span)
+        kind = wire.kind_from_pb(request.kind)
+        anchor = check_anchor(wire.date_from_pb(request.anchor_date), lib.timezone)
+        mode = wire.mode_from_pb(request.mode)
         choice = choice_from_pb(request.options)
         require_media(self.app.deps, ReelSpec(lib.key, span, kind, anchor, mode, choice), _wait_budget(context))
         job, _created = self.app.runner.submit(
@@ -161,7 +161,7 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
             yield pb2.WatchReelJobResponse(
                 event=pb2.JobEvent(
                     sequence=event.seq,
-                    event_time=convert.ts_to_pb(event.at),
+                    event_time=wire.ts_to_pb(event.at),
                     stage=event.stage,
                     progress=event.progress,
                     message=event.message,
@@ -176,7 +176,7 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
     def GetPrecomputedReel(self, request, context):  # noqa: N802
         lib = self.app.library(request.library)
         info = catalog.precomputed_reel(
-            self.app.engine, self.app.store, lib.key, convert.span_from_pb(request.span), convert.kind_from_pb(request.kind)
+            self.app.engine, self.app.store, lib.key, wire.span_from_pb(request.span), wire.kind_from_pb(request.kind)
         )
         return pb2.GetPrecomputedReelResponse(reel=summary_to_pb(info))
 
@@ -204,7 +204,7 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
                     media_id=m["media_id"],
                     relative_path=m["relative_path"],
                     kind=common_pb2.MEDIA_KIND_VIDEO if m.get("kind") == "VIDEO" else common_pb2.MEDIA_KIND_PHOTO,
-                    taken_at=convert.ts_to_pb(dt.datetime.fromisoformat(m["taken_at"])),
+                    taken_at=wire.ts_to_pb(dt.datetime.fromisoformat(m["taken_at"])),
                 )
                 for m in sidecar.get("media", [])
             ],
@@ -223,7 +223,7 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
             job_id=info.job_id or sidecar.get("job_id", ""),
         )
         if script is not None:
-            response.script.CopyFrom(convert.script_to_pb(script))
+            response.script.CopyFrom(wire.script_to_pb(script))
         return response
 
     def ListReels(self, request, context):  # noqa: N802
@@ -231,8 +231,8 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
         reels, token = catalog.list_reels(
             self.app.engine,
             library,
-            convert.span_from_pb(request.span, required=False),
-            convert.kind_from_pb(request.kind, required=False),
+            wire.span_from_pb(request.span, required=False),
+            wire.kind_from_pb(request.kind, required=False),
             check_page_size(request.page_size),
             request.page_token,
         )
@@ -268,7 +268,7 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
             captured_options=choice_to_pb(stored.captured),
         )
         if stored.updated_at is not None:
-            response.update_time.CopyFrom(convert.ts_to_pb(stored.updated_at))
+            response.update_time.CopyFrom(wire.ts_to_pb(stored.updated_at))
         return response
 
 
@@ -300,8 +300,8 @@ def _library_to_pb(app: App, row: Any) -> admin_pb2.Library:
         video_count=videos,
         skipped_count=row.skipped_count,
         skipped=[admin_pb2.SkippedFile(relative_path=s["rel_path"], reason=s["reason"]) for s in row.skipped_json],
-        last_scan_time=convert.ts_to_pb(row.last_scan_at),
-        has_context_pack=bool(lib and (lib.root / CONTEXT_DIR).is_dir()),
+        last_scan_time=wire.ts_to_pb(row.last_scan_at),
+        has_context_pack=bool(lib and lib.context_dir.is_dir()),
         scanning=app.scans.scanning(row.key),
         indexed=app.scans.indexed(row.key),
     )
@@ -354,11 +354,11 @@ class ReelAdminServicer(admin_grpc.ReelAdminServiceServicer):
         )
 
     def RunPregenNow(self, request, context):  # noqa: N802
-        spans = [convert.span_from_pb(s) for s in request.spans]
-        kinds = [convert.kind_from_pb(k) for k in request.kinds]
+        spans = [wire.span_from_pb(s) for s in request.spans]
+        kinds = [wire.kind_from_pb(k) for k in request.kinds]
         outcome = run_pregen_pass(
             self.app,
-            anchor=convert.date_from_pb(request.anchor_date),
+            anchor=wire.date_from_pb(request.anchor_date),
             libraries=list(request.libraries),
             spans=spans,
             kinds=kinds,
@@ -370,8 +370,8 @@ class ReelAdminServicer(admin_grpc.ReelAdminServiceServicer):
             outcomes=[
                 admin_pb2.ScopeOutcome(
                     library=o["library"],
-                    span=convert.SPAN_TO_PB[convert.Span(o["span"])],
-                    kind=convert.KIND_TO_PB[convert.Kind(o["kind"])],
+                    span=wire.SPAN_TO_PB[wire.Span(o["span"])],
+                    kind=wire.KIND_TO_PB[wire.Kind(o["kind"])],
                     outcome=o["outcome"],
                     reason=o["reason"],
                     reel_key=o["reel_key"],
@@ -420,8 +420,8 @@ class ReelAdminServicer(admin_grpc.ReelAdminServiceServicer):
             scopes=[
                 admin_pb2.ScopeStats(
                     library=sc.library_key,
-                    span=convert.SPAN_TO_PB[convert.Span(sc.span)],
-                    kind=convert.KIND_TO_PB[convert.Kind(sc.kind)],
+                    span=wire.SPAN_TO_PB[wire.Span(sc.span)],
+                    kind=wire.KIND_TO_PB[wire.Kind(sc.kind)],
                     reel_count=sc.reel_count,
                     total_bytes=sc.total_bytes,
                 )
@@ -434,8 +434,8 @@ class ReelAdminServicer(admin_grpc.ReelAdminServiceServicer):
                 admin_pb2.LockHolder(
                     lock_id=lock.lock_id,
                     owner_id=lock.owner_id,
-                    acquire_time=convert.ts_to_pb(lock.acquired_at),
-                    expire_time=convert.ts_to_pb(lock.expires_at),
+                    acquire_time=wire.ts_to_pb(lock.acquired_at),
+                    expire_time=wire.ts_to_pb(lock.expires_at),
                 )
                 for lock in stats.locks
             ],
@@ -458,11 +458,11 @@ def run_to_pb(run: Any) -> admin_pb2.MaintenanceRun:
         owner_id=run.owner_id,
         trigger=str(run.trigger),
         dry_run=run.dry_run,
-        start_time=convert.ts_to_pb(run.started_at),
+        start_time=wire.ts_to_pb(run.started_at),
         status=str(run.status or "RUNNING"),
         report=dict_to_struct(run.report_json or {}),
         errors=list(run.errors_json or []),
     )
     if run.finished_at is not None:
-        msg.end_time.CopyFrom(convert.ts_to_pb(run.finished_at))
+        msg.end_time.CopyFrom(wire.ts_to_pb(run.finished_at))
     return msg

@@ -54,9 +54,6 @@ class ReelStore(Protocol):
         even when the object is deleted meanwhile (on S3: when the bucket is
         versioned; see S3Store)."""
 
-    def read_range(self, name: str, offset: int, length: int, chunk: int) -> Iterator[bytes]:
-        """Yield `length` bytes from `offset` (or to the end when length < 0)."""
-
     def stat(self, name: str) -> StoredObject | None: ...
 
     def delete(self, name: str) -> bool: ...
@@ -94,9 +91,6 @@ class LocalStore:
     def open(self, name: str) -> BinaryIO:
         return open(self._path(name), "rb")
 
-    def read_range(self, name: str, offset: int, length: int, chunk: int) -> Iterator[bytes]:
-        yield from _read_range(self.open(name), offset, length, chunk)
-
     def stat(self, name: str) -> StoredObject | None:
         try:
             st = self._path(name).stat()
@@ -128,19 +122,6 @@ def _check_name(name: str) -> str:
     if not name or "/" in name or "\\" in name or name.startswith("."):
         raise ValueError(f"bad object name {name!r}")
     return name
-
-
-def _read_range(fh: BinaryIO, offset: int, length: int, chunk: int) -> Iterator[bytes]:
-    with fh:
-        fh.seek(offset)
-        remaining = length
-        while remaining != 0:
-            data = fh.read(chunk if remaining < 0 else min(chunk, remaining))
-            if not data:
-                return
-            if remaining > 0:
-                remaining -= len(data)
-            yield data
 
 
 def _fsync_dir(path: Path) -> None:
@@ -377,9 +358,6 @@ class S3Store:
             version if version and version != "null" else None,
         )
         return cast(BinaryIO, reader)
-
-    def read_range(self, name: str, offset: int, length: int, chunk: int) -> Iterator[bytes]:
-        yield from _read_range(self.open(name), offset, length, chunk)
 
     def stat(self, name: str) -> StoredObject | None:
         try:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 from render_service.catalog import StreamTarget
 from render_service.store import ReelStore
-from service_kit.errors import InvalidArgument, NotFound, OutOfRange
+from reels_core.errors import InvalidArgument, NotFound, OutOfRange
 
 
 def stream_chunks(

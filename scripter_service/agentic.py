@@ -35,8 +35,8 @@ from typing import Any, Callable, Generic, TypeVar
 
 import structlog
 
-from scripter_service import places
-from scripter_service.fast import MAX_NARRATION_LINES, MIN_SHOT_S, fast_script, target_duration_s
+from reels_core import places
+from reels_core.fast_script import MAX_NARRATION_LINES, MIN_SHOT_S, fast_script, target_duration_s
 from scripter_service.llm import ChatModel, LLMTimeout, LLMUnavailable
 from scripter_service.prompt import (
     DURATION_TOLERANCE,
@@ -46,7 +46,7 @@ from scripter_service.prompt import (
     max_shots,
     place_source_id,
 )
-from scripter_service.script import (
+from reels_core.domain import (
     CAPTION_MAX_CHARS,
     MOODS,
     MOTIONS,

@@ -18,19 +18,17 @@ from pathlib import Path
 
 import structlog
 
-from render_service.library import InvalidLibraryKey, normalize_library_key, parse_libraries
+from reels_core import libraries
+from reels_core.libraries import CONTEXT_DIR, InvalidLibraryKey, normalize_library_key
 from scripter_service.agentic import LLM_NOT_CONFIGURED, LLM_TIMEOUT, LoopLimits, agentic_script
-from scripter_service.fast import fast_script, zone
+from reels_core.fast_script import fast_script, zone
 from scripter_service.llm import ChatModel, LLMConfig, OpenAIChat
-from scripter_service.script import Mode, Script, ScriptRequest
-from scripter_service.tools import CONTEXT_DIR_NAME
+from reels_core.domain import Mode, Script, ScriptRequest
 from scripter_service.tools.registry import ToolRegistry, default_registry
 from service_kit.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-SAMPLE_LIBRARY_KEY = "sample"
-SAMPLE_LIBRARY_DIR = "sample-library"
 NOTES_CACHE_DIR = "notes-index"
 DEADLINE_MARGIN_S = 1.0  # kept back from the caller's deadline for the fallback ...
 DEADLINE_MARGIN_FRACTION = 0.10  # ... or this share of it, whichever is more
@@ -101,7 +99,7 @@ class ScriptGenerator:
         except InvalidLibraryKey:
             return None
         root = self.libraries.get(key)
-        return None if root is None else root / CONTEXT_DIR_NAME
+        return None if root is None else root / CONTEXT_DIR
 
     def registry_for(self, library: str, timezone: str) -> ToolRegistry:
         """The read-only tools over a library's context pack, one registry per
@@ -140,10 +138,7 @@ def agentic_budget_s(deadline_s: float | None, call_timeout_s: float, max_steps:
 def library_roots(settings: Settings) -> dict[str, Path]:
     """``REEL_LIBRARIES`` as {key: root}; when empty, the sample library."""
     try:
-        roots = parse_libraries(settings.libraries)
+        return libraries.library_roots(settings.libraries, settings.data_dir)
     except ValueError as exc:  # the render service refuses to start; the scripter degrades
         log.error("libraries_invalid", error=str(exc))
-        roots = {}
-    if not settings.libraries.strip():
-        roots = {SAMPLE_LIBRARY_KEY: settings.data_dir / SAMPLE_LIBRARY_DIR}
-    return roots
+        return {}

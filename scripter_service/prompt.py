@@ -14,9 +14,9 @@ import datetime as dt
 import json
 from typing import Any
 
-from scripter_service import places
-from scripter_service.fast import MIN_SHOT_S, WEEKDAYS, zone
-from scripter_service.script import (
+from reels_core import places
+from reels_core.fast_script import MIN_SHOT_S, WEEKDAYS, zone
+from reels_core.domain import (
     CAPTION_MAX_CHARS,
     MOODS,
     MOTIONS,

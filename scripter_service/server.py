@@ -6,7 +6,7 @@ import grpc
 import structlog
 
 from reels.v1 import scripter_service_pb2, scripter_service_pb2_grpc
-from scripter_service import convert
+from reels_core import wire
 from scripter_service.generate import ScriptGenerator
 from service_kit.serving import RunningServer, Service, build_server
 from service_kit.settings import Settings
@@ -21,10 +21,10 @@ class ScripterServicer(scripter_service_pb2_grpc.ScripterServiceServicer):
         self._generator = generator
 
     def GenerateScript(self, request, context: grpc.ServicerContext):  # noqa: N802 (gRPC name)
-        req = convert.script_request_from_pb(request)
+        req = wire.script_request_from_pb(request)
         remaining = context.time_remaining()
         script = self._generator.generate(req, deadline_s=remaining)
-        return scripter_service_pb2.GenerateScriptResponse(script=convert.script_to_pb(script))
+        return scripter_service_pb2.GenerateScriptResponse(script=wire.script_to_pb(script))
 
 
 def create_server(settings: Settings, address: str | None = None) -> tuple[RunningServer, int]:

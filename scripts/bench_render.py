@@ -142,7 +142,7 @@ def ensure_photos(workdir: Path) -> list[Path]:
 
 def build_job(paths: list[Path]):
     from render_service.render import MediaInput, RenderParams
-    from scripter_service.script import NarrationLine, Script, Shot
+    from reels_core.domain import NarrationLine, Script, Shot
 
     media = {f"m{i}": MediaInput(f"m{i}", p, "PHOTO", 1, 0.0) for i, p in enumerate(paths)}
     shots = [Shot(f"m{i}", SHOT_S, f"Moment {i + 1}", MOTIONS[i % len(MOTIONS)], "crossfade")

@@ -108,7 +108,7 @@ def run_round(folder: Path, n: int, cold: bool, order: tuple[str, ...]) -> dict[
     """Seconds of each pass, in ``order``; each result is checked."""
     from ledger.db import make_engine, migrate
     from render_service.indexing import rescan
-    from render_service.pipeline import LibraryConfig
+    from reels_core.libraries import LibraryConfig
 
     prepare = evict if cold else warm
     lib = LibraryConfig("bench", folder, TZ)

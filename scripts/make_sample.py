@@ -50,12 +50,12 @@ import numpy as np
 from PIL import ExifTags, Image, ImageDraw, ImageFont
 
 from reels_core import clock
+from reels_core.libraries import CONTEXT_DIR
 from service_kit.settings import load_settings
 
 GENERATOR_VERSION = 1
 LIBRARY_DIR_NAME = "sample-library"
 MARKER_NAME = ".sample.json"  # hidden: the scanner ignores it
-CONTEXT_DIR = ".reels-context"
 PHOTO_SIZE = (1280, 960)
 VIDEO_SIZE = "640x360"
 UTC = dt.timezone.utc

@@ -20,7 +20,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from service_kit.errors import ReelError
+from reels_core.errors import ReelError
 
 log = structlog.get_logger("rpc")
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from ledger.db import utcnow
-from service_kit.errors import Aborted
+from reels_core.errors import Aborted
 
 if TYPE_CHECKING:
     from render_service.app import App

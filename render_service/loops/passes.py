@@ -16,7 +16,7 @@ from ledger import maintenance as maintenance_dao
 from ledger.db import session_scope
 from ledger.models import MaintenanceRun
 from render_service.locks import Lease, LockHeld, lease_lock
-from service_kit.errors import Aborted, InvalidArgument
+from reels_core.errors import Aborted, InvalidArgument
 
 log = structlog.get_logger("maintenance")
 

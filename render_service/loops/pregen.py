@@ -20,7 +20,6 @@ from render_service.indexing import rescan
 from render_service.locks import Lease
 from render_service.loops.passes import PassOutcome, PassResult, run_pass
 from render_service.pipeline import (
-    LibraryConfig,
     PipelineDeps,
     RenderChoice,
     ReelSpec,
@@ -30,9 +29,10 @@ from render_service.pipeline import (
     produce_reel,
     window_media,
 )
-from render_service.selection import local_midnight_utc, window_for
-from scripter_service.script import Kind, Mode, Span
-from service_kit.errors import NotFound, ReelError
+from reels_core.libraries import LibraryConfig
+from reels_core.windows import local_midnight_utc, window_for
+from reels_core.domain import Kind, Mode, Span
+from reels_core.errors import NotFound, ReelError
 
 if TYPE_CHECKING:
     from render_service.app import App

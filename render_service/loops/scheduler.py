@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from render_service.selection import first_instant_at
+from reels_core.windows import first_instant_at
 
 
 def _run_on(day: dt.date, hour: int, zone: ZoneInfo) -> dt.datetime | None:

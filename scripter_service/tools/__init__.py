@@ -14,4 +14,3 @@ Each provider reads one file (or folder) of a library's context pack,
 construction, with time ranges clamped to the request window and results capped.
 """
 
-CONTEXT_DIR_NAME = ".reels-context"

@@ -23,7 +23,7 @@ from typing import Any
 
 import gpxpy
 
-from scripter_service import places
+from reels_core import places
 from scripter_service.tools.common import file_fingerprint, parse_time, to_local
 
 GPX_NAME = "locations.gpx"

@@ -27,9 +27,9 @@ from typing import Any, Callable
 
 import structlog
 
-from scripter_service import places
-from scripter_service.fast import zone
-from scripter_service.script import Candidate, Kind, ScriptRequest
+from reels_core import places
+from reels_core.fast_script import zone
+from reels_core.domain import Candidate, Kind, ScriptRequest
 from scripter_service.tools.calendar import CalendarProvider
 from scripter_service.tools.common import parse_time, to_local
 from scripter_service.tools.locations import LocationsProvider

@@ -8,7 +8,7 @@ from concurrent import futures
 import grpc
 import pytest
 
-from service_kit.errors import FailedPrecondition
+from reels_core.errors import FailedPrecondition
 from service_kit.interceptor import ServerInterceptor
 from tests.conftest import error_reason
 

@@ -19,10 +19,10 @@ from ledger import feedback as feedback_dao
 from ledger.db import session_scope
 from reels.v1 import common_pb2, reel_admin_service_pb2 as admin_pb2, reel_service_pb2 as pb2
 from render_service.feedback import COMMENT_MAX_CHARS
-from scripter_service import convert
-from scripter_service.fast import choose_style, fast_script
-from scripter_service.script import MOODS, MUSIC_STYLES, Candidate, Kind, MediaKind, Mode, ScriptRequest, Span
-from render_service.selection import window_for
+from reels_core import wire
+from reels_core.fast_script import choose_style, fast_script
+from reels_core.domain import MOODS, MUSIC_STYLES, Candidate, Kind, MediaKind, Mode, ScriptRequest, Span
+from reels_core.windows import window_for
 from tests.conftest import Stack, error_reason, start_stack, stop_stack, wait_scanned
 from tests.loops.helpers import DAY, RECAP, add_photos, pb_date, pregen, today_utc
 
@@ -142,7 +142,7 @@ def test_consolidation_distils_ratings_into_preferences(consolidated):
 
 
 def test_the_distillate_steers_style_choice_and_still_explores(stack: Stack, consolidated):
-    prefs = convert.preferences_from_pb(consolidated[3].preferences)
+    prefs = wire.preferences_from_pb(consolidated[3].preferences)
     window = window_for(Span.DAY, Kind.RECAP, TODAY)
     noon = dt.datetime.combine(window.start, dt.time(12), tzinfo=dt.timezone.utc)
     candidates = tuple(

@@ -34,7 +34,7 @@ from render_service.loops.scheduler import (
     previous_run_at,
     secs_until_next_run_hour,
 )
-from render_service.selection import (
+from reels_core.windows import (
     DEFAULT_VALIDITY_HOURS,
     ON_THIS_DAY_DEFAULT_YEARS,
     local_midnight_utc,
@@ -43,7 +43,7 @@ from render_service.selection import (
     window_for,
     window_to_utc,
 )
-from scripter_service.script import Kind, Span
+from reels_core.domain import Kind, Span
 
 UTC = dt.timezone.utc
 DAY = dt.timedelta(days=1)

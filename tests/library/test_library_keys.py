@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from render_service.library import InvalidLibraryKey, normalize_library_key, parse_libraries
+from reels_core.libraries import InvalidLibraryKey, normalize_library_key, parse_libraries
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,9 @@ import pytest
 from PIL import Image, ImageOps
 
 from render_service.media_index import EMPTY, UNREADABLE, scan_library
-from render_service.selection import select_in_window, window_for
-from scripter_service.script import Kind, Span
+from reels_core.windows import window_for
+from tests.library.helpers import select_in_window
+from reels_core.domain import Kind, Span
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "make_sample.py"

@@ -19,7 +19,8 @@ from render_service.media_index import (
     media_id_for,
     scan_library,
 )
-from render_service.selection import select_in_window, window_for
+from reels_core.windows import window_for
+from tests.library.helpers import select_in_window
 from tests.conftest import start_stack, stop_stack, wait_scanned
 from tests.media_fixtures import write_photo
 

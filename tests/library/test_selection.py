@@ -3,14 +3,13 @@ from dataclasses import dataclass
 
 import pytest
 
-from render_service.selection import (
+from tests.library.helpers import select_in_window
+from reels_core.windows import (
     local_range_to_utc,
-    select_in_window,
-    spread_pick,
     valid_until,
     window_for,
 )
-from scripter_service.script import Kind, Span
+from reels_core.domain import Kind, Span
 
 D = dt.date
 UTC = dt.timezone.utc
@@ -206,28 +205,3 @@ def test_valid_until_hours_are_configurable_per_span():
     assert valid_until(anchor, Span.WEEK, "UTC", {Span.DAY: 30}) == dt.datetime(2025, 6, 19, tzinfo=UTC)
 
 
-# ---------------------------------------------------------------- spread_pick
-
-
-def test_spread_pick_small_cases():
-    items = list(range(10))
-    assert spread_pick(items, 0) == []
-    assert spread_pick(items, 1) == [4]
-    assert spread_pick(items, 2) == [0, 9]
-    assert spread_pick(items, 3) == [0, 5, 9]
-    assert spread_pick(items, 10) == items
-    assert spread_pick(items, 50) == items
-    assert spread_pick([], 3) == []
-    assert spread_pick(list("abcde"), 4) == ["a", "b", "d", "e"]
-
-
-def test_spread_pick_is_even_distinct_and_keeps_the_ends():
-    for count in range(2, 40):
-        items = list(range(count))
-        for n in range(2, count + 1):
-            picked = spread_pick(items, n)
-            assert len(picked) == n
-            assert picked[0] == 0 and picked[-1] == count - 1
-            gaps = [b - a for a, b in zip(picked, picked[1:])]
-            assert min(gaps) >= 1, (count, n, picked)
-            assert max(gaps) - min(gaps) <= 1, (count, n, picked)

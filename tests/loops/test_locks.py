@@ -18,7 +18,7 @@ from ledger.models import MaintenanceLock
 from reels.v1 import reel_admin_service_pb2 as admin_pb2
 from render_service.locks import LockHeld, lease_lock
 from render_service.loops.passes import PassResult, last_run_start, run_pass
-from service_kit.errors import Aborted
+from reels_core.errors import Aborted
 from tests.conftest import ROOT, error_reason, ledger_env, start_stack, stop_stack, subprocess_env
 from tests.loops.helpers import CONSOLIDATION, error_metadata, runs, wait_until
 

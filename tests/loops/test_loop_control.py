@@ -15,8 +15,8 @@ from render_service.locks import Lease
 from render_service.loops import RETRY_S, _interval_loop
 from render_service.loops.passes import PassResult, run_pass
 from render_service.loops.pregen import run_pregen_batch
-from render_service.pipeline import LibraryConfig
-from scripter_service.script import Kind, Span
+from reels_core.libraries import LibraryConfig
+from reels_core.domain import Kind, Span
 
 
 class RecordingStop:

@@ -15,8 +15,8 @@ import grpc
 import pytest
 
 from reels.v1 import common_pb2, reel_admin_service_pb2 as admin_pb2, reel_service_pb2 as pb2
-from render_service.selection import window_for
-from scripter_service.script import Kind, Span
+from reels_core.windows import window_for
+from reels_core.domain import Kind, Span
 from tests.conftest import Stack, error_reason, start_stack, stop_stack, wait_scanned
 from tests.loops.helpers import (
     DAY,

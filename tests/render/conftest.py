@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from render_service.render import MediaInput, RenderParams
-from scripter_service.script import NarrationLine, Script, Shot
+from reels_core.domain import NarrationLine, Script, Shot
 
 SMALL = RenderParams(width=320, height=180, fps=30)
 

@@ -21,7 +21,7 @@ from render_service.render import frames as frames_mod
 from render_service.render import photo
 from render_service.render.frames import PhotoSource, photo_planes
 from render_service.render.timeline import build_timeline, plan_motion
-from scripter_service.script import Script, Shot
+from reels_core.domain import Script, Shot
 
 MOTIONS = ("static", "zoom_in", "zoom_out", "pan_left", "pan_right")
 SHOT_FRAMES = (1, 2, 3, 17, 68)  # the shortest possible shot up to a couple of seconds

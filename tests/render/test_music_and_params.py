@@ -7,7 +7,7 @@ import pytest
 
 from render_service.render import RenderParams, params_for
 from render_service.render.music import SAMPLE_RATE, synthesize
-from scripter_service.script import MOODS, MUSIC_STYLES
+from reels_core.domain import MOODS, MUSIC_STYLES
 
 
 def test_music_is_deterministic_exact_length_and_fades_out():

@@ -11,10 +11,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from render_service.media_index import scan_library
-from scripter_service import places
-from scripter_service.fast import fast_script
+from reels_core import places
+from reels_core.fast_script import fast_script
 from scripter_service.prompt import place_source_id
-from scripter_service.script import Candidate, Kind, Mode, ScriptRequest, Span, Window
+from reels_core.domain import Candidate, Kind, Mode, ScriptRequest, Span, Window
 from tests.scripter.fake_llm import FakeLLM, Reply, answer, tool_results
 
 TZ_NAME = "Europe/Paris"

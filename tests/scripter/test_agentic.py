@@ -21,10 +21,10 @@ from scripter_service.agentic import (
     TOOL_BUDGET_EXCEEDED,
     FINAL_TURN,
 )
-from scripter_service.fast import fast_script
+from reels_core.fast_script import fast_script
 from scripter_service.generate import ScriptGenerator
 from scripter_service.llm import LLMConfig
-from scripter_service.script import CAPTION_MAX_CHARS, Mode
+from reels_core.domain import CAPTION_MAX_CHARS, Mode
 from scripter_service.tools.registry import TOOL_NOT_ALLOWED, Tool, default_registry
 from tests.conftest import free_port
 from tests.scripter.agentic_helpers import (

@@ -10,7 +10,7 @@ from pathlib import Path
 import grpc
 
 from reels.v1 import common_pb2, scripter_service_pb2_grpc
-from scripter_service import convert
+from reels_core import wire
 from scripter_service.agentic import LLM_NOT_CONFIGURED
 from scripter_service.server import create_server
 from tests.conftest import make_settings
@@ -41,7 +41,7 @@ def test_agentic_script_over_grpc_is_grounded(sample_library_src: Path, tmp_path
         REEL_LLM_MODEL="fake-model",
         REEL_LIBRARIES=f"sample={sample_library_src}",
     ) as stub:
-        response = stub.GenerateScript(convert.script_request_to_pb(req), timeout=20)
+        response = stub.GenerateScript(wire.script_request_to_pb(req), timeout=20)
 
     script = response.script
     assert script.mode_used == common_pb2.SCRIPT_MODE_AGENTIC and script.fallback_reason == ""
@@ -60,7 +60,7 @@ def test_agentic_script_over_grpc_is_grounded(sample_library_src: Path, tmp_path
 def test_without_an_llm_the_fast_script_says_why(sample_library_src: Path, tmp_path: Path) -> None:
     req = birthday_request(sample_library_src)
     with scripter(tmp_path / "data", REEL_LIBRARIES=f"sample={sample_library_src}") as stub:
-        response = stub.GenerateScript(convert.script_request_to_pb(req), timeout=20)
+        response = stub.GenerateScript(wire.script_request_to_pb(req), timeout=20)
     script = response.script
     assert script.mode_used == common_pb2.SCRIPT_MODE_FAST
     assert script.fallback_reason == LLM_NOT_CONFIGURED

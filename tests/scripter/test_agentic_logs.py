@@ -18,7 +18,7 @@ import structlog
 from scripter_service.agentic import INVALID_SCRIPT
 from scripter_service.generate import ScriptGenerator
 from scripter_service.llm import LLMConfig
-from scripter_service.script import Mode
+from reels_core.domain import Mode
 from service_kit.logs import configure_logging
 from tests.scripter.agentic_helpers import birthday_request, day_range, grounded_answer
 from tests.scripter.fake_llm import FakeLLM, Reply, answer, tool_calls, tool_results

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from scripter_service import places
+from reels_core import places
 from scripter_service.agentic import AnswerRejected, LoopLimits, SourceBook, parse_script
-from scripter_service.fast import fast_script, target_duration_s
+from reels_core.fast_script import fast_script, target_duration_s
 from scripter_service.generate import ScriptGenerator, agentic_budget_s, library_roots
 from scripter_service.llm import LLMConfig, OpenAIChat
 from scripter_service.prompt import MAX_PROMPT_CANDIDATES, build_messages, place_source_id
-from scripter_service.script import (
+from reels_core.domain import (
     MOODS,
     Candidate,
     MediaKind,

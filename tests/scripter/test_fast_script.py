@@ -8,13 +8,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from scripter_service.fast import (
+from reels_core.fast_script import (
     MIN_SHOT_S,
     allocate_durations,
     fast_script,
     target_duration_s,
 )
-from scripter_service.script import (
+from reels_core.domain import (
     CAPTION_MAX_CHARS,
     MOTIONS,
     TRANSITIONS,
@@ -235,7 +235,7 @@ def test_empty_candidates_give_an_empty_script():
 
 
 def test_explicit_style_wins_over_learned_stats():
-    from scripter_service.script import StyleStat
+    from reels_core.domain import StyleStat
 
     prefs = Preferences(
         mood="Calm",

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from scripter_service.script import Candidate, Kind, MediaKind, Mode, ScriptRequest, Span, Window
+from reels_core.domain import Candidate, Kind, MediaKind, Mode, ScriptRequest, Span, Window
 from scripter_service.tools.registry import (
     TOOL_NOT_ALLOWED,
     Tool,

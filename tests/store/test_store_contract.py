@@ -44,31 +44,6 @@ def test_publish_is_atomic_and_removes_the_staged_file(store: ReelStore):
     assert "k1.mp4" in names and "k1.mp4" + TMP_SUFFIX not in names
 
 
-@pytest.mark.parametrize(
-    ("offset", "length", "chunk"),
-    [
-        (0, -1, 65_536),
-        (0, 10, 65_536),
-        (5, 100_000, 65_536),
-        (123, -1, 100_000),
-        (65_535, 65_538, 65_536),  # crosses chunk boundaries on both sides
-        (SIZE - 1, 10, 4096),  # the last byte only
-        (SIZE - 100, -1, 64),
-        (SIZE, 10, 4096),  # at the end: nothing
-        (SIZE + 5, -1, 4096),  # past the end: nothing
-        (10, 0, 4096),  # length 0: nothing
-    ],
-)
-def test_read_range_returns_exact_bytes(store: ReelStore, offset, length, chunk):
-    put(store, "r.mp4", DATA)
-
-    parts = list(store.read_range("r.mp4", offset, length, chunk))
-
-    want = DATA[offset:] if length < 0 else DATA[offset : offset + length]
-    assert b"".join(parts) == want
-    assert all(0 < len(p) <= chunk for p in parts)
-
-
 def test_open_seek_read_returns_exact_bytes(store: ReelStore):
     put(store, "o.mp4", DATA)
     with store.open("o.mp4") as fh:
@@ -95,14 +70,11 @@ def test_an_empty_object_reads_as_empty(store: ReelStore):
     assert store.stat("e.json").size == 0
     with store.open("e.json") as fh:
         assert fh.read() == b"" and fh.read(10) == b""
-    assert list(store.read_range("e.json", 0, -1, 4096)) == []
 
 
 def test_missing_objects(store: ReelStore):
     with pytest.raises(FileNotFoundError):
         store.open("nope.mp4")
-    with pytest.raises(FileNotFoundError):
-        next(store.read_range("nope.mp4", 0, -1, 4096))
     assert store.stat("nope.mp4") is None
     assert store.delete("nope.mp4") is False
 

@@ -21,11 +21,10 @@ photo taken at 00:30 local time belongs to that local day whatever UTC says.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Protocol, TypeVar
+from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
-from scripter_service.script import Kind, Span, Window
+from reels_core.domain import Kind, Span, Window
 
 ON_THIS_DAY_DEFAULT_YEARS = 30
 
@@ -36,7 +35,6 @@ DEFAULT_VALIDITY_HOURS: dict[Span, float] = {
     Span.MONTH: 32 * 24,
 }
 
-_T = TypeVar("_T")
 _ONE_DAY = dt.timedelta(days=1)
 _ONE_MICROSECOND = dt.timedelta(microseconds=1)
 
@@ -141,25 +139,6 @@ def window_to_utc(window: Window, tz: str) -> list[tuple[dt.datetime, dt.datetim
     return [local_range_to_utc(start, end, tz) for start, end in window.ranges]
 
 
-class _Dated(Protocol):
-    taken_at_utc: dt.datetime
-
-
-_D = TypeVar("_D", bound=_Dated)
-
-
-def select_in_window(items: Iterable[_D], window: Window, tz: str) -> list[_D]:
-    """The items whose ``taken_at_utc`` falls in ``window`` (local dates in ``tz``),
-    sorted chronologically."""
-    bounds = window_to_utc(window, tz)
-    chosen = [
-        item for item in items
-        if any(lo <= item.taken_at_utc < hi for lo, hi in bounds)
-    ]
-    chosen.sort(key=lambda item: item.taken_at_utc)
-    return chosen
-
-
 def valid_until(
     anchor: dt.date,
     span: Span | str,
@@ -175,18 +154,3 @@ def valid_until(
     for key, value in (hours_by_span or {}).items():
         hours[Span(key)] = value
     return local_midnight_utc(anchor, tz) + dt.timedelta(hours=hours[span])
-
-
-def spread_pick(items: Sequence[_T], n: int) -> list[_T]:
-    """``n`` items spread evenly over ``items`` (in their order), keeping the first
-    and the last. All items when ``n >= len(items)``; the middle one when ``n == 1``."""
-    count = len(items)
-    if n <= 0 or count == 0:
-        return []
-    if n >= count:
-        return list(items)
-    if n == 1:
-        return [items[(count - 1) // 2]]
-    # Round i*(count-1)/(n-1) half up, in integers: indices strictly increase
-    # because the step is at least 1.
-    return [items[(i * (count - 1) * 2 + (n - 1)) // ((n - 1) * 2)] for i in range(n)]

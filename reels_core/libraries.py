@@ -1,4 +1,4 @@
-"""Library keys and the ``REEL_LIBRARIES`` setting.
+"""Library keys, the ``REEL_LIBRARIES`` setting, and where a library keeps what.
 
 A library is a named folder of photos and videos. Its key is what every RPC,
 ledger row and reel file name carries, so it is normalised once, here:
@@ -9,7 +9,14 @@ surrounding space is stripped, case is folded, and what is left must match
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
+
+SAMPLE_LIBRARY_KEY = "sample"  # served when REEL_LIBRARIES is empty
+SAMPLE_LIBRARY_DIR = "sample-library"  # under REEL_DATA_DIR
+# A library's context pack (calendar, GPX, messages, notes): hidden, so the media
+# scan skips it like every dot-folder.
+CONTEXT_DIR = ".reels-context"
 
 _KEY_PATTERN = re.compile(r"[a-z0-9_-]{1,64}")
 
@@ -66,3 +73,27 @@ def parse_libraries(spec: str) -> dict[str, Path]:
             raise ValueError(f"{where}: library {key!r} is listed twice")
         libraries[key] = Path(raw_path).expanduser()
     return libraries
+
+
+@dataclass(frozen=True)
+class LibraryConfig:
+    key: str
+    root: Path
+    timezone: str
+
+    @property
+    def context_dir(self) -> Path:
+        return self.root / CONTEXT_DIR
+
+
+def library_roots(spec: str, data_dir: Path) -> dict[str, Path]:
+    """``REEL_LIBRARIES`` as ``{key: root}``; when blank, the sample library under
+    ``data_dir``. Raises ``ValueError`` as :func:`parse_libraries` does."""
+    if not (spec or "").strip():
+        return {SAMPLE_LIBRARY_KEY: data_dir / SAMPLE_LIBRARY_DIR}
+    return parse_libraries(spec)
+
+
+def configured_libraries(spec: str, data_dir: Path, timezone: str) -> dict[str, LibraryConfig]:
+    """Every configured library, with absolute roots, in the one ``timezone``."""
+    return {key: LibraryConfig(key, Path(path).absolute(), timezone) for key, path in library_roots(spec, data_dir).items()}

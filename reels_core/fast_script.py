@@ -25,8 +25,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
 
-from scripter_service import places
-from scripter_service.script import (
+from reels_core import places
+from reels_core.domain import (
     CAPTION_MAX_CHARS,
     MOODS,
     MOTIONS,

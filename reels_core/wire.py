@@ -12,7 +12,7 @@ from google.protobuf import timestamp_pb2
 from google.type import date_pb2
 
 from reels.v1 import common_pb2, scripter_service_pb2
-from scripter_service.script import (
+from reels_core.domain import (
     Candidate,
     GroundingSource,
     Kind,
@@ -27,7 +27,7 @@ from scripter_service.script import (
     StyleStat,
     Window,
 )
-from service_kit.errors import InvalidArgument
+from reels_core.errors import InvalidArgument
 
 SPAN_TO_PB = {Span.DAY: common_pb2.SPAN_DAY, Span.WEEK: common_pb2.SPAN_WEEK, Span.MONTH: common_pb2.SPAN_MONTH}
 SPAN_FROM_PB = {v: k for k, v in SPAN_TO_PB.items()}

@@ -43,6 +43,11 @@ DEFAULT_MOOD = "nostalgic"
 DEFAULT_MUSIC_STYLE = "piano"
 CAPTION_MAX_CHARS = 80
 
+# A reel's target duration, in seconds: what callers may ask for, and the default.
+MIN_TARGET_S = 10.0
+MAX_TARGET_S = 120.0
+DEFAULT_TARGET_S = 30.0
+
 
 @dataclass(frozen=True)
 class Window:

@@ -27,6 +27,9 @@ import structlog
 
 from reels_core import places
 from reels_core.domain import (
+    DEFAULT_TARGET_S,
+    MAX_TARGET_S,
+    MIN_TARGET_S,
     CAPTION_MAX_CHARS,
     MOODS,
     MOTIONS,
@@ -47,9 +50,6 @@ from reels_core.domain import (
 
 log = structlog.get_logger(__name__)
 
-MIN_TARGET_S = 10.0
-MAX_TARGET_S = 120.0
-DEFAULT_TARGET_S = 30.0
 DEFAULT_MAX_SHOTS = 20  # when the request says 0
 MIN_SHOT_S = 1.2
 MAX_NARRATION_LINES = 6

@@ -13,6 +13,9 @@ from google.type import date_pb2
 
 from reels.v1 import common_pb2, scripter_service_pb2
 from reels_core.domain import (
+    DEFAULT_TARGET_S,
+    MAX_TARGET_S,
+    MIN_TARGET_S,
     Candidate,
     GroundingSource,
     Kind,
@@ -196,9 +199,11 @@ def script_request_from_pb(msg: scripter_service_pb2.GenerateScriptRequest) -> S
     assert span is not None and kind is not None
     if not msg.candidates:
         raise InvalidArgument("NO_CANDIDATES", "at least one candidate is needed")
-    target = msg.target_duration_seconds or 30.0
-    if not 10 <= target <= 120:
-        raise InvalidArgument("DURATION_OUT_OF_RANGE", "target_duration_seconds must be within 10-120")
+    target = msg.target_duration_seconds or DEFAULT_TARGET_S
+    if not MIN_TARGET_S <= target <= MAX_TARGET_S:
+        raise InvalidArgument(
+            "DURATION_OUT_OF_RANGE", f"target_duration_seconds must be within {MIN_TARGET_S:g}-{MAX_TARGET_S:g}"
+        )
     if msg.max_shots < 0:
         raise InvalidArgument("MAX_SHOTS_INVALID", "max_shots must not be negative")
     return ScriptRequest(

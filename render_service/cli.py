@@ -36,6 +36,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from reels.v1 import common_pb2, reel_admin_service_pb2 as admin_pb2, reel_admin_service_pb2_grpc
+from reels_core.domain import MAX_TARGET_S, MIN_TARGET_S
 from reels.v1 import reel_service_pb2 as pb2, reel_service_pb2_grpc
 
 console = Console(stderr=True)
@@ -305,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mode", choices=sorted(MODES), default="fast")
     s.add_argument("--resolution", choices=["360p", "720p", "1080p"], default="720p")
     s.add_argument("--aspect", choices=["16:9", "9:16"], default="16:9")
-    s.add_argument("--duration", type=float, help="target seconds (10-120)")
+    s.add_argument("--duration", type=float, help=f"target seconds ({MIN_TARGET_S:g}-{MAX_TARGET_S:g})")
     s.add_argument("--mood")
     s.add_argument("--music-style")
     s.add_argument("--request-id")

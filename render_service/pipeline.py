@@ -13,7 +13,7 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ from render_service.render import (
 )
 from render_service.scans import LibraryScans
 from render_service.scripter_client import ScripterClient
-from reels_core.windows import local_midnight_utc, valid_until, window_for, window_to_utc
+from reels_core.windows import DEFAULT_VALIDITY_HOURS, local_midnight_utc, valid_until, window_for, window_to_utc
 from render_service.store import ReelStore
 from reels_core.domain import (
     Candidate,
@@ -134,7 +134,7 @@ class PipelineDeps:
     libraries: dict[str, LibraryConfig]
     max_shots: int = 20
     target_duration_s: float = 30.0
-    valid_hours: dict[str, float] = field(default_factory=lambda: {"DAY": 26, "WEEK": 192, "MONTH": 768})
+    valid_hours: Mapping[Span | str, float] = field(default_factory=lambda: dict(DEFAULT_VALIDITY_HOURS))
     keep_per_scope: int = 2
     scans: LibraryScans | None = None  # None: every index counts as complete (tests, tools)
 

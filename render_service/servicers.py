@@ -22,7 +22,7 @@ from reels_core.windows import window_for
 from render_service.pipeline import ReelSpec, RenderChoice, check_anchor, require_media, script_from_dict
 from render_service.streaming import stream_chunks
 from reels_core import wire
-from reels_core.domain import MOODS, MUSIC_STYLES, Mode
+from reels_core.domain import MAX_TARGET_S, MIN_TARGET_S, MOODS, MUSIC_STYLES, Mode
 from render_service.feedback import get_preferences, rate_reel
 from render_service.loops.consolidation import run_consolidation_pass
 from render_service.loops.pregen import run_pregen_pass
@@ -53,8 +53,10 @@ def choice_from_pb(options: common_pb2.RenderOptions) -> RenderChoice:
     if aspect not in ("16:9", "9:16"):
         raise InvalidArgument("ASPECT_INVALID", "options.aspect must be 16:9 or 9:16")
     target = options.target_duration_seconds
-    if target and not 10 <= target <= 120:
-        raise InvalidArgument("DURATION_OUT_OF_RANGE", "options.target_duration_seconds must be within 10-120")
+    if target and not MIN_TARGET_S <= target <= MAX_TARGET_S:
+        raise InvalidArgument(
+            "DURATION_OUT_OF_RANGE", f"options.target_duration_seconds must be within {MIN_TARGET_S:g}-{MAX_TARGET_S:g}"
+        )
     if options.mood and options.mood not in MOODS:
         raise InvalidArgument("MOOD_INVALID", f"options.mood must be one of {', '.join(MOODS)}")
     if options.music_style and options.music_style not in MUSIC_STYLES:

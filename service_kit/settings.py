@@ -18,6 +18,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from reels_core.domain import Span
+from reels_core.windows import DEFAULT_VALIDITY_HOURS
+
 SPANS = ("DAY", "WEEK", "MONTH")
 KINDS = ("ON_THIS_DAY", "RECAP")
 
@@ -89,9 +92,9 @@ class Settings(BaseModel):
     keep_per_scope: int = Field(
         2, ge=1, le=100, validation_alias=AliasChoices("PREGEN_KEEP_PER_SCOPE", "REEL_PREGEN_KEEP_PER_SCOPE")
     )
-    valid_hours_day: float = Field(26, gt=0, alias="REEL_VALID_HOURS_DAY")
-    valid_hours_week: float = Field(8 * 24, gt=0, alias="REEL_VALID_HOURS_WEEK")
-    valid_hours_month: float = Field(32 * 24, gt=0, alias="REEL_VALID_HOURS_MONTH")
+    valid_hours_day: float = Field(DEFAULT_VALIDITY_HOURS[Span.DAY], gt=0, alias="REEL_VALID_HOURS_DAY")
+    valid_hours_week: float = Field(DEFAULT_VALIDITY_HOURS[Span.WEEK], gt=0, alias="REEL_VALID_HOURS_WEEK")
+    valid_hours_month: float = Field(DEFAULT_VALIDITY_HOURS[Span.MONTH], gt=0, alias="REEL_VALID_HOURS_MONTH")
 
     # --- retention, consolidation ---------------------------------------------
     cache_sweep_enabled: bool = Field(True, alias="REEL_CACHE_SWEEP_ENABLED")
@@ -175,8 +178,8 @@ class Settings(BaseModel):
     def tls_enabled(self) -> bool:
         return bool(self.tls_cert and self.tls_key)
 
-    def valid_hours(self) -> dict[str, float]:
-        return {"DAY": self.valid_hours_day, "WEEK": self.valid_hours_week, "MONTH": self.valid_hours_month}
+    def valid_hours(self) -> dict[Span, float]:
+        return {Span.DAY: self.valid_hours_day, Span.WEEK: self.valid_hours_week, Span.MONTH: self.valid_hours_month}
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:

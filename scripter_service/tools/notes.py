@@ -18,6 +18,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from reels_core.libraries import CONTEXT_DIR
+
 NOTE_SUFFIXES = (".txt", ".md", ".markdown")
 MAX_NOTE_BYTES = 1_000_000
 MAX_LIMIT = 50
@@ -32,7 +34,7 @@ class NotesIndex:
         self.notes_dir = Path(notes_dir).resolve()
         cache = Path(cache_dir).resolve()
         library = self.notes_dir.parent
-        if library.name == ".reels-context":
+        if library.name == CONTEXT_DIR:
             library = library.parent
         if cache == library or library in cache.parents:
             raise ValueError("the notes index must live outside the library")

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export REEL_DATA_DIR ?= ./var
 
-.PHONY: install run test test-quick bench protos protos-check sample lock clean
+.PHONY: install run lint test test-quick bench protos protos-check sample lock clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -32,11 +32,19 @@ run: $(STAMP)
 	@if [ -z "$$REEL_LIBRARIES" ]; then $(BIN)/python scripts/make_sample.py --data-dir "$(REEL_DATA_DIR)"; fi
 	$(BIN)/python scripts/run_pair.py
 
-test: $(STAMP)
+# Lint, format check, the import contracts (the dependency rule) and the type check;
+# all configured in pyproject.toml. `make test` runs it first.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest
 
 # The suite without the slow end-to-end sweeps (a minute or two less).
-test-quick: $(STAMP)
+test-quick: lint
 	$(BIN)/python -m pytest -m "not slow"
 
 bench: $(STAMP)
@@ -46,9 +54,10 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench_replicas.py
 	$(BIN)/python scripts/bench_scan.py
 
-# Re-resolve pinned versions from requirements.in (needs the registries).
+# Re-resolve pinned versions from requirements.in (runtime) and requirements-dev.in
+# (tests and tools, which includes requirements.in), needs the registries.
 lock:
-	$(PY) -m venv /tmp/reels-lock && /tmp/reels-lock/bin/pip install -q -r requirements.in && /tmp/reels-lock/bin/pip freeze --exclude-editable | grep -v '^pip==' > requirements.txt
+	$(PY) -m venv /tmp/reels-lock && /tmp/reels-lock/bin/pip install -q -r requirements-dev.in && /tmp/reels-lock/bin/pip freeze --exclude-editable | grep -v '^pip==' > requirements.txt
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

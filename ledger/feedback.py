@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ledger.db import dialect_insert, utcnow
 from ledger.models import Feedback, PrecomputedReel, Rating, ReelJob
@@ -15,11 +15,11 @@ from ledger.models import Feedback, PrecomputedReel, Rating, ReelJob
 
 def _library_of(session: Session, reel_key: str) -> str | None:
     found = session.execute(
-        sa.select(PrecomputedReel.library_key).where(PrecomputedReel.key == reel_key)
+        sa.select(col(PrecomputedReel.library_key)).where(col(PrecomputedReel.key) == reel_key)
     ).scalar_one_or_none()
     if found is None:
         found = session.execute(
-            sa.select(ReelJob.library_key).where(ReelJob.reel_key == reel_key).limit(1)
+            sa.select(col(ReelJob.library_key)).where(col(ReelJob.reel_key) == reel_key).limit(1)
         ).scalar_one_or_none()
     return found
 
@@ -66,7 +66,7 @@ def upsert_feedback(
     session.execute(stmt)
     row = session.exec(
         select(Feedback)
-        .where(Feedback.reel_key == reel_key, Feedback.rater == rater)
+        .where(col(Feedback.reel_key) == reel_key, col(Feedback.rater) == rater)
         .execution_options(populate_existing=True)
     ).one()
     return row, row.created_at == now
@@ -77,21 +77,21 @@ def _feedback_query(
     moods: Sequence[str] | None,
     music_styles: Sequence[str] | None,
     since: dt.datetime | None,
-) -> sa.Select[tuple[Feedback]]:
+) -> sa.Select[Feedback]:
     stmt = sa.select(Feedback)
     if library_key is not None:
         reel_in_library = (
-            sa.select(PrecomputedReel.id)
-            .where(PrecomputedReel.key == Feedback.reel_key, PrecomputedReel.library_key == library_key)
+            sa.select(col(PrecomputedReel.id))
+            .where(col(PrecomputedReel.key) == col(Feedback.reel_key), col(PrecomputedReel.library_key) == library_key)
             .exists()
         )
-        stmt = stmt.where(sa.or_(Feedback.library_key == library_key, reel_in_library))
+        stmt = stmt.where(sa.or_(col(Feedback.library_key) == library_key, reel_in_library))
     if moods is not None:
-        stmt = stmt.where(Feedback.mood.in_(list(moods)))
+        stmt = stmt.where(col(Feedback.mood).in_(list(moods)))
     if music_styles is not None:
-        stmt = stmt.where(Feedback.music_style.in_(list(music_styles)))
+        stmt = stmt.where(col(Feedback.music_style).in_(list(music_styles)))
     if since is not None:
-        stmt = stmt.where(Feedback.updated_at >= since)
+        stmt = stmt.where(col(Feedback.updated_at) >= since)
     return stmt
 
 
@@ -108,7 +108,7 @@ def list_feedback(
     library or, for older rows, whose reel row belongs to it; ``moods`` and
     ``music_styles`` keep ratings whose reel had one of them; ``since`` compares
     ``updated_at``."""
-    stmt = _feedback_query(library_key, moods, music_styles, since).order_by(Feedback.id)
+    stmt = _feedback_query(library_key, moods, music_styles, since).order_by(col(Feedback.id))
     if limit is not None:
         stmt = stmt.limit(limit)
     return list(session.execute(stmt).scalars())

@@ -293,7 +293,9 @@ def requeue_expired(
     if owner is not None:
         stale = sa.or_(stale, ReelJob.claimed_by == owner)
     rows = session.execute(
-        sa.select(ReelJob.id, ReelJob.attempts).where(ReelJob.state == JobState.RUNNING, stale).with_for_update(skip_locked=True)
+        sa.select(ReelJob.id, ReelJob.attempts)
+        .where(ReelJob.state == JobState.RUNNING, stale)
+        .with_for_update(skip_locked=True)
     ).all()
     requeued, failed = [], []
     for job_id, attempts in rows:
@@ -317,11 +319,17 @@ def requeue_expired(
     return requeued, failed
 
 
+def expired_job_ids(session: Session, older_than: dt.datetime) -> list[str]:
+    """Ids of the terminal jobs last updated before ``older_than``, sorted: what
+    ``expire_jobs`` with the same cutoff deletes."""
+    stmt = sa.select(ReelJob.id).where(ReelJob.state.in_(_TERMINAL), ReelJob.updated_at < older_than)
+    return sorted(session.execute(stmt).scalars())
+
+
 def expire_jobs(session: Session, older_than: dt.datetime) -> int:
     """Delete terminal jobs last updated before ``older_than``, with their events.
     Returns how many jobs went."""
-    old = sa.select(ReelJob.id).where(ReelJob.state.in_(_TERMINAL), ReelJob.updated_at < older_than)
-    ids = list(session.execute(old).scalars())
+    ids = expired_job_ids(session, older_than)
     for i in range(0, len(ids), 500):
         chunk = ids[i : i + 500]
         session.execute(
@@ -337,3 +345,8 @@ def live_reel_keys(session: Session) -> set[str]:
     """Reel keys of jobs still QUEUED or RUNNING (their files must not be swept)."""
     stmt = sa.select(ReelJob.reel_key).where(ReelJob.state.not_in(_TERMINAL), ReelJob.reel_key.is_not(None))
     return set(session.execute(stmt).scalars())
+
+
+def count_jobs(session: Session) -> int:
+    """How many job rows the ledger holds, in any state."""
+    return int(session.execute(sa.select(sa.func.count()).select_from(ReelJob)).scalar_one())

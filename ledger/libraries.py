@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ledger.models import MAX_SKIPPED_LISTED, Library, MediaItem
+from ledger.pagination import clamp_page_size, decode_key_page_token, encode_page_token
 
 _MEDIA_FIELDS = (
     "id",
@@ -203,3 +204,39 @@ def media_item_ids(session: Session, library_key: str) -> set[str]:
 def count_media(session: Session, library_key: str) -> int:
     stmt = sa.select(sa.func.count()).select_from(MediaItem).where(MediaItem.library_key == library_key)
     return int(session.execute(stmt).scalar_one())
+
+
+def media_kind_counts(session: Session, library_key: str) -> tuple[int, int]:
+    """(photos, videos) in the library's index."""
+    stmt = (
+        sa.select(MediaItem.kind, sa.func.count())
+        .where(MediaItem.library_key == library_key)
+        .group_by(MediaItem.kind)
+    )
+    counts = {kind: int(n) for kind, n in session.execute(stmt)}
+    return counts.get("PHOTO", 0), counts.get("VIDEO", 0)
+
+
+def list_libraries_page(
+    session: Session,
+    *,
+    keys: Iterable[str] | None = None,
+    page_size: int | None = None,
+    page_token: str | None = None,
+) -> tuple[list[Library], str]:
+    """One page of libraries in key order, and the token of the next page ("" on the
+    last page). ``keys`` keeps only those libraries (the ones the service is
+    configured with); it is not bound into the token, as it is no request filter.
+    Raises ``InvalidPageToken`` for a foreign token."""
+    size = clamp_page_size(page_size)
+    after = decode_key_page_token("libraries", page_token, {})
+    stmt = select(Library)
+    if keys is not None:
+        stmt = stmt.where(col(Library.key).in_(sorted(keys)))
+    if after is not None:
+        stmt = stmt.where(col(Library.key) > after)
+    rows = list(session.exec(stmt.order_by(col(Library.key)).limit(size + 1)))
+    if len(rows) <= size:
+        return rows, ""
+    rows = rows[:size]
+    return rows, encode_page_token("libraries", rows[-1].key, {})

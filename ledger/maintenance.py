@@ -81,17 +81,24 @@ def get_lock(session: Session, lock_id: str) -> MaintenanceLock | None:
     return session.get(MaintenanceLock, lock_id, populate_existing=True)
 
 
+def list_locks(session: Session) -> list[MaintenanceLock]:
+    """Every lock row, expired or not, by lock id."""
+    return list(session.exec(select(MaintenanceLock).order_by(MaintenanceLock.lock_id)))
+
+
 def start_run(
     session: Session,
-    kind: str,
+    kind: RunKind,
     owner_id: str,
-    trigger: str,
+    trigger: RunTrigger,
     dry_run: bool = False,
     *,
     request_id: str | None = None,
     now: dt.datetime | None = None,
 ) -> MaintenanceRun:
-    """Record the start of a pass; ``status`` stays None until ``finish_run``."""
+    """Record the start of a pass; ``status`` stays None until ``finish_run``.
+    ``kind`` and ``trigger`` are checked (a plain string outside the enum raises
+    ValueError)."""
     run = MaintenanceRun(
         kind=RunKind(kind),
         owner_id=owner_id,
@@ -112,7 +119,7 @@ def run_by_request_id(session: Session, request_id: str) -> MaintenanceRun | Non
 def finish_run(
     session: Session,
     run_id: int,
-    status: str,
+    status: RunStatus,
     report: Mapping[str, Any] | None = None,
     errors: Sequence[str] = (),
     *,
@@ -162,3 +169,16 @@ def last_run_by_kind(session: Session) -> dict[str, MaintenanceRun]:
         if run is not None:
             latest[kind.value] = run
     return latest
+
+
+def last_run_start(session: Session, kind: RunKind) -> dt.datetime | None:
+    """When the newest real run of ``kind`` started (running, finished or skipped
+    because another owner held the lock); dry runs do not count, so a preview never
+    postpones the next scheduled pass."""
+    stmt = (
+        sa.select(MaintenanceRun.started_at)
+        .where(MaintenanceRun.kind == RunKind(kind), MaintenanceRun.dry_run.is_(False))
+        .order_by(MaintenanceRun.id.desc())
+        .limit(1)
+    )
+    return session.execute(stmt).scalar_one_or_none()

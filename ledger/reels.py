@@ -1,16 +1,18 @@
-"""Pre-generated reels: the rows that back GetPrecomputedReel, ListReels and the
-retention pass. File paths are relative to the reel store; the caller owns files."""
+"""Reels: the pre-generated rows that back GetPrecomputedReel, ListReels and the
+retention pass, and the job that made an on-demand reel (which has no row of its
+own). File paths are relative to the reel store; the caller owns files."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ledger.db import utcnow
-from ledger.models import PrecomputedReel, ReelStatus
+from ledger.models import PrecomputedReel, ReelJob, ReelStatus
 from ledger.pagination import clamp_page_size, decode_page_token, encode_page_token
 
 
@@ -51,7 +53,7 @@ def record_reel(
     created_at: dt.datetime | None = None,
 ) -> PrecomputedReel:
     """Insert the row for a finished reel, or overwrite the row with the same key."""
-    fields = {
+    fields: dict[str, Any] = {
         "library_key": library_key,
         "span": span,
         "kind": kind,
@@ -86,12 +88,20 @@ def record_reel(
 
 
 def get_reel_by_key(session: Session, key: str) -> PrecomputedReel | None:
-    return session.exec(select(PrecomputedReel).where(PrecomputedReel.key == key)).first()
+    return session.exec(select(PrecomputedReel).where(col(PrecomputedReel.key) == key)).first()
+
+
+def get_job_by_reel_key(session: Session, key: str) -> ReelJob | None:
+    """The job whose reel has this key, in any state: how an on-demand reel is found
+    (``reel_jobs.reel_key`` is indexed)."""
+    return session.exec(select(ReelJob).where(col(ReelJob.reel_key) == key).limit(1)).first()
 
 
 def _scope(library_key: str, span: str, kind: str) -> sa.ColumnElement[bool]:
     return sa.and_(
-        PrecomputedReel.library_key == library_key, PrecomputedReel.span == span, PrecomputedReel.kind == kind
+        col(PrecomputedReel.library_key) == library_key,
+        col(PrecomputedReel.span) == span,
+        col(PrecomputedReel.kind) == kind,
     )
 
 
@@ -103,7 +113,9 @@ def newest_for_scope(
         select(PrecomputedReel)
         .where(_scope(library_key, span, kind))
         .order_by(
-            PrecomputedReel.anchor_date.desc(), PrecomputedReel.created_at.desc(), PrecomputedReel.id.desc()
+            col(PrecomputedReel.anchor_date).desc(),
+            col(PrecomputedReel.created_at).desc(),
+            col(PrecomputedReel.id).desc(),
         )
     )
     if limit is not None:
@@ -130,8 +142,8 @@ def list_reels(
     for name, value in filters.items():
         stmt = stmt.where(getattr(PrecomputedReel, name) == value)
     if after is not None:
-        stmt = stmt.where(PrecomputedReel.id < after)
-    rows = list(session.exec(stmt.order_by(PrecomputedReel.id.desc()).limit(size + 1)))
+        stmt = stmt.where(col(PrecomputedReel.id) < after)
+    rows = list(session.exec(stmt.order_by(col(PrecomputedReel.id).desc()).limit(size + 1)))
     if len(rows) <= size:
         return rows, ""
     rows = rows[:size]
@@ -151,13 +163,13 @@ def prune_superseded(session: Session, library_key: str, span: str, kind: str, k
 
 
 def all_reel_keys(session: Session) -> set[str]:
-    return set(session.execute(sa.select(PrecomputedReel.key)).scalars())
+    return set(session.execute(sa.select(col(PrecomputedReel.key))).scalars())
 
 
 def referenced_paths(session: Session) -> set[str]:
     """Every file path (video, sidecar, poster) a ledger row refers to."""
     rows = session.execute(
-        sa.select(PrecomputedReel.video_path, PrecomputedReel.sidecar_path, PrecomputedReel.poster_path)
+        sa.select(col(PrecomputedReel.video_path), col(PrecomputedReel.sidecar_path), col(PrecomputedReel.poster_path))
     )
     return {path for row in rows for path in row if path}
 
@@ -166,15 +178,15 @@ def stats_by_scope(session: Session) -> list[ScopeStats]:
     """Row count, bytes and newest anchor per (library, span, kind), sorted by scope."""
     stmt = (
         sa.select(
-            PrecomputedReel.library_key,
-            PrecomputedReel.span,
-            PrecomputedReel.kind,
+            col(PrecomputedReel.library_key),
+            col(PrecomputedReel.span),
+            col(PrecomputedReel.kind),
             sa.func.count(),
-            sa.func.coalesce(sa.func.sum(PrecomputedReel.size_bytes), 0),
-            sa.func.max(PrecomputedReel.anchor_date),
+            sa.func.coalesce(sa.func.sum(col(PrecomputedReel.size_bytes)), 0),
+            sa.func.max(col(PrecomputedReel.anchor_date)),
         )
-        .group_by(PrecomputedReel.library_key, PrecomputedReel.span, PrecomputedReel.kind)
-        .order_by(PrecomputedReel.library_key, PrecomputedReel.span, PrecomputedReel.kind)
+        .group_by(col(PrecomputedReel.library_key), col(PrecomputedReel.span), col(PrecomputedReel.kind))
+        .order_by(col(PrecomputedReel.library_key), col(PrecomputedReel.span), col(PrecomputedReel.kind))
     )
     return [
         ScopeStats(lib, span, kind, int(count), int(total), newest)

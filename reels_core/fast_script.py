@@ -21,16 +21,17 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections import Counter
+from collections.abc import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
 
 from reels_core import places
 from reels_core.domain import (
+    CAPTION_MAX_CHARS,
     DEFAULT_TARGET_S,
     MAX_TARGET_S,
     MIN_TARGET_S,
-    CAPTION_MAX_CHARS,
     MOODS,
     MOTIONS,
     MUSIC_STYLES,
@@ -142,9 +143,9 @@ def target_duration_s(req: ScriptRequest) -> float:
 def zone(name: str) -> dt.tzinfo:
     """The library time zone; UTC when the name is empty or unknown."""
     try:
-        return ZoneInfo(name) if name else dt.timezone.utc
+        return ZoneInfo(name) if name else dt.UTC
     except (ZoneInfoNotFoundError, ValueError):
-        return dt.timezone.utc
+        return dt.UTC
 
 
 def select_media(
@@ -184,21 +185,18 @@ def allocate_durations(media: list[Candidate], target_s: float) -> list[float]:
     if not media:
         return []
     total = int(round(target_s * 100))
-    caps = [
-        int(c.duration_s * 100) if c.kind == MediaKind.VIDEO and c.duration_s > 0 else None
-        for c in media
-    ]
+    caps = [int(c.duration_s * 100) if c.kind == MediaKind.VIDEO and c.duration_s > 0 else None for c in media]
     alloc = [0] * len(media)
     remaining = total
     open_idx = list(range(len(media)))
     while open_idx:
         share = remaining / len(open_idx)
-        capped = [i for i in open_idx if caps[i] is not None and caps[i] < share]
+        capped = {i: cap for i in open_idx if (cap := caps[i]) is not None and cap < share}
         if not capped:
             break
-        for i in capped:
-            alloc[i] = caps[i]  # type: ignore[assignment]
-            remaining -= caps[i]  # type: ignore[operator]
+        for i, cap in capped.items():
+            alloc[i] = cap
+            remaining -= cap
         open_idx = [i for i in open_idx if i not in capped]
     if open_idx:
         base, extra = divmod(remaining, len(open_idx))
@@ -281,9 +279,7 @@ def caption(window: Window, local: dt.datetime, place: str | None) -> str:
     return _fit(f"{when} · ", place)
 
 
-def title_and_subtitle(
-    window: Window, local: list[dt.datetime], names: list[str | None]
-) -> tuple[str, str]:
+def title_and_subtitle(window: Window, local: list[dt.datetime], names: list[str | None]) -> tuple[str, str]:
     """Title and subtitle from the window's dates and the shots' places."""
     top = _top_places(names)
     where = ", ".join(top)
@@ -323,7 +319,7 @@ def _local(ts: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
 
 
 def _utc(ts: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
-    return _local(ts, tz).astimezone(dt.timezone.utc)
+    return _local(ts, tz).astimezone(dt.UTC)
 
 
 def _too_short(c: Candidate) -> bool:
@@ -432,9 +428,7 @@ def _place_grounding(found: list[places.Place | None]) -> tuple[list[GroundingSo
             ids.append(None)
             continue
         source_id = "place:" + "-".join(
-            "".join(ch if ch.isalnum() else "_" for ch in part.lower())
-            for part in (p.city, p.country_code)
-            if part
+            "".join(ch if ch.isalnum() else "_" for ch in part.lower()) for part in (p.city, p.country_code) if part
         )
         src = sources.setdefault(source_id, GroundingSource(kind="place", source_id=source_id, label=p.label))
         src.supports_shots.append(i)
@@ -453,7 +447,7 @@ def _part_of_day(local: dt.datetime) -> str:
     return "Night"
 
 
-def _group_key_fn(window: Window):  # noqa: ANN202
+def _group_key_fn(window: Window) -> Callable[[dt.datetime, str | None], object]:
     if window.kind == Kind.ON_THIS_DAY:
         return lambda local, place: local.year
     if window.span == Span.DAY:
@@ -500,7 +494,7 @@ def _narration(
         if end - begin > 2 * NARRATION_INSET_S + 1.0:
             begin, end = begin + NARRATION_INSET_S, end - NARRATION_INSET_S
         group_names = [names[i] for i in group]
-        sources = list(dict.fromkeys(place_ids[i] for i in group if place_ids[i]))
+        sources = list(dict.fromkeys(pid for i in group if (pid := place_ids[i])))
         lines.append(
             NarrationLine(
                 text=_line_text(window, local[first], local[last], _top_places(group_names, 2)),

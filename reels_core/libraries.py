@@ -96,4 +96,6 @@ def library_roots(spec: str, data_dir: Path) -> dict[str, Path]:
 
 def configured_libraries(spec: str, data_dir: Path, timezone: str) -> dict[str, LibraryConfig]:
     """Every configured library, with absolute roots, in the one ``timezone``."""
-    return {key: LibraryConfig(key, Path(path).absolute(), timezone) for key, path in library_roots(spec, data_dir).items()}
+    return {
+        key: LibraryConfig(key, Path(path).absolute(), timezone) for key, path in library_roots(spec, data_dir).items()
+    }

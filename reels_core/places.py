@@ -10,13 +10,13 @@ spot cost one KD-tree query. The data set loads once per process (~1 s) on first
 
 from __future__ import annotations
 
-import re
-
 import math
+import re
 import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable
+from typing import Any, Protocol
 
 MAX_DISTANCE_KM = 100.0
 _ROUND_DIGITS = 3  # ~110 m of latitude: finer than any city, coarse enough to cache
@@ -58,7 +58,7 @@ def places(coords: Iterable[tuple[float | None, float | None]]) -> list[Place | 
     keys = [_key(lat, lon) for lat, lon in coords]
     missing = sorted({k for k in keys if k is not None and k not in _cache})
     if missing:
-        for k, found in zip(missing, _query(missing)):
+        for k, found in zip(missing, _query(missing), strict=True):
             _remember(k, found)
     return [None if k is None else _lookup(*k) for k in keys]
 
@@ -109,7 +109,7 @@ def _query(keys: list[tuple[float, float]]) -> list[Place | None]:
     data = _geocoder()
     results = data.query(keys)
     out: list[Place | None] = []
-    for (lat, lon), row in zip(keys, results):
+    for (lat, lon), row in zip(keys, results, strict=True):
         if distance_km(lat, lon, row["latitude"], row["longitude"]) > MAX_DISTANCE_KM:
             out.append(None)
             continue
@@ -123,12 +123,19 @@ def _query(keys: list[tuple[float, float]]) -> list[Place | None]:
     return out
 
 
+class _Geocoder(Protocol):
+    """What is used of ``reverse_geocode.GeocodeData`` (the package ships no types)."""
+
+    def query(self, coordinates: Sequence[tuple[float, float]]) -> list[dict[str, Any]]: ...
+
+
 @lru_cache(maxsize=1)
-def _geocoder():  # noqa: ANN202 - the package has no types
+def _geocoder() -> _Geocoder:
     with _load_lock:
         import reverse_geocode
 
-        return reverse_geocode.GeocodeData()
+        data: _Geocoder = reverse_geocode.GeocodeData()
+        return data
 
 
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -137,4 +144,3 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * 6371.0 * math.asin(math.sqrt(min(1.0, a)))
-

@@ -1,7 +1,7 @@
 """Which dates a reel covers, and which media fall inside them.
 
 Windows are ranges of *local* dates in the library's time zone, ``[start, end)``,
-oldest first (see DESIGN.md, "Span and kind"):
+oldest first:
 
 =========  ================================  ============================================
 span       RECAP                             ON_THIS_DAY (one range per earlier year)
@@ -39,9 +39,7 @@ _ONE_DAY = dt.timedelta(days=1)
 _ONE_MICROSECOND = dt.timedelta(microseconds=1)
 
 
-def window_for(
-    span: Span | str, kind: Kind | str, anchor: dt.date, earliest_year: int | None = None
-) -> Window:
+def window_for(span: Span | str, kind: Kind | str, anchor: dt.date, earliest_year: int | None = None) -> Window:
     """The window of ``span`` x ``kind`` anchored on ``anchor`` (a local date).
 
     ``earliest_year`` bounds ON_THIS_DAY (default: 30 years back); it must be
@@ -50,15 +48,14 @@ def window_for(
     span, kind = Span(span), Kind(kind)
     if isinstance(anchor, dt.datetime):  # a datetime is a date too; keep only the date
         anchor = anchor.date()
+    ranges: tuple[tuple[dt.date, dt.date], ...]
     if kind is Kind.RECAP:
         ranges = (_recap_range(span, anchor),)
     else:
         first = anchor.year - ON_THIS_DAY_DEFAULT_YEARS if earliest_year is None else earliest_year
         first = max(first, dt.MINYEAR)
         if first >= anchor.year:
-            raise ValueError(
-                f"earliest_year {first} leaves no year before {anchor.year} for ON_THIS_DAY"
-            )
+            raise ValueError(f"earliest_year {first} leaves no year before {anchor.year} for ON_THIS_DAY")
         ranges = tuple(_on_this_day_range(span, anchor, year) for year in range(first, anchor.year))
     return Window(span=span, kind=kind, anchor=anchor, ranges=ranges)
 
@@ -110,7 +107,7 @@ def first_instant_at(wall: dt.datetime, zone: ZoneInfo) -> dt.datetime:
     """The first UTC instant at which the clock of ``zone`` reads the naive local time
     ``wall``: its first occurrence if it happens twice; if it never happens (a gap),
     the transition that skips it, the first instant whose local time is past it."""
-    at = wall.replace(tzinfo=zone).astimezone(dt.timezone.utc)  # fold=0
+    at = wall.replace(tzinfo=zone).astimezone(dt.UTC)  # fold=0
     if at.astimezone(zone).replace(tzinfo=None) == wall:
         return at
     # In a gap fold=0 reads ``wall`` with the offset before it, which lands
@@ -118,7 +115,7 @@ def first_instant_at(wall: dt.datetime, zone: ZoneInfo) -> dt.datetime:
     # starts exactly at ``wall`` (it does not in e.g. Toronto 1919-03-31, 23:30 ->
     # 00:30, or Pacific/Chatham, 02:45 -> 03:45). fold=1 reads it with the offset
     # after, which lands before the transition: bisect between the two.
-    lo, hi = wall.replace(tzinfo=zone, fold=1).astimezone(dt.timezone.utc), at
+    lo, hi = wall.replace(tzinfo=zone, fold=1).astimezone(dt.UTC), at
     while hi - lo > _ONE_MICROSECOND:
         mid = lo + (hi - lo) / 2
         if mid.astimezone(zone).replace(tzinfo=None) >= wall:

@@ -33,13 +33,13 @@ from reels_core.domain import (
 from reels_core.errors import InvalidArgument
 
 SPAN_TO_PB = {Span.DAY: common_pb2.SPAN_DAY, Span.WEEK: common_pb2.SPAN_WEEK, Span.MONTH: common_pb2.SPAN_MONTH}
-SPAN_FROM_PB = {v: k for k, v in SPAN_TO_PB.items()}
+SPAN_FROM_PB: dict[int, Span] = {v: k for k, v in SPAN_TO_PB.items()}
 KIND_TO_PB = {Kind.ON_THIS_DAY: common_pb2.REEL_KIND_ON_THIS_DAY, Kind.RECAP: common_pb2.REEL_KIND_RECAP}
-KIND_FROM_PB = {v: k for k, v in KIND_TO_PB.items()}
+KIND_FROM_PB: dict[int, Kind] = {v: k for k, v in KIND_TO_PB.items()}
 MODE_TO_PB = {Mode.FAST: common_pb2.SCRIPT_MODE_FAST, Mode.AGENTIC: common_pb2.SCRIPT_MODE_AGENTIC}
-MODE_FROM_PB = {v: k for k, v in MODE_TO_PB.items()}
+MODE_FROM_PB: dict[int, Mode] = {v: k for k, v in MODE_TO_PB.items()}
 MEDIA_KIND_TO_PB = {MediaKind.PHOTO: common_pb2.MEDIA_KIND_PHOTO, MediaKind.VIDEO: common_pb2.MEDIA_KIND_VIDEO}
-MEDIA_KIND_FROM_PB = {v: k for k, v in MEDIA_KIND_TO_PB.items()}
+MEDIA_KIND_FROM_PB: dict[int, MediaKind] = {v: k for k, v in MEDIA_KIND_TO_PB.items()}
 
 
 def span_from_pb(value: int, *, required: bool = True) -> Span | None:
@@ -85,7 +85,7 @@ def ts_to_pb(value: dt.datetime | None) -> timestamp_pb2.Timestamp | None:
     if value is None:
         return None
     ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(value.astimezone(dt.timezone.utc) if value.tzinfo else value.replace(tzinfo=dt.timezone.utc))
+    ts.FromDatetime(value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC))
     return ts
 
 
@@ -134,7 +134,7 @@ def candidate_from_pb(c: common_pb2.Candidate) -> Candidate:
     return Candidate(
         media_id=c.media_id,
         kind=kind,
-        taken_at=c.taken_at.ToDatetime(tzinfo=dt.timezone.utc).astimezone(tz),
+        taken_at=c.taken_at.ToDatetime(tzinfo=dt.UTC).astimezone(tz),
         width=c.width,
         height=c.height,
         lat=c.latitude if c.has_location else None,

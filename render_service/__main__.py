@@ -19,14 +19,16 @@ def main() -> int:
         print(f"render_service: bad setting: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_format, settings.log_level, service="render")
+    # Imported once the settings are known good, so that a bad one is reported
+    # before the pipeline and its libraries load.
     from render_service.server import create_server
 
     try:
-        running, _port = create_server(settings)
+        server, _port = create_server(settings)
     except OSError as exc:
         print(f"render_service: {exc}", file=sys.stderr)
         return 1
-    return serve_until_signal(running, settings.grace_s, "render", on_started=running.app.start)  # type: ignore[attr-defined]
+    return serve_until_signal(server.running, settings.grace_s, "render", on_started=server.app.start)
 
 
 if __name__ == "__main__":

@@ -1,26 +1,35 @@
 """The render service's composition root: settings -> ledger, store, libraries,
-scripter client, pipeline, job runner and background loops. The servicers, the
-CLI's local mode and the tests all build on one `App`."""
+scripter client, pipeline, job runner, maintenance passes and background loops.
+
+`App.build` is the one place that builds them, and it hands each exactly what it
+uses (the pattern of cosmicpython's ``bootstrap.py``): the passes get the pipeline
+deps, a `PassRunner` (engine, owner, lock TTL) and their settings values, never the
+`App`. The servicers, the server and the tests all build on one `App`."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import structlog
 from sqlalchemy.engine import Engine
 
 from ledger.db import make_engine, migrate
 from reels_core import clock
-from render_service.indexing import register_libraries, rescan
+from reels_core.errors import InvalidArgument, NotFound
+from reels_core.libraries import InvalidLibraryKey, LibraryConfig, configured_libraries, normalize_library_key
+from render_service.indexing import RescanResult, register_libraries, rescan
 from render_service.jobs import JobRunner
-from reels_core.libraries import InvalidLibraryKey, configured_libraries, normalize_library_key
+from render_service.loops import Loops
+from render_service.loops.consolidation import ConsolidationPass
+from render_service.loops.passes import PassRunner
+from render_service.loops.pregen import PregenPass
+from render_service.loops.retention import RetentionPass, RetentionPolicy
 from render_service.pipeline import PipelineDeps
 from render_service.scans import LibraryScans
 from render_service.scripter_client import ScripterClient
 from render_service.store import ReelStore, open_store
-from reels_core.errors import InvalidArgument, NotFound
 from service_kit.settings import Settings
 
 log = structlog.get_logger("app")
@@ -35,19 +44,25 @@ class App:
     libraries: dict[str, LibraryConfig]
     deps: PipelineDeps
     runner: JobRunner
-    scans: LibraryScans
+    scans: LibraryScans[RescanResult]
+    pregen: PregenPass
+    retention: RetentionPass
+    consolidation: ConsolidationPass
+    loops: Loops
     _threads: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     # Set once the start-up scan has finished (the missed-night catch-up waits for it).
     scanned: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
-    def build(cls, settings: Settings) -> "App":
+    def build(cls, settings: Settings) -> App:
         clock.configure(settings.today, settings.clock_shift_s)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = make_engine(settings.database_url or None, settings.data_dir)
         migrate(engine)
-        store = open_store(settings.blob_url, settings.reel_dir, settings.s3_endpoint_url, settings.data_dir / "staging")
+        store = open_store(
+            settings.blob_url, settings.reel_dir, settings.s3_endpoint_url, settings.data_dir / "staging"
+        )
         libraries = configured_libraries(settings.libraries, settings.data_dir, settings.timezone)
         register_libraries(engine, libraries)
         scans = LibraryScans(lambda key: rescan(engine, libraries[key]))
@@ -72,7 +87,37 @@ class App:
             lease_s=settings.job_lease_s,
             single_process=engine.dialect.name == "sqlite",
         )
-        return cls(settings, engine, store, scripter, libraries, deps, runner, scans)
+        passes = PassRunner(engine, settings.owner_id, settings.lock_ttl_s)
+        pregen = PregenPass(
+            deps,
+            passes,
+            spans=tuple(settings.pregen_spans),
+            kinds=tuple(settings.pregen_kinds),
+            min_free_mb=settings.min_free_disk_mb,
+        )
+        retention = RetentionPass(
+            deps,
+            passes,
+            RetentionPolicy(
+                cache_max_age_s=settings.cache_max_age_days * 86400,
+                tmp_grace_s=settings.cache_tmp_grace_min * 60,
+                job_retention_s=settings.job_retention_days * 86400,
+            ),
+        )
+        consolidation = ConsolidationPass(engine, passes, tuple(sorted(libraries)))
+        loops = Loops(
+            engine,
+            pregen=pregen if settings.pregen_enabled else None,
+            pregen_hour=settings.pregen_hour,
+            timezone=settings.timezone,
+            retention=retention if settings.cache_sweep_enabled else None,
+            sweep_interval_s=settings.cache_sweep_interval_h * 3600,
+            consolidation=consolidation,
+            consolidate_interval_s=settings.consolidate_interval_h * 3600,
+        )
+        return cls(
+            settings, engine, store, scripter, libraries, deps, runner, scans, pregen, retention, consolidation, loops
+        )
 
     # --- lookups shared by the servicers ------------------------------------------
     def library(self, raw: str) -> LibraryConfig:
@@ -89,7 +134,7 @@ class App:
         return lib
 
     # --- background -----------------------------------------------------------
-    def _spawn(self, name: str, target) -> None:
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
         t = threading.Thread(target=target, name=name, daemon=True)
         t.start()
         self._threads.append(t)
@@ -98,9 +143,7 @@ class App:
         """Start workers and loops; never waits for a scan or a pass."""
         self.runner.start()
         self._spawn("initial-scan", self._initial_scan)
-        from render_service.loops import start_loops
-
-        start_loops(self)
+        self._threads.extend(self.loops.start(self._stop, self.scanned))
 
     def _initial_scan(self) -> None:
         try:
@@ -120,5 +163,7 @@ class App:
         self.scripter.close()
 
     @property
-    def stopping(self) -> threading.Event:
-        return self._stop
+    def threads(self) -> tuple[threading.Thread, ...]:
+        """The background threads started so far: the initial scan and the loops
+        (the job workers are the runner's)."""
+        return tuple(self._threads)

@@ -1,5 +1,7 @@
-"""Finding reels by key or scope: the ledger (pre-generated reels) and the job table
-(on-demand reels), the validity gate, and the sidecar. No gRPC here.
+"""The read side of the render service: reels by key or scope from the ledger
+(pre-generated reels) and the job table (on-demand reels), the validity gate, and
+the pages of ListReels, ListLibraries and ListMaintenanceRuns. No gRPC here; the
+queries are ``ledger`` functions.
 
 A key is only ever looked up; the file names come from the row that matches it.
 Every lookup here only reads, through `ledger.readonly`: a WAL snapshot that neither
@@ -10,23 +12,25 @@ scope) no ORM (see docs/BENCHMARKS.md, bench:precomputed).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
-from sqlmodel import select
 
+from ledger import libraries as library_dao
+from ledger import maintenance as maintenance_dao
 from ledger import readonly
 from ledger import reels as reel_dao
 from ledger.db import utcnow
-from ledger.models import JobState, PrecomputedReel, ReelJob
+from ledger.models import JobState, Library, MaintenanceRun, PrecomputedReel, ReelJob, RunKind
+from ledger.pagination import InvalidPageToken
 from ledger.readonly import ReelRow, read_session
-from render_service.pipeline import CONTENT_TYPE
-from render_service.store import ReelStore
 from reels_core.domain import Kind, Span
 from reels_core.errors import InvalidArgument, NotFound
+from render_service.sidecar import CONTENT_TYPE
+from render_service.store import ReelStore
 
 POSTER_SUFFIX = ".jpg"
 POSTER_CONTENT_TYPE = "image/jpeg"
@@ -55,7 +59,6 @@ class ReelInfo:
     mode_used: str = "FAST"
     fallback_reason: str = ""
     job_id: str = ""
-    sidecar: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -131,21 +134,11 @@ def find_reel(engine: Engine, key: str) -> ReelInfo:
     if row is not None:
         return _from_row(row)
     with read_session(engine) as session:
-        job = session.exec(select(ReelJob).where(ReelJob.reel_key == key)).first()
+        job = reel_dao.get_job_by_reel_key(session, key)
         info = _from_job(job) if job is not None else None
     if info is None:
         raise NotFound("REEL_NOT_FOUND", f"no reel with key {key!r}")
     return info
-
-
-def load_sidecar(store: ReelStore, info: ReelInfo) -> dict[str, Any]:
-    if not info.sidecar_name:
-        return {}
-    try:
-        with store.open(info.sidecar_name) as fh:
-            return json.load(fh)
-    except (FileNotFoundError, ValueError):
-        return {}
 
 
 def stream_target(engine: Engine, store: ReelStore, key: str) -> StreamTarget:
@@ -189,23 +182,40 @@ def precomputed_reel(engine: Engine, store: ReelStore, library: str, span: Span,
     raise NotFound(first_reason, message)
 
 
-def list_reels(engine: Engine, library: str | None, span: Span | None, kind: Kind | None, page_size: int, page_token: str) -> tuple[list[ReelInfo], str]:
-    from ledger.pagination import InvalidPageToken
-
+@contextmanager
+def _page_token_checked() -> Iterator[None]:
+    """INVALID_ARGUMENT (PAGE_TOKEN_INVALID) for a token this service did not issue
+    for these filters."""
     try:
-        with read_session(engine) as session:
-            rows, token = reel_dao.list_reels(
-                session,
-                library_key=library,
-                span=span.value if span else None,
-                kind=kind.value if kind else None,
-                page_size=page_size,
-                page_token=page_token or None,
-            )
+        yield
     except InvalidPageToken as exc:
         raise InvalidArgument("PAGE_TOKEN_INVALID", str(exc)) from None
+
+
+def list_reels(
+    engine: Engine, library: str | None, span: Span | None, kind: Kind | None, page_size: int, page_token: str
+) -> tuple[list[ReelInfo], str]:
+    with _page_token_checked(), read_session(engine) as session:
+        rows, token = reel_dao.list_reels(
+            session,
+            library_key=library,
+            span=span.value if span else None,
+            kind=kind.value if kind else None,
+            page_size=page_size,
+            page_token=page_token or None,
+        )
     return [_from_row(r) for r in rows], token
 
 
-def _utc(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+def list_libraries(engine: Engine, keys: Collection[str], page_size: int, page_token: str) -> tuple[list[Library], str]:
+    """One page of the configured libraries (``keys``) the ledger knows, by key."""
+    with _page_token_checked(), read_session(engine) as session:
+        return library_dao.list_libraries_page(session, keys=keys, page_size=page_size, page_token=page_token or None)
+
+
+def list_maintenance_runs(
+    engine: Engine, kind: RunKind | None, page_size: int, page_token: str
+) -> tuple[list[MaintenanceRun], str]:
+    """One page of maintenance runs (of ``kind``, or all), newest first."""
+    with _page_token_checked(), read_session(engine) as session:
+        return maintenance_dao.list_runs(session, page_size, page_token or None, kind=kind)

@@ -4,18 +4,20 @@ them offline. Comments are personal text: stored, never logged."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from ledger import feedback as feedback_dao
 from ledger import prefs as prefs_dao
 from ledger.db import session_scope
+from ledger.prefs import Distillate
 from ledger.readonly import read_session
-from render_service.catalog import find_reel, load_sidecar
-from render_service.store import ReelStore
 from reels_core.errors import InvalidArgument
+from render_service.catalog import find_reel
+from render_service.sidecar import RenderChoice, load_sidecar
+from render_service.store import ReelStore
 
 COMMENT_MAX_CHARS = 1000
 REASONS_MAX = 10
@@ -26,10 +28,10 @@ RATER_MAX_CHARS = 128
 @dataclass(frozen=True)
 class StoredPreferences:
     library: str
-    prefs: dict[str, Any]
+    prefs: Distillate
     feedback_count: int
-    updated_at: Any
-    captured: dict[str, Any]
+    updated_at: dt.datetime | None
+    captured: RenderChoice  # the options of the library's last CreateReel
 
 
 def rate_reel(
@@ -43,8 +45,7 @@ def rate_reel(
     if len(rater) > RATER_MAX_CHARS:
         raise InvalidArgument("RATER_INVALID", f"rater is at most {RATER_MAX_CHARS} characters")
     info = find_reel(engine, key)
-    sidecar = load_sidecar(store, info)
-    script = sidecar.get("script") or {}
+    script = load_sidecar(store, info.sidecar_name).script
     with session_scope(engine) as session:
         _row, created = feedback_dao.upsert_feedback(
             session,
@@ -54,10 +55,10 @@ def rate_reel(
             reasons=[r.strip() for r in reasons if r.strip()],
             # Capped, not refused: a long comment is still a rating worth keeping.
             comment=comment[:COMMENT_MAX_CHARS],
-            mood=info.mood or script.get("mood", ""),
-            music_style=info.music_style or script.get("music_style", ""),
+            mood=info.mood or (script.mood if script else ""),
+            music_style=info.music_style or (script.music_style if script else ""),
             duration_s=info.duration_s,
-            mode=info.mode_used or script.get("mode_used", ""),
+            mode=info.mode_used or (script.mode_used.value if script else ""),
             span=info.span,
             library_key=info.library,
         )
@@ -71,8 +72,8 @@ def get_preferences(engine: Engine, library: str) -> StoredPreferences:
         count = feedback_dao.count_feedback(session, library_key=library)
     return StoredPreferences(
         library=library,
-        prefs=dict(stored.prefs_json) if stored else {},
+        prefs=Distillate.from_json(stored.prefs_json if stored else None),
         feedback_count=count,
         updated_at=stored.updated_at if stored else None,
-        captured=dict(captured.params_json) if captured else {},
+        captured=RenderChoice.from_dict(captured.params_json if captured else None),
     )

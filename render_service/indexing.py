@@ -12,11 +12,10 @@ from sqlalchemy.engine import Engine
 from ledger import libraries as library_dao
 from ledger.db import session_scope, utcnow
 from ledger.models import Library
-from render_service.media_index import scan_library
 from reels_core.libraries import LibraryConfig
+from render_service.media_index import scan_library
 
 log = structlog.get_logger("indexing")
-
 
 
 @dataclass(frozen=True)
@@ -93,13 +92,5 @@ def rescan(engine: Engine, lib: LibraryConfig) -> RescanResult:
 
 def media_kind_counts(engine: Engine, key: str) -> tuple[int, int]:
     """(photos, videos) in the index."""
-    import sqlalchemy as sa
-
-    from ledger.models import MediaItem
-
     with session_scope(engine) as session:
-        rows = session.execute(
-            sa.select(MediaItem.kind, sa.func.count()).where(MediaItem.library_key == key).group_by(MediaItem.kind)
-        ).all()
-    counts = {k: n for k, n in rows}
-    return counts.get("PHOTO", 0), counts.get("VIDEO", 0)
+        return library_dao.media_kind_counts(session, key)

@@ -17,14 +17,15 @@ from typing import Any
 
 import structlog
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from ledger import jobs as job_dao
 from ledger import prefs as prefs_dao
 from ledger.db import session_scope
-from ledger.models import JobEvent, JobState, ReelJob
-from render_service.pipeline import PipelineDeps, ProducedReel, RenderChoice, ReelSpec, produce_reel
+from ledger.models import TERMINAL_JOB_STATES, JobEvent, JobState, ReelJob
 from reels_core.domain import Kind, Mode, Span
 from reels_core.errors import Cancelled, NotFound, ReelError
+from render_service.pipeline import PipelineDeps, ProducedReel, ReelSpec, RenderChoice, produce_reel
 
 log = structlog.get_logger("jobs")
 
@@ -159,10 +160,12 @@ class JobRunner:
 
     def cancel(self, job_id: str) -> ReelJob:
         job = self.get(job_id)
-        if job.state in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED):
+        if job.state in TERMINAL_JOB_STATES:
             return job
         with session_scope(self.engine) as session:
-            job = job_dao.set_job_state(session, job_id, JobState.CANCELLED, reason="CANCELLED", message="cancelled by request")
+            job = job_dao.set_job_state(
+                session, job_id, JobState.CANCELLED, reason="CANCELLED", message="cancelled by request"
+            )
             if job.state == JobState.CANCELLED:
                 job_dao.append_event(session, job_id, "cancelled", job.progress, "cancelled", JobState.CANCELLED)
         with self._lock:
@@ -223,18 +226,19 @@ class JobRunner:
         with self._lock:
             self._cancels[job.id] = cancel
         structlog.contextvars.bind_contextvars(job_id=job.id)
-        last = {"t": 0.0, "stage": ""}
-        lease = {"t": time.monotonic()}
+        last_t, last_stage = 0.0, ""
+        renewed_t = time.monotonic()
 
         def progress(stage: str, fraction: float, message: str) -> None:
+            nonlocal last_t, last_stage, renewed_t
             now = time.monotonic()
-            if stage == last["stage"] and now - last["t"] < EVENT_MIN_INTERVAL_S and fraction < 1.0:
+            if stage == last_stage and now - last_t < EVENT_MIN_INTERVAL_S and fraction < 1.0:
                 return
-            last.update(t=now, stage=stage)
+            last_t, last_stage = now, stage
             with session_scope(self.engine) as session:
                 job_dao.append_event(session, job.id, stage, round(fraction, 4), message, JobState.RUNNING)
-                if now - lease["t"] > self.lease_s / 4:
-                    lease["t"] = now
+                if now - renewed_t > self.lease_s / 4:
+                    renewed_t = now
                     if not job_dao.renew_lease(session, job.id, self.owner_id, self.lease_s):
                         cancel.set()  # cancelled elsewhere or taken over
             self.notifier.notify()
@@ -261,9 +265,13 @@ class JobRunner:
                         log.info("job requeued at shutdown")
                         return
             with session_scope(self.engine) as session:
-                current = job_dao.set_job_state(session, job.id, JobState.CANCELLED, reason="CANCELLED", message="cancelled")
+                current = job_dao.set_job_state(
+                    session, job.id, JobState.CANCELLED, reason="CANCELLED", message="cancelled"
+                )
                 if current.state == JobState.CANCELLED and not self._has_terminal_event(session, job.id):
-                    job_dao.append_event(session, job.id, "cancelled", current.progress, "cancelled", JobState.CANCELLED)
+                    job_dao.append_event(
+                        session, job.id, "cancelled", current.progress, "cancelled", JobState.CANCELLED
+                    )
         except ReelError as exc:
             self._fail(job.id, exc.reason, exc.message)
         except Exception as exc:  # a bug must fail the job, not the worker
@@ -276,9 +284,9 @@ class JobRunner:
             self.notifier.notify()
 
     @staticmethod
-    def _has_terminal_event(session: Any, job_id: str) -> bool:
+    def _has_terminal_event(session: Session, job_id: str) -> bool:
         events = job_dao.events_after(session, job_id, 0)
-        return bool(events) and events[-1].state in (JobState.CANCELLED, JobState.FAILED, JobState.SUCCEEDED)
+        return bool(events) and events[-1].state in TERMINAL_JOB_STATES
 
     def _finish(self, job_id: str, produced: ProducedReel) -> None:
         with session_scope(self.engine) as session:

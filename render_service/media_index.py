@@ -36,7 +36,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import av
-from PIL import ExifTags, Image, JpegImagePlugin, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageFile, JpegImagePlugin, UnidentifiedImageError
 
 from reels_core.domain import Candidate, MediaKind
 
@@ -173,7 +173,7 @@ def scan_library(root: Path, default_tz: str, known: Container[str] | None = Non
                 item = _scan_photo(Path(entry.path), rel_path, st, zone, suffix, check_pixels=check)
         except _Skip as skip:
             result.skipped.append((rel_path, skip.reason))
-        except Exception:  # any other failure on one file: count it, go on
+        except Exception:  # noqa: BLE001  # any other failure on one file: count it, go on
             result.skipped.append((rel_path, UNREADABLE))
         else:
             result.items.append(item)
@@ -229,7 +229,7 @@ def _scan_photo(
         raise _Skip(TOO_LARGE) from None
     except UnidentifiedImageError:
         raise _Skip(UNSUPPORTED if suffix in _HEIF_SUFFIXES else UNREADABLE) from None
-    except Exception:
+    except Exception:  # noqa: BLE001  # Pillow's decoders raise many types on a broken file
         raise _Skip(UNREADABLE) from None
 
     exif_ifd = _sub_ifd(exif, ExifTags.IFD.Exif)
@@ -290,7 +290,7 @@ def _decode_check(img: Image.Image) -> None:
         _decode_jpeg_reduced(img)
     elif img.format == "PNG":
         img.verify()
-    elif img.format == "WEBP":
+    elif img.format == "WEBP" and isinstance(img, ImageFile.ImageFile):
         _check_riff_size(img)
     else:
         img.load()
@@ -309,11 +309,12 @@ def _decode_jpeg_reduced(img: JpegImagePlugin.JpegImageFile) -> None:
             raise OSError("image file is truncated")
         return data
 
-    img.load_read = load_read  # on this instance only: shadows JpegImageFile.load_read
+    # On this instance only: shadows JpegImageFile.load_read (mypy refuses any method assignment).
+    img.load_read = load_read  # type: ignore[method-assign,assignment]
     img.load()
 
 
-def _check_riff_size(img: Image.Image) -> None:
+def _check_riff_size(img: ImageFile.ImageFile) -> None:
     fp = img.fp
     assert fp is not None
     fp.seek(0)
@@ -330,14 +331,14 @@ def _read_exif(img: Image.Image) -> Image.Exif:
         return Image.Exif()
     try:
         return img.getexif()
-    except Exception:  # a broken EXIF block: keep the photo, lose the metadata
+    except Exception:  # noqa: BLE001  # a broken EXIF block: keep the photo, lose the metadata
         return Image.Exif()
 
 
 def _sub_ifd(exif: Image.Exif, tag: int) -> dict:
     try:
         return exif.get_ifd(tag)
-    except Exception:
+    except Exception:  # noqa: BLE001  # a broken sub-IFD: keep the photo, lose that metadata
         return {}
 
 
@@ -369,7 +370,7 @@ def _exif_taken_at(
             local = naive.replace(tzinfo=zone)
         else:
             local = naive.replace(tzinfo=dt.timezone(dt.timedelta(minutes=offset_min)))
-        return local.astimezone(dt.timezone.utc), offset_min
+        return local.astimezone(dt.UTC), offset_min
     return None
 
 
@@ -380,7 +381,8 @@ def _parse_exif_datetime(text: str | None, subsec: str | None) -> dt.datetime | 
     if not match:
         return None
     try:
-        value = dt.datetime(*(int(g) for g in match.groups()))
+        year, month, day, hour, minute, second = (int(g) for g in match.groups())
+        value = dt.datetime(year, month, day, hour, minute, second)
     except ValueError:  # "0000:00:00 00:00:00" and friends
         return None
     if value.year < _OLDEST_PLAUSIBLE_YEAR:
@@ -429,7 +431,7 @@ def _gps_coordinate(value: Any, ref: Any, negative_ref: str, limit: float) -> fl
 
 
 def _from_mtime(st: os.stat_result) -> dt.datetime:
-    return dt.datetime.fromtimestamp(st.st_mtime, tz=dt.timezone.utc)
+    return dt.datetime.fromtimestamp(st.st_mtime, tz=dt.UTC)
 
 
 # ---------------------------------------------------------------- videos
@@ -438,7 +440,7 @@ def _from_mtime(st: os.stat_result) -> dt.datetime:
 def _scan_video(path: Path, rel_path: str, st: os.stat_result, zone: ZoneInfo) -> ScannedMedia:
     try:
         container = av.open(str(path), metadata_errors="ignore")
-    except Exception:
+    except Exception:  # noqa: BLE001  # PyAV/FFmpeg raise many types on a file that is not a video
         raise _Skip(UNREADABLE) from None
     with container:
         if not container.streams.video:
@@ -484,14 +486,14 @@ def _video_taken_at(metadata: dict[str, str], zone: ZoneInfo) -> tuple[dt.dateti
     if apple is not None:  # local time, normally with its offset
         offset = apple.utcoffset()
         if offset is None:
-            return apple.replace(tzinfo=zone).astimezone(dt.timezone.utc), None
-        return apple.astimezone(dt.timezone.utc), int(offset.total_seconds() // 60)
+            return apple.replace(tzinfo=zone).astimezone(dt.UTC), None
+        return apple.astimezone(dt.UTC), int(offset.total_seconds() // 60)
     created = _parse_iso(metadata.get("creation_time"))
     if created is None:
         return None
     if created.tzinfo is None:  # QuickTime/Matroska creation times are UTC
-        created = created.replace(tzinfo=dt.timezone.utc)
-    return created.astimezone(dt.timezone.utc), None
+        created = created.replace(tzinfo=dt.UTC)
+    return created.astimezone(dt.UTC), None
 
 
 def _parse_iso(text: str | None) -> dt.datetime | None:

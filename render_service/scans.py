@@ -1,8 +1,8 @@
 """Which libraries this process has indexed, and which it is scanning now.
 
 Before a library's first scan completes its index may be empty, and an empty index
-must never be answered as "no media" (DESIGN.md, "Never wrong while starting"):
-callers that find nothing ask ``indexed`` and wait (``wait_indexed``) within their
+must never be answered as "no media" (never wrong while starting): callers that
+find nothing ask ``indexed`` and wait (``wait_indexed``) within their
 deadline, or answer UNAVAILABLE with ``LIBRARY_SCANNING``. Scans of one library are
 serialised, so a RescanLibrary during the start-up scan waits for it rather than
 racing it.

@@ -11,8 +11,8 @@ import structlog
 
 from reels.v1 import scripter_service_pb2_grpc
 from reels_core import wire
-from reels_core.fast_script import fast_script
 from reels_core.domain import Script, ScriptRequest
+from reels_core.fast_script import fast_script
 
 log = structlog.get_logger("scripter_client")
 
@@ -49,10 +49,11 @@ class ScripterClient:
             return wire.script_from_pb(response.script)
         except grpc.RpcError as err:
             code = err.code() if hasattr(err, "code") else None
-            reason = {
+            reasons: dict[grpc.StatusCode | None, str] = {
                 grpc.StatusCode.UNAVAILABLE: "SCRIPTER_UNAVAILABLE",
                 grpc.StatusCode.DEADLINE_EXCEEDED: "SCRIPTER_TIMEOUT",
-            }.get(code, "SCRIPTER_ERROR")
+            }
+            reason = reasons.get(code, "SCRIPTER_ERROR")
             log.warning("scripter fallback", reason=reason, code=getattr(code, "name", str(code)))
             return replace(fast_script(req), fallback_reason=reason)
 

@@ -7,28 +7,29 @@ import datetime as dt
 import functools
 from typing import Any
 
-import grpc
 from google.protobuf import struct_pb2
 
 from ledger.models import JobState as DbJobState
-from reels.v1 import common_pb2, reel_admin_service_pb2 as admin_pb2, reel_admin_service_pb2_grpc as admin_grpc
-from reels.v1 import reel_service_pb2 as pb2, reel_service_pb2_grpc as pb2_grpc
+from ledger.models import Library, MaintenanceRun, ReelJob, RunKind
+from reels.v1 import common_pb2
+from reels.v1 import reel_admin_service_pb2 as admin_pb2
+from reels.v1 import reel_admin_service_pb2_grpc as admin_grpc
+from reels.v1 import reel_service_pb2 as pb2
+from reels.v1 import reel_service_pb2_grpc as pb2_grpc
+from reels_core import wire
+from reels_core.domain import MAX_TARGET_S, MIN_TARGET_S, MOODS, MUSIC_STYLES, Kind, MediaKind, Mode, Span
+from reels_core.errors import InvalidArgument
+from reels_core.windows import window_for
 from render_service import catalog
 from render_service.app import App
+from render_service.feedback import get_preferences, rate_reel
 from render_service.indexing import media_kind_counts
 from render_service.jobs import JobRequest
+from render_service.pipeline import ReelSpec, check_anchor, require_media
 from render_service.render import RESOLUTIONS
-from reels_core.windows import window_for
-from render_service.pipeline import ReelSpec, RenderChoice, check_anchor, require_media, script_from_dict
-from render_service.streaming import stream_chunks
-from reels_core import wire
-from reels_core.domain import MAX_TARGET_S, MIN_TARGET_S, MOODS, MUSIC_STYLES, Mode
-from render_service.feedback import get_preferences, rate_reel
-from render_service.loops.consolidation import run_consolidation_pass
-from render_service.loops.pregen import run_pregen_pass
-from render_service.loops.retention import run_retention_pass
+from render_service.sidecar import RenderChoice, Sidecar, load_sidecar
 from render_service.stats import ledger_stats
-from reels_core.errors import InvalidArgument
+from render_service.streaming import stream_chunks
 
 JOB_STATE_TO_PB = {
     DbJobState.QUEUED: pb2.JOB_STATE_QUEUED,
@@ -66,25 +67,24 @@ def choice_from_pb(options: common_pb2.RenderOptions) -> RenderChoice:
     return RenderChoice(resolution, aspect, target, options.mood, options.music_style, options.max_shots)
 
 
-def choice_to_pb(choice: dict[str, Any]) -> common_pb2.RenderOptions:
-    c = RenderChoice.from_dict(choice)
+def choice_to_pb(choice: RenderChoice) -> common_pb2.RenderOptions:
     return common_pb2.RenderOptions(
-        resolution=c.resolution,
-        aspect=c.aspect,
-        target_duration_seconds=c.target_duration_s,
-        mood=c.mood,
-        music_style=c.music_style,
-        max_shots=c.max_shots,
+        resolution=choice.resolution,
+        aspect=choice.aspect,
+        target_duration_seconds=choice.target_duration_s,
+        mood=choice.mood,
+        music_style=choice.music_style,
+        max_shots=choice.max_shots,
     )
 
 
-def job_to_pb(job: Any) -> pb2.ReelJob:
+def job_to_pb(job: ReelJob) -> pb2.ReelJob:
     return pb2.ReelJob(
         job_id=job.id,
         request_id=job.request_id or "",
         library=job.library_key,
-        span=wire.SPAN_TO_PB[wire.Span(job.span)],
-        kind=wire.KIND_TO_PB[wire.Kind(job.kind)],
+        span=wire.SPAN_TO_PB[Span(job.span)],
+        kind=wire.KIND_TO_PB[Kind(job.kind)],
         anchor_date=wire.date_to_pb(job.anchor_date),
         mode=wire.MODE_TO_PB[Mode(job.mode)],
         state=JOB_STATE_TO_PB[DbJobState(job.state)],
@@ -101,24 +101,24 @@ def job_to_pb(job: Any) -> pb2.ReelJob:
 def _window_pb_bytes(span: str, kind: str, anchor: dt.date) -> bytes:
     # An ON_THIS_DAY window lists 30 yearly ranges; GetPrecomputedReel answers the
     # same few windows all day, so build each once (docs/BENCHMARKS.md).
-    return wire.window_to_pb(window_for(wire.Span(span), wire.Kind(kind), anchor)).SerializeToString()
+    return wire.window_to_pb(window_for(Span(span), Kind(kind), anchor)).SerializeToString()
 
 
 def _window_pb(span: str, kind: str, anchor: dt.date) -> common_pb2.Window:
     return common_pb2.Window.FromString(_window_pb_bytes(span, kind, anchor))
 
 
-def summary_to_pb(info: catalog.ReelInfo, sidecar: dict[str, Any] | None = None) -> pb2.ReelSummary:
-    sidecar = sidecar or {}
+def summary_to_pb(info: catalog.ReelInfo, sidecar: Sidecar | None = None) -> pb2.ReelSummary:
+    script = sidecar.script if sidecar is not None else None
     window = _window_pb(info.span, info.kind, info.anchor_date)
     summary = pb2.ReelSummary(
         key=info.key,
         library=info.library,
-        span=wire.SPAN_TO_PB[wire.Span(info.span)],
-        kind=wire.KIND_TO_PB[wire.Kind(info.kind)],
+        span=wire.SPAN_TO_PB[Span(info.span)],
+        kind=wire.KIND_TO_PB[Kind(info.kind)],
         window=window,
         title=info.title,
-        subtitle=(sidecar.get("script") or {}).get("subtitle", ""),
+        subtitle=script.subtitle if script else "",
         duration_seconds=info.duration_s,
         size_bytes=info.size_bytes,
         sha256=info.sha256,
@@ -126,8 +126,8 @@ def summary_to_pb(info: catalog.ReelInfo, sidecar: dict[str, Any] | None = None)
         poster_key=info.key + catalog.POSTER_SUFFIX if info.poster_name else "",
         create_time=wire.ts_to_pb(info.created_at),
         precomputed=info.precomputed,
-        mood=info.mood or (sidecar.get("script") or {}).get("mood", ""),
-        music_style=info.music_style or (sidecar.get("script") or {}).get("music_style", ""),
+        mood=info.mood or (script.mood if script else ""),
+        music_style=info.music_style or (script.music_style if script else ""),
         mode_used=wire.MODE_TO_PB.get(Mode(info.mode_used or "FAST"), common_pb2.SCRIPT_MODE_FAST),
         fallback_reason=info.fallback_reason,
     )
@@ -184,8 +184,9 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
 
     def StreamReelVideo(self, request, context):  # noqa: N802
         target = catalog.stream_target(self.app.engine, self.app.store, request.key)
+        chunk_size = self.app.settings.stream_chunk_kib * 1024
         for chunk, offset, first in stream_chunks(
-            self.app.store, target, request.read_offset, request.read_limit, self.app.settings.stream_chunk_kib * 1024, context.is_active
+            self.app.store, target, request.read_offset, request.read_limit, chunk_size, context.is_active
         ):
             msg = pb2.StreamReelVideoResponse(data=chunk, offset=offset)
             if first:
@@ -196,36 +197,40 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
 
     def GetReel(self, request, context):  # noqa: N802
         info = catalog.find_reel(self.app.engine, request.key)
-        sidecar = catalog.load_sidecar(self.app.store, info)
-        script = script_from_dict(sidecar["script"]) if sidecar.get("script") else None
-        stats = sidecar.get("stats", {})
+        sidecar = load_sidecar(self.app.store, info.sidecar_name)
+        stats = sidecar.stats
         response = pb2.GetReelResponse(
             reel=summary_to_pb(info, sidecar),
             media=[
                 pb2.ReelMedia(
-                    media_id=m["media_id"],
-                    relative_path=m["relative_path"],
-                    kind=common_pb2.MEDIA_KIND_VIDEO if m.get("kind") == "VIDEO" else common_pb2.MEDIA_KIND_PHOTO,
-                    taken_at=wire.ts_to_pb(dt.datetime.fromisoformat(m["taken_at"])),
+                    media_id=m.media_id,
+                    relative_path=m.relative_path,
+                    kind=common_pb2.MEDIA_KIND_VIDEO if m.kind == MediaKind.VIDEO else common_pb2.MEDIA_KIND_PHOTO,
+                    taken_at=wire.ts_to_pb(m.taken_at),
                 )
-                for m in sidecar.get("media", [])
+                for m in sidecar.media
             ],
-            options=choice_to_pb((sidecar.get("params") or {}).get("choice")),
+            options=choice_to_pb(sidecar.params.choice),
             stats=pb2.RenderStats(
-                wall_seconds=float(stats.get("wall_s", 0.0)),
-                frames=int(stats.get("frames", 0)),
-                width=int(stats.get("width", 0)),
-                height=int(stats.get("height", 0)),
-                fps=int(stats.get("fps", 0)),
-                script_seconds=float(stats.get("script_s", 0.0)),
-                render_seconds=float(stats.get("render_s", 0.0)),
-                skipped_media=int(stats.get("skipped_media", 0)),
-                dropped_media=[pb2.DroppedMedia(**d) for d in stats.get("dropped_media", [])],
+                wall_seconds=stats.wall_s,
+                frames=stats.frames,
+                width=stats.width,
+                height=stats.height,
+                fps=stats.fps,
+                script_seconds=stats.script_s,
+                render_seconds=stats.render_s,
+                skipped_media=stats.skipped_media,
+                dropped_media=[
+                    pb2.DroppedMedia(
+                        media_id=d.media_id, relative_path=d.relative_path, reason=d.reason, detail=d.detail
+                    )
+                    for d in stats.dropped_media
+                ],
             ),
-            job_id=info.job_id or sidecar.get("job_id", ""),
+            job_id=info.job_id or sidecar.job_id,
         )
-        if script is not None:
-            response.script.CopyFrom(wire.script_to_pb(script))
+        if sidecar.script is not None:
+            response.script.CopyFrom(wire.script_to_pb(sidecar.script))
         return response
 
     def ListReels(self, request, context):  # noqa: N802
@@ -252,15 +257,15 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
         stored = get_preferences(self.app.engine, lib.key)
         p = stored.prefs
         prefs = common_pb2.Preferences(
-            favorite_moods=p.get("favorite_moods", []),
-            disliked_music_styles=p.get("disliked_music_styles", []),
-            preferred_duration_seconds=float(p.get("preferred_duration_s", 0.0) or 0.0),
+            favorite_moods=p.favorite_moods,
+            disliked_music_styles=p.disliked_music_styles,
+            preferred_duration_seconds=p.preferred_duration_s,
             style_stats=[
                 common_pb2.StyleStat(
-                    mood=x["mood"], music_style=x["music_style"], good_count=x["good"], bad_count=x["bad"],
-                    success_rate=x.get("success_rate", 0.0),
+                    mood=x.mood, music_style=x.music_style, good_count=x.good, bad_count=x.bad,
+                    success_rate=x.success_rate,
                 )
-                for x in p.get("style_stats", [])
+                for x in p.style_stats
             ],
         )
         response = pb2.GetPreferencesResponse(
@@ -290,7 +295,7 @@ def _job_id(raw: str) -> str:
     return raw
 
 
-def _library_to_pb(app: App, row: Any) -> admin_pb2.Library:
+def _library_to_pb(app: App, row: Library) -> admin_pb2.Library:
     photos, videos = media_kind_counts(app.engine, row.key)
     lib = app.libraries.get(row.key)
     return admin_pb2.Library(
@@ -330,20 +335,12 @@ class ReelAdminServicer(admin_grpc.ReelAdminServiceServicer):
         self.app = app
 
     def ListLibraries(self, request, context):  # noqa: N802
-        from ledger import libraries as library_dao
-        from ledger.db import session_scope
-
-        size = check_page_size(request.page_size) or 50
-        size = min(size, 1000)
-        try:
-            start = int(request.page_token or 0)
-        except ValueError:
-            raise InvalidArgument("PAGE_TOKEN_INVALID", "page_token is not a token this service issued") from None
-        with session_scope(self.app.engine) as session:
-            rows = [r for r in library_dao.list_libraries(session) if r.key in self.app.libraries]
-        page = rows[start : start + size]
-        token = str(start + size) if start + size < len(rows) else ""
-        return admin_pb2.ListLibrariesResponse(libraries=[_library_to_pb(self.app, r) for r in page], next_page_token=token)
+        rows, token = catalog.list_libraries(
+            self.app.engine, self.app.libraries.keys(), check_page_size(request.page_size), request.page_token
+        )
+        return admin_pb2.ListLibrariesResponse(
+            libraries=[_library_to_pb(self.app, r) for r in rows], next_page_token=token
+        )
 
     def RescanLibrary(self, request, context):  # noqa: N802
         lib = self.app.library(request.library)
@@ -358,10 +355,9 @@ class ReelAdminServicer(admin_grpc.ReelAdminServiceServicer):
     def RunPregenNow(self, request, context):  # noqa: N802
         spans = [wire.span_from_pb(s) for s in request.spans]
         kinds = [wire.kind_from_pb(k) for k in request.kinds]
-        outcome = run_pregen_pass(
-            self.app,
+        outcome = self.app.pregen.run(
             anchor=wire.date_from_pb(request.anchor_date),
-            libraries=list(request.libraries),
+            libraries=[self.app.library(name) for name in request.libraries],
             spans=spans,
             kinds=kinds,
             dry_run=request.dry_run,
@@ -372,8 +368,8 @@ class ReelAdminServicer(admin_grpc.ReelAdminServiceServicer):
             outcomes=[
                 admin_pb2.ScopeOutcome(
                     library=o["library"],
-                    span=wire.SPAN_TO_PB[wire.Span(o["span"])],
-                    kind=wire.KIND_TO_PB[wire.Kind(o["kind"])],
+                    span=wire.SPAN_TO_PB[Span(o["span"])],
+                    kind=wire.KIND_TO_PB[Kind(o["kind"])],
                     outcome=o["outcome"],
                     reason=o["reason"],
                     reel_key=o["reel_key"],
@@ -385,45 +381,35 @@ class ReelAdminServicer(admin_grpc.ReelAdminServiceServicer):
 
     def RunRetentionNow(self, request, context):  # noqa: N802
         dry_run = request.dry_run if request.HasField("dry_run") else True
-        outcome, plan = run_retention_pass(self.app, dry_run=dry_run, request_id=request.request_id)
+        outcome, plan = self.app.retention.run(dry_run=dry_run, request_id=request.request_id)
         return admin_pb2.RunRetentionNowResponse(
             run=run_to_pb(outcome.run),
-            deleted=[admin_pb2.DeletedItem(type=d.type, path=d.path, size_bytes=d.size_bytes, reason=d.reason) for d in plan],
+            deleted=[
+                admin_pb2.DeletedItem(type=d.type, path=d.path, size_bytes=d.size_bytes, reason=d.reason) for d in plan
+            ],
             bytes_freed=sum(d.size_bytes for d in plan),
             dry_run=dry_run,
         )
 
     def RunConsolidationNow(self, request, context):  # noqa: N802
-        outcome = run_consolidation_pass(self.app, dry_run=request.dry_run, request_id=request.request_id)
+        outcome = self.app.consolidation.run(dry_run=request.dry_run, request_id=request.request_id)
         return admin_pb2.RunConsolidationNowResponse(run=run_to_pb(outcome.run))
 
     def ListMaintenanceRuns(self, request, context):  # noqa: N802
-        from ledger import maintenance as maintenance_dao
-        from ledger.db import session_scope
-        from ledger.pagination import InvalidPageToken
-
-        kind = {
-            admin_pb2.MAINTENANCE_KIND_PREGEN: "PREGEN",
-            admin_pb2.MAINTENANCE_KIND_RETENTION: "RETENTION",
-            admin_pb2.MAINTENANCE_KIND_CONSOLIDATION: "CONSOLIDATION",
-        }.get(request.kind)
-        try:
-            with session_scope(self.app.engine) as session:
-                runs, token = maintenance_dao.list_runs(
-                    session, check_page_size(request.page_size), request.page_token or None, kind=kind
-                )
-        except InvalidPageToken as exc:
-            raise InvalidArgument("PAGE_TOKEN_INVALID", str(exc)) from None
+        kind = MAINTENANCE_KIND_FROM_PB.get(request.kind)
+        runs, token = catalog.list_maintenance_runs(
+            self.app.engine, kind, check_page_size(request.page_size), request.page_token
+        )
         return admin_pb2.ListMaintenanceRunsResponse(runs=[run_to_pb(r) for r in runs], next_page_token=token)
 
     def GetLedgerStats(self, request, context):  # noqa: N802
-        stats = ledger_stats(self.app)
+        stats = ledger_stats(self.app.engine, self.app.store)
         return admin_pb2.GetLedgerStatsResponse(
             scopes=[
                 admin_pb2.ScopeStats(
                     library=sc.library_key,
-                    span=wire.SPAN_TO_PB[wire.Span(sc.span)],
-                    kind=wire.KIND_TO_PB[wire.Kind(sc.kind)],
+                    span=wire.SPAN_TO_PB[Span(sc.span)],
+                    kind=wire.KIND_TO_PB[Kind(sc.kind)],
                     reel_count=sc.reel_count,
                     total_bytes=sc.total_bytes,
                 )
@@ -447,16 +433,17 @@ class ReelAdminServicer(admin_grpc.ReelAdminServiceServicer):
 
 
 MAINTENANCE_KIND_TO_PB = {
-    "PREGEN": admin_pb2.MAINTENANCE_KIND_PREGEN,
-    "RETENTION": admin_pb2.MAINTENANCE_KIND_RETENTION,
-    "CONSOLIDATION": admin_pb2.MAINTENANCE_KIND_CONSOLIDATION,
+    RunKind.PREGEN: admin_pb2.MAINTENANCE_KIND_PREGEN,
+    RunKind.RETENTION: admin_pb2.MAINTENANCE_KIND_RETENTION,
+    RunKind.CONSOLIDATION: admin_pb2.MAINTENANCE_KIND_CONSOLIDATION,
 }
+MAINTENANCE_KIND_FROM_PB = {pb: kind for kind, pb in MAINTENANCE_KIND_TO_PB.items()}
 
 
-def run_to_pb(run: Any) -> admin_pb2.MaintenanceRun:
+def run_to_pb(run: MaintenanceRun) -> admin_pb2.MaintenanceRun:
     msg = admin_pb2.MaintenanceRun(
         run_id=run.id or 0,
-        kind=MAINTENANCE_KIND_TO_PB[str(run.kind)],
+        kind=MAINTENANCE_KIND_TO_PB[RunKind(run.kind)],
         owner_id=run.owner_id,
         trigger=str(run.trigger),
         dry_run=run.dry_run,

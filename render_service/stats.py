@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
+from ledger import jobs as job_dao
 from ledger import maintenance as maintenance_dao
 from ledger import reels as reel_dao
+from ledger.models import MaintenanceLock, MaintenanceRun
 from ledger.readonly import read_session
-from ledger.models import MaintenanceLock, ReelJob
-
-if TYPE_CHECKING:
-    from render_service.app import App
+from render_service.store import ReelStore
 
 
 @dataclass
@@ -31,22 +29,22 @@ class LedgerStats:
     ledger_bytes: int
     cache_bytes: int
     cache_files: int
-    locks: list[Any]
-    last_runs: list[Any]
+    locks: list[MaintenanceLock]
+    last_runs: list[MaintenanceRun]
     job_count: int
 
 
-def ledger_stats(app: "App") -> LedgerStats:
+def ledger_stats(engine: Engine, store: ReelStore) -> LedgerStats:
     # A read-only snapshot: no write lock, so stats never wait for a pass.
-    with read_session(app.engine) as session:
+    with read_session(engine) as session:
         rows = reel_dao.stats_by_scope(session)
         referenced = reel_dao.referenced_paths(session)
-        locks = list(session.execute(sa.select(MaintenanceLock).order_by(MaintenanceLock.lock_id)).scalars())
+        locks = maintenance_dao.list_locks(session)
         last = maintenance_dao.last_run_by_kind(session)
-        jobs = int(session.execute(sa.select(sa.func.count()).select_from(ReelJob)).scalar_one())
+        jobs = job_dao.count_jobs(session)
     scopes = [ScopeCount(r.library_key, r.span, r.kind, r.count, r.total_bytes) for r in rows]
     ledger_bytes = cache_bytes = cache_files = 0
-    for obj in app.store.list():
+    for obj in store.list():
         if obj.name in referenced:
             ledger_bytes += obj.size
         else:

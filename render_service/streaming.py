@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+from reels_core.errors import InvalidArgument, NotFound, OutOfRange
 from render_service.catalog import StreamTarget
 from render_service.store import ReelStore
-from reels_core.errors import InvalidArgument, NotFound, OutOfRange
 
 
 def stream_chunks(

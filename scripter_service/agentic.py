@@ -30,22 +30,13 @@ import datetime as dt
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import structlog
 
 from reels_core import places
-from reels_core.fast_script import MAX_NARRATION_LINES, MIN_SHOT_S, fast_script, target_duration_s
-from scripter_service.llm import ChatModel, LLMTimeout, LLMUnavailable
-from scripter_service.prompt import (
-    DURATION_TOLERANCE,
-    SUBTITLE_MAX_CHARS,
-    TITLE_MAX_CHARS,
-    build_messages,
-    max_shots,
-    place_source_id,
-)
 from reels_core.domain import (
     CAPTION_MAX_CHARS,
     MOODS,
@@ -59,6 +50,16 @@ from reels_core.domain import (
     Script,
     ScriptRequest,
     Shot,
+)
+from reels_core.fast_script import MAX_NARRATION_LINES, MIN_SHOT_S, fast_script, target_duration_s
+from scripter_service.llm import ChatModel, LLMTimeout, LLMUnavailable
+from scripter_service.prompt import (
+    DURATION_TOLERANCE,
+    SUBTITLE_MAX_CHARS,
+    TITLE_MAX_CHARS,
+    build_messages,
+    max_shots,
+    place_source_id,
 )
 from scripter_service.tools.registry import TOOL_NOT_ALLOWED, ToolContext, ToolRegistry, context_for_request
 
@@ -78,8 +79,7 @@ MIN_CALL_S = 0.05  # no request is started with less time than this left
 MIN_AGENTIC_SHOT_S = 0.5
 VIDEO_MOTION = "static"
 FINAL_TURN = (
-    "This is your last turn: no more tool calls. Answer now with the JSON script, "
-    "citing only the sources you have."
+    "This is your last turn: no more tool calls. Answer now with the JSON script, citing only the sources you have."
 )
 
 T = TypeVar("T")
@@ -88,7 +88,7 @@ T = TypeVar("T")
 class AgenticFailure(Exception):
     """The loop gave up; ``reason`` is the fallback reason."""
 
-    def __init__(self, reason: str, stats: "LoopStats | None" = None) -> None:
+    def __init__(self, reason: str, stats: LoopStats | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.stats = stats or LoopStats()

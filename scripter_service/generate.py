@@ -19,11 +19,11 @@ from pathlib import Path
 import structlog
 
 from reels_core import libraries
+from reels_core.domain import Mode, Script, ScriptRequest
+from reels_core.fast_script import fast_script, zone
 from reels_core.libraries import CONTEXT_DIR, InvalidLibraryKey, normalize_library_key
 from scripter_service.agentic import LLM_NOT_CONFIGURED, LLM_TIMEOUT, LoopLimits, agentic_script
-from reels_core.fast_script import fast_script, zone
 from scripter_service.llm import ChatModel, LLMConfig, OpenAIChat
-from reels_core.domain import Mode, Script, ScriptRequest
 from scripter_service.tools.registry import ToolRegistry, default_registry
 from service_kit.settings import Settings
 
@@ -47,7 +47,7 @@ class ScriptGenerator:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "ScriptGenerator":
+    def from_settings(cls, settings: Settings) -> ScriptGenerator:
         config = LLMConfig(
             base_url=settings.llm_base_url,
             model=settings.llm_model,
@@ -73,12 +73,13 @@ class ScriptGenerator:
         script = fast_script(req)
         if req.mode is not Mode.AGENTIC:
             return script
-        if not self.llm_configured:
+        config = self.llm_config
+        if config is None or not config.configured:
             return dataclasses.replace(script, mode_used=Mode.FAST, fallback_reason=LLM_NOT_CONFIGURED)
-        budget = agentic_budget_s(deadline_s, self.llm_config.timeout_s, self.max_steps)  # type: ignore[union-attr]
+        budget = agentic_budget_s(deadline_s, config.timeout_s, self.max_steps)
         limits = LoopLimits(
             max_steps=self.max_steps,
-            call_timeout_s=self.llm_config.timeout_s,  # type: ignore[union-attr]
+            call_timeout_s=config.timeout_s,
             deadline=started + budget,
         )
         if limits.next_call_timeout() is None:

@@ -116,7 +116,7 @@ class OpenAIChat:
         try:
             response = self._client.chat.completions.create(
                 model=self.config.model,
-                messages=messages,  # type: ignore[arg-type]
+                messages=messages,  # type: ignore[arg-type]  # plain JSON dicts; openai types them as TypedDicts
                 temperature=TEMPERATURE,
                 timeout=timeout,
                 **kwargs,

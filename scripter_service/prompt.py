@@ -15,7 +15,6 @@ import json
 from typing import Any
 
 from reels_core import places
-from reels_core.fast_script import MIN_SHOT_S, WEEKDAYS, zone
 from reels_core.domain import (
     CAPTION_MAX_CHARS,
     MOODS,
@@ -26,6 +25,7 @@ from reels_core.domain import (
     Script,
     ScriptRequest,
 )
+from reels_core.fast_script import MIN_SHOT_S, WEEKDAYS, zone
 from scripter_service.tools.registry import Tool
 
 TITLE_MAX_CHARS = 60
@@ -100,9 +100,9 @@ def user_message(req: ScriptRequest, draft: Script, target_s: float) -> str:
     lines = [
         f"Reel: {what}.",
         f"Period (local dates, end exclusive): {ranges}. Time zone: {req.timezone or 'UTC'}.",
-        "Tool time ranges for it: " + "; ".join(
-            f'start "{_midnight(a, tz)}", end "{_midnight(b, tz)}"' for a, b in window.ranges
-        ) + ".",
+        "Tool time ranges for it: "
+        + "; ".join(f'start "{_midnight(a, tz)}", end "{_midnight(b, tz)}"' for a, b in window.ranges)
+        + ".",
         f"Target length: {target_s:g} s, at most {max_shots(req, draft)} shots.",
         f"Taste: {taste(req)}",
         "",
@@ -135,7 +135,7 @@ def candidate_rows(req: ScriptRequest, draft: Script, tz: dt.tzinfo) -> list[dic
         ordered = [c for c in ordered if c.media_id in chosen]
     found = places.places([(c.lat, c.lon) for c in ordered])
     rows = []
-    for c, p in zip(ordered, found):
+    for c, p in zip(ordered, found, strict=True):
         local = c.taken_at.astimezone(tz) if c.taken_at.tzinfo else c.taken_at.replace(tzinfo=tz)
         row: dict[str, Any] = {
             "media_id": c.media_id,
@@ -159,8 +159,13 @@ def draft_summary(draft: Script) -> dict[str, Any]:
         "mood": draft.mood,
         "music_style": draft.music_style,
         "shots": [
-            {"media_id": s.media_id, "duration_s": s.duration_s, "caption": s.caption, "motion": s.motion,
-             "transition": s.transition}
+            {
+                "media_id": s.media_id,
+                "duration_s": s.duration_s,
+                "caption": s.caption,
+                "motion": s.motion,
+                "transition": s.transition,
+            }
             for s in draft.shots
         ],
     }
@@ -194,9 +199,7 @@ def max_shots(req: ScriptRequest, draft: Script) -> int:
 def place_source_id(place: places.Place) -> str:
     """'place:nice-fr': the id FAST grounding gives the same place."""
     return "place:" + "-".join(
-        "".join(ch if ch.isalnum() else "_" for ch in part.lower())
-        for part in (place.city, place.country_code)
-        if part
+        "".join(ch if ch.isalnum() else "_" for ch in part.lower()) for part in (place.city, place.country_code) if part
     )
 
 

@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a plain script from anywhere
     sys.path.insert(0, str(ROOT))
 
-import grpc  # noqa: E402
-from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 DOC = ROOT / "docs" / "BENCHMARKS.md"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -59,10 +59,14 @@ def stop_process(proc: subprocess.Popen, timeout: float = 10) -> None:
 
 def machine() -> str:
     cpu = cpu_model()
-    return f"{os.cpu_count()} cores ({cpu}), Linux {platform.release()}, Python {platform.python_version()}, grpcio {grpc.__version__}"
+    return (
+        f"{os.cpu_count()} cores ({cpu}), Linux {platform.release()}, "
+        f"Python {platform.python_version()}, grpcio {grpc.__version__}"
+    )
 
 
 # --- /proc ---------------------------------------------------------------------
+
 
 def status_kib(pid: int, field: str) -> int:
     """A ``VmRSS``/``VmHWM`` line of /proc/<pid>/status, in KiB."""
@@ -88,6 +92,7 @@ def percentile(values: list[float], q: float) -> float:
 
 # --- fixtures ------------------------------------------------------------------
 
+
 def write_random_file(path: Path, size: int, seed: int = 1) -> str:
     """Write `size` pseudo-random bytes (incompressible, like video) and return the
     sha256; an existing file of the right size is reused."""
@@ -111,21 +116,46 @@ def write_random_file(path: Path, size: int, seed: int = 1) -> str:
     return digest.hexdigest()
 
 
-def row_fields(key: str, library: str, span: str, kind: str, anchor: dt.date, video: str, size: int,
-               sha256: str, valid_until: dt.datetime, created_at: dt.datetime) -> dict:
+def row_fields(
+    key: str,
+    library: str,
+    span: str,
+    kind: str,
+    anchor: dt.date,
+    video: str,
+    size: int,
+    sha256: str,
+    valid_until: dt.datetime,
+    created_at: dt.datetime,
+) -> dict:
     """The keyword arguments of ``ledger.reels.record_reel`` for a bench row."""
     start = dt.datetime.combine(anchor - dt.timedelta(days=1), dt.time(), dt.UTC)
     return dict(
-        key=key, library_key=library, span=span, kind=kind, anchor_date=anchor,
-        window_start=start, window_end=start + dt.timedelta(days=1), valid_until=valid_until,
-        video_path=video, sidecar_path=video[:-4] + ".json", poster_path=video[:-4] + ".jpg",
-        title="Bench reel", duration_s=30.0, size_bytes=size, sha256=sha256,
-        media_fingerprint="bench", mood="calm", music_style="piano", mode_used="FAST",
+        key=key,
+        library_key=library,
+        span=span,
+        kind=kind,
+        anchor_date=anchor,
+        window_start=start,
+        window_end=start + dt.timedelta(days=1),
+        valid_until=valid_until,
+        video_path=video,
+        sidecar_path=video[:-4] + ".json",
+        poster_path=video[:-4] + ".jpg",
+        title="Bench reel",
+        duration_s=30.0,
+        size_bytes=size,
+        sha256=sha256,
+        media_fingerprint="bench",
+        mood="calm",
+        music_style="piano",
+        mode_used="FAST",
         created_at=created_at,
     )
 
 
 # --- the server under test -------------------------------------------------------
+
 
 @dataclass
 class ServerProcess:
@@ -170,8 +200,9 @@ def start_render(env: dict[str, str], log_path: Path, timeout_s: float = 60) -> 
     env = dict(env, REEL_RENDER_ADDR=f"127.0.0.1:{port}")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "render_service"], cwd=ROOT, env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "render_service"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     server = ServerProcess(proc, port, log_path)
     deadline = time.monotonic() + timeout_s
     with grpc.insecure_channel(server.address) as channel:
@@ -180,7 +211,10 @@ def start_render(env: dict[str, str], log_path: Path, timeout_s: float = 60) -> 
             if proc.poll() is not None:
                 raise RuntimeError(f"render_service exited ({proc.returncode}); see {log_path}")
             try:
-                if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == health_pb2.HealthCheckResponse.SERVING:
+                if (
+                    stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status
+                    == health_pb2.HealthCheckResponse.SERVING
+                ):
                     return server
             except grpc.RpcError:
                 pass
@@ -191,6 +225,7 @@ def start_render(env: dict[str, str], log_path: Path, timeout_s: float = 60) -> 
 
 
 # --- docs/BENCHMARKS.md ------------------------------------------------------------
+
 
 def write_section(name: str, markdown: str, doc: Path = DOC) -> None:
     """Replace (or append) the ``<!-- bench:NAME -->`` section, leaving the others."""

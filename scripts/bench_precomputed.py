@@ -56,15 +56,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_common as bc  # noqa: E402
+import bench_common as bc
+import grpc
+import sqlalchemy as sa
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-import grpc  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
-from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
-
-from reels.v1 import common_pb2  # noqa: E402
-from reels.v1 import reel_service_pb2 as pb2  # noqa: E402
-from reels.v1 import reel_service_pb2_grpc  # noqa: E402
+from reels.v1 import (
+    common_pb2,
+    reel_service_pb2_grpc,
+)
+from reels.v1 import reel_service_pb2 as pb2
 
 LIBRARIES = [f"bench{i:02d}" for i in range(16)]
 SPANS = [("DAY", common_pb2.SPAN_DAY), ("WEEK", common_pb2.SPAN_WEEK), ("MONTH", common_pb2.SPAN_MONTH)]
@@ -73,12 +74,34 @@ SCOPES = [(lib, s, k) for lib in LIBRARIES for s in SPANS for k in KINDS]
 FILE_SIZE = 4096
 FIXTURE_VERSION = 2
 TARGET_RATIO, TARGET_P99_MS, TARGET_SCALE = 0.7, 10.0, 1.2
-COLUMNS = ("key", "library_key", "span", "kind", "anchor_date", "window_start", "window_end", "title", "duration_s",
-           "size_bytes", "sha256", "media_fingerprint", "mood", "music_style", "mode_used", "fallback_reason",
-           "video_path", "sidecar_path", "poster_path", "status", "created_at", "valid_until")
+COLUMNS = (
+    "key",
+    "library_key",
+    "span",
+    "kind",
+    "anchor_date",
+    "window_start",
+    "window_end",
+    "title",
+    "duration_s",
+    "size_bytes",
+    "sha256",
+    "media_fingerprint",
+    "mood",
+    "music_style",
+    "mode_used",
+    "fallback_reason",
+    "video_path",
+    "sidecar_path",
+    "poster_path",
+    "status",
+    "created_at",
+    "valid_until",
+)
 
 
 # --- fixtures --------------------------------------------------------------------
+
 
 def _sqlite_ts(value: dt.datetime) -> str:
     """How the ledger's UTCDateTime column stores a value in SQLite (naive UTC text,
@@ -109,16 +132,38 @@ def fixture_rows(rows: int, shas: list[str], now: dt.datetime, ts) -> Iterator[t
             midnight = dt.datetime.combine(anchor, dt.time(), dt.UTC)
             created = ts(midnight + dt.timedelta(hours=3))
             valid = far if depth == 0 else ts(midnight + dt.timedelta(hours=26))
-            yield (f"bench-{scope_index:02d}-{depth:06d}", lib, span, kind, anchor.isoformat(),
-                   ts(midnight - dt.timedelta(days=1)), ts(midnight), "Bench reel", 30.0, FILE_SIZE,
-                   shas[scope_index], "bench", "calm", "piano", "FAST", "", video, video[:-4] + ".json",
-                   video[:-4] + ".jpg", "READY", created, valid)
+            yield (
+                f"bench-{scope_index:02d}-{depth:06d}",
+                lib,
+                span,
+                kind,
+                anchor.isoformat(),
+                ts(midnight - dt.timedelta(days=1)),
+                ts(midnight),
+                "Bench reel",
+                30.0,
+                FILE_SIZE,
+                shas[scope_index],
+                "bench",
+                "calm",
+                "piano",
+                "FAST",
+                "",
+                video,
+                video[:-4] + ".json",
+                video[:-4] + ".jpg",
+                "READY",
+                created,
+                valid,
+            )
 
 
 def reel_files(data_dir: Path) -> list[str]:
     """The 4 KiB file of each scope's newest row in the reel store; their sha256."""
-    return [bc.write_random_file(data_dir / "reels" / f"bench-scope-{i:02d}.mp4", FILE_SIZE, seed=100 + i)
-            for i in range(len(SCOPES))]
+    return [
+        bc.write_random_file(data_dir / "reels" / f"bench-scope-{i:02d}.mp4", FILE_SIZE, seed=100 + i)
+        for i in range(len(SCOPES))
+    ]
 
 
 def make_ledger(data_dir: Path, rows: int) -> tuple[float | None, bool]:
@@ -143,8 +188,10 @@ def make_ledger(data_dir: Path, rows: int) -> tuple[float | None, bool]:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = OFF")  # a fixture: rebuilt if a crash tears it
         conn.execute("BEGIN")
-        conn.executemany(f"INSERT INTO precomputed_reels ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-                         fixture_rows(rows, shas, utcnow(), _sqlite_ts))
+        conn.executemany(
+            f"INSERT INTO precomputed_reels ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+            fixture_rows(rows, shas, utcnow(), _sqlite_ts),
+        )
         conn.execute("COMMIT")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
@@ -156,13 +203,16 @@ def make_ledger(data_dir: Path, rows: int) -> tuple[float | None, bool]:
 
 # --- PostgreSQL ----------------------------------------------------------------------
 
+
 def pg_url(base_url: str, schema: str) -> str:
     """`base_url` with every table in `schema` (``search_path``, as
     tests/db_fixtures.url_with_search_path) and connections named after it
     (``application_name``, to find the server's back ends in pg_stat_activity)."""
-    return sa.make_url(base_url).update_query_dict(
-        {"options": f"-csearch_path={schema}", "application_name": schema}
-    ).render_as_string(hide_password=False)
+    return (
+        sa.make_url(base_url)
+        .update_query_dict({"options": f"-csearch_path={schema}", "application_name": schema})
+        .render_as_string(hide_password=False)
+    )
 
 
 def _psycopg_conninfo(url: str) -> str:
@@ -235,16 +285,21 @@ class PgProbe:
 
         self.conn = psycopg.connect(_psycopg_conninfo(base_url), autocommit=True)
         self.application_name = application_name
-        backend = self.conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        row = self.conn.execute("SELECT pg_backend_pid()").fetchone()
+        assert row is not None  # one row, always
+        backend = row[0]
         self.postmaster = int(_proc_stat(backend)[1])  # the back end's parent
         self.max_seen = 0  # the most back ends of the server one sample found
 
     def sample(self) -> tuple[float, int]:
         """(CPU seconds of every PostgreSQL process, sessions opened so far)."""
-        sessions, conns = self.conn.execute(
+        row = self.conn.execute(
             "SELECT (SELECT sessions FROM pg_stat_database WHERE datname = current_database()),"
-            " (SELECT count(*) FROM pg_stat_activity WHERE application_name = %s)", (self.application_name,)
+            " (SELECT count(*) FROM pg_stat_activity WHERE application_name = %s)",
+            (self.application_name,),
         ).fetchone()
+        assert row is not None  # one row, always
+        sessions, conns = row
         self.max_seen = max(self.max_seen, conns)
         f = _proc_stat(self.postmaster)
         ticks = sum(int(x) for x in f[11:15])  # utime, stime, cutime, cstime
@@ -273,8 +328,8 @@ def check_answers(address: str) -> None:
 
 # --- clients ----------------------------------------------------------------------
 
-def _client(worker: int, threads: int, procs: int, addresses: list[str], commands: mp.Queue,
-            results: mp.Queue) -> None:
+
+def _client(worker: int, threads: int, procs: int, addresses: list[str], commands: mp.Queue, results: mp.Queue) -> None:
     """One client process: `threads` callers per server, each with its own channel;
     runs the phases it is told to and reports every call's latency."""
     channels = {a: [grpc.insecure_channel(a) for _ in range(threads)] for a in addresses}
@@ -284,50 +339,58 @@ def _client(worker: int, threads: int, procs: int, addresses: list[str], command
     results.put(("ready", worker))
     while (cmd := commands.get()) is not None:
         address, rpc, start_at, duration, rate = cmd  # rate: calls/s per caller, None = closed loop
-        end_at = start_at + duration
-        lat: list[list[float]] = [[] for _ in range(threads)]
-        errors: list[str] = []
-
-        def call_loop(t: int) -> None:
-            ch = channels[address][t]
-            health = health_pb2_grpc.HealthStub(ch).Check
-            reels = reel_service_pb2_grpc.ReelServiceStub(ch).GetPrecomputedReel
-            noop_req = health_pb2.HealthCheckRequest()
-            reqs = [pb2.GetPrecomputedReelRequest(library=lib, span=s, kind=k) for lib, (_, s), (_, k) in SCOPES]
-            n = (worker * threads + t) * 7
-            out = lat[t]
-            interval = 1 / rate if rate else 0.0
-            # Callers spread evenly over one interval, so that paced calls do not arrive in bursts.
-            next_at = start_at + interval * (worker * threads + t) / (threads * procs) - interval
-            while time.time() < start_at:
-                time.sleep(0.001)
-            while time.time() < end_at:
-                if interval:
-                    next_at += interval
-                    wait = next_at - time.time()
-                    if wait > 0:
-                        time.sleep(wait)
-                t0 = time.perf_counter()
-                try:
-                    if rpc == "noop":
-                        health(noop_req, timeout=10)
-                    else:
-                        reels(reqs[n % len(reqs)], timeout=10)
-                except grpc.RpcError as exc:
-                    errors.append(f"{exc.code().name}: {exc.details()}"[:200])
-                    continue
-                out.append(time.perf_counter() - t0)
-                n += 1
-
-        pool = [threading.Thread(target=call_loop, args=(t,)) for t in range(threads)]
-        for th in pool:
-            th.start()
-        for th in pool:
-            th.join()
-        results.put(("done", worker, [x for per in lat for x in per], errors[:5], len(errors)))
+        lat, errors = _phase(worker, procs, channels[address], rpc, start_at, start_at + duration, rate)
+        results.put(("done", worker, lat, errors[:5], len(errors)))
     for chans in channels.values():
         for ch in chans:
             ch.close()
+
+
+def _phase(
+    worker: int, procs: int, chans: list[grpc.Channel], rpc: str, start_at: float, end_at: float, rate: float | None
+) -> tuple[list[float], list[str]]:
+    """One phase on one server: one caller thread per channel; every call's latency and the errors."""
+    threads = len(chans)
+    lat: list[list[float]] = [[] for _ in range(threads)]
+    errors: list[str] = []
+
+    def call_loop(t: int) -> None:
+        ch = chans[t]
+        health = health_pb2_grpc.HealthStub(ch).Check
+        reels = reel_service_pb2_grpc.ReelServiceStub(ch).GetPrecomputedReel
+        noop_req = health_pb2.HealthCheckRequest()
+        reqs = [pb2.GetPrecomputedReelRequest(library=lib, span=s, kind=k) for lib, (_, s), (_, k) in SCOPES]
+        n = (worker * threads + t) * 7
+        out = lat[t]
+        interval = 1 / rate if rate else 0.0
+        # Callers spread evenly over one interval, so that paced calls do not arrive in bursts.
+        next_at = start_at + interval * (worker * threads + t) / (threads * procs) - interval
+        while time.time() < start_at:
+            time.sleep(0.001)
+        while time.time() < end_at:
+            if interval:
+                next_at += interval
+                wait = next_at - time.time()
+                if wait > 0:
+                    time.sleep(wait)
+            t0 = time.perf_counter()
+            try:
+                if rpc == "noop":
+                    health(noop_req, timeout=10)
+                else:
+                    reels(reqs[n % len(reqs)], timeout=10)
+            except grpc.RpcError as exc:
+                errors.append(f"{exc.code().name}: {exc.details()}"[:200])
+                continue
+            out.append(time.perf_counter() - t0)
+            n += 1
+
+    pool = [threading.Thread(target=call_loop, args=(t,)) for t in range(threads)]
+    for th in pool:
+        th.start()
+    for th in pool:
+        th.join()
+    return [x for per in lat for x in per], errors
 
 
 @dataclass
@@ -349,15 +412,23 @@ class Clients:
         self.callers = callers
         self.commands = [ctx.Queue() for _ in range(procs)]
         self.results: mp.Queue = ctx.Queue()
-        self.procs = [ctx.Process(target=_client, args=(w, callers // procs, procs, addresses, self.commands[w], self.results))
-                      for w in range(procs)]
+        self.procs = [
+            ctx.Process(target=_client, args=(w, callers // procs, procs, addresses, self.commands[w], self.results))
+            for w in range(procs)
+        ]
         for p in self.procs:
             p.start()
         for _ in self.procs:
             self.results.get(timeout=120)
 
-    def phase(self, server: bc.ServerProcess, rpc: str, duration: float, total_rate: float | None = None,
-              db: PgProbe | None = None) -> Phase:
+    def phase(
+        self,
+        server: bc.ServerProcess,
+        rpc: str,
+        duration: float,
+        total_rate: float | None = None,
+        db: PgProbe | None = None,
+    ) -> Phase:
         """Closed loop (every caller calls again as soon as it has an answer) or, with
         `total_rate`, paced: each caller calls at total_rate / callers per second."""
         start_at = time.time() + 0.3
@@ -371,7 +442,11 @@ class Clients:
         time.sleep(duration)
         c1 = bc.cpu_seconds(server.pid)
         d1 = db.sample() if db else None
-        db_cpu, db_sessions = ((d1[0] - d0[0]) / duration, (d1[1] - d0[1]) / duration) if db else (None, None)
+        db_cpu, db_sessions = (
+            ((d1[0] - d0[0]) / duration, (d1[1] - d0[1]) / duration)
+            if d0 is not None and d1 is not None
+            else (None, None)
+        )
         got = [self.results.get(timeout=duration + 60) for _ in self.procs]
         lat = [x * 1000 for g in got for x in g[2]]
         errors = sum(g[4] for g in got)
@@ -379,8 +454,15 @@ class Clients:
             print(f"  {rpc}: {errors} errors, e.g. {[e for g in got for e in g[3]][:2]}")
         if not lat:
             return Phase(0.0, float("nan"), float("nan"), (c1 - c0) / duration, errors, db_cpu, db_sessions)
-        return Phase(len(lat) / duration, bc.percentile(lat, 50), bc.percentile(lat, 99), (c1 - c0) / duration, errors,
-                     db_cpu, db_sessions)
+        return Phase(
+            len(lat) / duration,
+            bc.percentile(lat, 50),
+            bc.percentile(lat, 99),
+            (c1 - c0) / duration,
+            errors,
+            db_cpu,
+            db_sessions,
+        )
 
     def close(self) -> None:
         for q in self.commands:
@@ -394,11 +476,17 @@ def _loadavg() -> str:
 
 
 def median_phase(phases: list[Phase]) -> Phase:
-    return Phase(statistics.median(p.qps for p in phases), statistics.median(p.p50_ms for p in phases),
-                 statistics.median(p.p99_ms for p in phases), statistics.median(p.server_cpu for p in phases),
-                 sum(p.errors for p in phases),
-                 statistics.median(p.db_cpu for p in phases) if phases[0].db_cpu is not None else None,
-                 statistics.median(p.db_sessions for p in phases) if phases[0].db_sessions is not None else None)
+    return Phase(
+        statistics.median(p.qps for p in phases),
+        statistics.median(p.p50_ms for p in phases),
+        statistics.median(p.p99_ms for p in phases),
+        statistics.median(p.server_cpu for p in phases),
+        sum(p.errors for p in phases),
+        statistics.median(p.db_cpu for p in phases if p.db_cpu is not None) if phases[0].db_cpu is not None else None,
+        statistics.median(p.db_sessions for p in phases if p.db_sessions is not None)
+        if phases[0].db_sessions is not None
+        else None,
+    )
 
 
 # --- report ------------------------------------------------------------------------
@@ -506,8 +594,15 @@ def _ok(good: bool) -> str:
     return "met" if good else "**missed**"
 
 
-def report(cmd: str, ns: argparse.Namespace, res: dict[str, dict[str, Phase]], paced: dict[str, dict[str, Phase]],
-           offered: float, built: dict[str, float], load: tuple[str, str]) -> str:
+def report(
+    cmd: str,
+    ns: argparse.Namespace,
+    res: dict[str, dict[str, Phase]],
+    paced: dict[str, dict[str, Phase]],
+    offered: float,
+    built: dict[str, float],
+    load: tuple[str, str],
+) -> str:
     lines = [
         "## GetPrecomputedReel vs a no-op RPC",
         "",
@@ -528,10 +623,14 @@ def report(cmd: str, ns: argparse.Namespace, res: dict[str, dict[str, Phase]], p
     ]
     for label in res:
         noop, pre = res[label]["noop"], res[label]["precomputed"]
-        lines.append(f"| {label} | Health/Check (no-op) | {noop.qps:.0f} | 1.00x | {noop.p50_ms:.2f} | {noop.p99_ms:.2f} | "
-                     f"{noop.server_cpu:.2f} | {noop.errors} |")
-        lines.append(f"| {label} | GetPrecomputedReel | {pre.qps:.0f} | {pre.qps / noop.qps:.2f}x | {pre.p50_ms:.2f} | "
-                     f"{pre.p99_ms:.2f} | {pre.server_cpu:.2f} | {pre.errors} |")
+        lines.append(
+            f"| {label} | Health/Check (no-op) | {noop.qps:.0f} | 1.00x | {noop.p50_ms:.2f} | {noop.p99_ms:.2f} | "
+            f"{noop.server_cpu:.2f} | {noop.errors} |"
+        )
+        lines.append(
+            f"| {label} | GetPrecomputedReel | {pre.qps:.0f} | {pre.qps / noop.qps:.2f}x | {pre.p50_ms:.2f} | "
+            f"{pre.p99_ms:.2f} | {pre.server_cpu:.2f} | {pre.errors} |"
+        )
     lines += [
         "",
         f"Paced (the same {ns.callers} callers offering {offered:.0f} calls/s in all, "
@@ -544,30 +643,45 @@ def report(cmd: str, ns: argparse.Namespace, res: dict[str, dict[str, Phase]], p
     for label in paced:
         for rpc, name in (("noop", "Health/Check (no-op)"), ("precomputed", "GetPrecomputedReel")):
             ph = paced[label][rpc]
-            lines.append(f"| {label} | {name} | {ph.qps:.0f} | {ph.p50_ms:.2f} | {ph.p99_ms:.2f} | "
-                         f"{ph.server_cpu:.2f} | {ph.errors} |")
+            lines.append(
+                f"| {label} | {name} | {ph.qps:.0f} | {ph.p50_ms:.2f} | {ph.p99_ms:.2f} | "
+                f"{ph.server_cpu:.2f} | {ph.errors} |"
+            )
     lines += ["", "| target | measured | |", "| --- | ---: | --- |"]
     for label in res:
         noop, pre = res[label]["noop"], res[label]["precomputed"]
         ratio = pre.qps / noop.qps
-        lines.append(f"| {label}: QPS >= {TARGET_RATIO}x no-op (closed loop) | {ratio:.2f}x | {_ok(ratio >= TARGET_RATIO)} |")
-        lines.append(f"| {label}: p99 <= {TARGET_P99_MS:.0f} ms (closed loop) | {pre.p99_ms:.2f} ms "
-                     f"(no-op {noop.p99_ms:.2f} ms) | {_ok(pre.p99_ms <= TARGET_P99_MS)} |")
+        lines.append(
+            f"| {label}: QPS >= {TARGET_RATIO}x no-op (closed loop) | {ratio:.2f}x | {_ok(ratio >= TARGET_RATIO)} |"
+        )
+        lines.append(
+            f"| {label}: p99 <= {TARGET_P99_MS:.0f} ms (closed loop) | {pre.p99_ms:.2f} ms "
+            f"(no-op {noop.p99_ms:.2f} ms) | {_ok(pre.p99_ms <= TARGET_P99_MS)} |"
+        )
         pp, pn = paced[label]["precomputed"], paced[label]["noop"]
-        lines.append(f"| {label}: p99 <= {TARGET_P99_MS:.0f} ms (paced, {offered:.0f}/s) | {pp.p99_ms:.2f} ms "
-                     f"(no-op {pn.p99_ms:.2f} ms) | {_ok(pp.p99_ms <= TARGET_P99_MS)} |")
+        lines.append(
+            f"| {label}: p99 <= {TARGET_P99_MS:.0f} ms (paced, {offered:.0f}/s) | {pp.p99_ms:.2f} ms "
+            f"(no-op {pn.p99_ms:.2f} ms) | {_ok(pp.p99_ms <= TARGET_P99_MS)} |"
+        )
     if len(res) == 2:
         (small, a), (big, b) = res.items()
         qps_scale = a["precomputed"].qps / b["precomputed"].qps
         p99_scale = paced[big]["precomputed"].p99_ms / paced[small]["precomputed"].p99_ms
-        lines.append(f"| {big} within {TARGET_SCALE}x of {small}: QPS {small}/{big} (closed loop) | {qps_scale:.2f}x | "
-                     f"{_ok(qps_scale <= TARGET_SCALE)} |")
-        lines.append(f"| {big} within {TARGET_SCALE}x of {small}: p99 {big}/{small} (paced) | {p99_scale:.2f}x | "
-                     f"{_ok(p99_scale <= TARGET_SCALE)} |")
+        lines.append(
+            f"| {big} within {TARGET_SCALE}x of {small}: QPS {small}/{big} (closed loop) | {qps_scale:.2f}x | "
+            f"{_ok(qps_scale <= TARGET_SCALE)} |"
+        )
+        lines.append(
+            f"| {big} within {TARGET_SCALE}x of {small}: p99 {big}/{small} (paced) | {p99_scale:.2f}x | "
+            f"{_ok(p99_scale <= TARGET_SCALE)} |"
+        )
     lines.append("")
     if any(built.values()):
-        lines.append("Ledger build time (bulk insert, cached afterwards): "
-                     + ", ".join(f"{k}: {v:.0f} s" for k, v in built.items() if v) + ".")
+        lines.append(
+            "Ledger build time (bulk insert, cached afterwards): "
+            + ", ".join(f"{k}: {v:.0f} s" for k, v in built.items() if v)
+            + "."
+        )
         lines.append("")
     lines.append(NOTES)
     return "\n".join(lines)
@@ -593,13 +707,26 @@ class Target:
     def name(self) -> str:
         return f"{BACKEND_TITLES[self.backend]} {self.label}"
 
+    @property
+    def started(self) -> bc.ServerProcess:
+        """The server, once `_start` has run."""
+        assert self.server is not None, f"{self.name} is not started"
+        return self.server
+
 
 def _fmt(value: float | None, spec: str = ".2f") -> str:
     return "n/a" if value is None else format(value, spec)
 
 
-def report_pg(cmd: str, ns: argparse.Namespace, targets: list[Target], res: dict[str, dict[str, Phase]],
-              paced: dict[str, dict[str, Phase]], offered: float, load: tuple[str, str]) -> str:
+def report_pg(
+    cmd: str,
+    ns: argparse.Namespace,
+    targets: list[Target],
+    res: dict[str, dict[str, Phase]],
+    paced: dict[str, dict[str, Phase]],
+    offered: float,
+    load: tuple[str, str],
+) -> str:
     pg = sa.make_url(ns.pg_url)
     lines = [
         "## GetPrecomputedReel on PostgreSQL against SQLite",
@@ -608,7 +735,8 @@ def report_pg(cmd: str, ns: argparse.Namespace, targets: list[Target], res: dict
         f"Machine: {bc.machine()}; load average {load[0]} at the start, {load[1]} at the end. "
         f"PostgreSQL {ns.pg_version} on the same machine ({pg.host}:{pg.port}, database `{pg.database}`), so its "
         "back ends share the 2 cores with the render service and the clients.  ",
-        f"The benchmark of the `bench:precomputed` section (GetPrecomputedReel vs a no-op RPC: {ns.callers} concurrent callers in "
+        "The benchmark of the `bench:precomputed` section (GetPrecomputedReel vs a no-op RPC: "
+        f"{ns.callers} concurrent callers in "
         f"{ns.procs} client processes, {ns.phase_s:g} s per phase, {ns.rounds} rounds, median reported; 96 scopes, "
         "calls cycle over them), run on one `python -m render_service` per back end and ledger size, all four "
         "measured in the same run with their phases interleaved. SQLite: the ledger file under "
@@ -628,9 +756,11 @@ def report_pg(cmd: str, ns: argparse.Namespace, targets: list[Target], res: dict
     for t in targets:
         noop, pre = res[t.name]["noop"], res[t.name]["precomputed"]
         conns = str(t.db.max_seen) if t.db else "n/a"
-        lines.append(f"| {BACKEND_TITLES[t.backend]} | {t.label} | {pre.qps:.0f} | {noop.qps:.0f} | "
-                     f"{pre.qps / noop.qps:.2f}x | {pre.p50_ms:.2f} | {pre.p99_ms:.2f} | {pre.server_cpu:.2f} | "
-                     f"{_fmt(pre.db_cpu)} | {_fmt(pre.db_sessions, '.0f')} | {conns} | {pre.errors} |")
+        lines.append(
+            f"| {BACKEND_TITLES[t.backend]} | {t.label} | {pre.qps:.0f} | {noop.qps:.0f} | "
+            f"{pre.qps / noop.qps:.2f}x | {pre.p50_ms:.2f} | {pre.p99_ms:.2f} | {pre.server_cpu:.2f} | "
+            f"{_fmt(pre.db_cpu)} | {_fmt(pre.db_sessions, '.0f')} | {conns} | {pre.errors} |"
+        )
     lines += [
         "",
         f"Paced ({offered:.0f} calls/s in all, {ns.paced_fraction:.0%} of the no-op's closed-loop QPS, evenly "
@@ -642,9 +772,11 @@ def report_pg(cmd: str, ns: argparse.Namespace, targets: list[Target], res: dict
     ]
     for t in targets:
         noop, pre = paced[t.name]["noop"], paced[t.name]["precomputed"]
-        lines.append(f"| {BACKEND_TITLES[t.backend]} | {t.label} | {pre.qps:.0f} | {pre.p50_ms:.2f} | "
-                     f"{pre.p99_ms:.2f} | {noop.p50_ms:.2f} | {noop.p99_ms:.2f} | {pre.server_cpu:.2f} | "
-                     f"{_fmt(pre.db_cpu)} | {_fmt(pre.db_sessions, '.0f')} | {pre.errors} |")
+        lines.append(
+            f"| {BACKEND_TITLES[t.backend]} | {t.label} | {pre.qps:.0f} | {pre.p50_ms:.2f} | "
+            f"{pre.p99_ms:.2f} | {noop.p50_ms:.2f} | {noop.p99_ms:.2f} | {pre.server_cpu:.2f} | "
+            f"{_fmt(pre.db_cpu)} | {_fmt(pre.db_sessions, '.0f')} | {pre.errors} |"
+        )
     by = {(t.backend, t.label): t.name for t in targets}
     labels = list(dict.fromkeys(t.label for t in targets))
     if all(("sqlite", x) in by and ("postgresql", x) in by for x in labels):
@@ -657,16 +789,31 @@ def report_pg(cmd: str, ns: argparse.Namespace, targets: list[Target], res: dict
         ]
         for x in labels:
             a, b = by[("sqlite", x)], by[("postgresql", x)]
-            ca, cb, pa, pb = res[a]["precomputed"], res[b]["precomputed"], paced[a]["precomputed"], paced[b]["precomputed"]
-            lines.append(f"| {x} | {cb.qps / ca.qps:.2f}x | {cb.p50_ms / ca.p50_ms:.2f}x | {cb.p99_ms / ca.p99_ms:.2f}x | "
-                         f"{pb.p50_ms / pa.p50_ms:.2f}x | {pb.p99_ms / pa.p99_ms:.2f}x |")
+            ca, cb, pa, pb = (
+                res[a]["precomputed"],
+                res[b]["precomputed"],
+                paced[a]["precomputed"],
+                paced[b]["precomputed"],
+            )
+            lines.append(
+                f"| {x} | {cb.qps / ca.qps:.2f}x | {cb.p50_ms / ca.p50_ms:.2f}x | {cb.p99_ms / ca.p99_ms:.2f}x | "
+                f"{pb.p50_ms / pa.p50_ms:.2f}x | {pb.p99_ms / pa.p99_ms:.2f}x |"
+            )
     how = {"sqlite": "one executemany in one transaction", "postgresql": "COPY, then VACUUM ANALYZE"}
-    loads = [f"{t.name}: {_fmt(t.built_s, '.0f')} s" + (" (cached)" if t.reused else "")
-             for t in targets if t.rows >= 1_000_000]
+    loads = [
+        f"{t.name}: {_fmt(t.built_s, '.0f')} s" + (" (cached)" if t.reused else "")
+        for t in targets
+        if t.rows >= 1_000_000
+    ]
     if loads:
-        lines += ["", "Ledger load time (" + "; ".join(f"{BACKEND_TITLES[b]}: {h}" for b, h in how.items()
-                                                    if any(t.backend == b for t in targets))
-                  + "; the time of the build that made the cache, n/a when not recorded): " + ", ".join(loads) + "."]
+        lines += [
+            "",
+            "Ledger load time ("
+            + "; ".join(f"{BACKEND_TITLES[b]}: {h}" for b, h in how.items() if any(t.backend == b for t in targets))
+            + "; the time of the build that made the cache, n/a when not recorded): "
+            + ", ".join(loads)
+            + ".",
+        ]
     lines += ["", PG_NOTES]
     return "\n".join(lines)
 
@@ -696,14 +843,24 @@ def main() -> None:
     ap.add_argument("--procs", type=int, default=4, help="client processes the callers are spread over")
     ap.add_argument("--phase-s", type=float, default=4.0)
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--paced-fraction", type=float, default=0.25,
-                    help="paced phases offer this fraction of the no-op's closed-loop QPS")
+    ap.add_argument(
+        "--paced-fraction",
+        type=float,
+        default=0.25,
+        help="paced phases offer this fraction of the no-op's closed-loop QPS",
+    )
     ap.add_argument("--rows", default="1000,1000000", help="ledger sizes")
-    ap.add_argument("--backends", default="sqlite",
-                    help="comma-separated: sqlite, postgresql (with postgresql the bench:precomputed-pg section "
-                         "is written instead of bench:precomputed)")
-    ap.add_argument("--pg-url", default=os.environ.get("REEL_TEST_PG_URL") or DEFAULT_PG_URL,
-                    help="PostgreSQL base URL (default: $REEL_TEST_PG_URL or %(default)s)")
+    ap.add_argument(
+        "--backends",
+        default="sqlite",
+        help="comma-separated: sqlite, postgresql (with postgresql the bench:precomputed-pg section "
+        "is written instead of bench:precomputed)",
+    )
+    ap.add_argument(
+        "--pg-url",
+        default=os.environ.get("REEL_TEST_PG_URL") or DEFAULT_PG_URL,
+        help="PostgreSQL base URL (default: $REEL_TEST_PG_URL or %(default)s)",
+    )
     ap.add_argument("--workdir", type=Path, default=bc.ROOT / "var" / "bench" / "precomputed")
     ap.add_argument("--no-write", action="store_true", help="do not update docs/BENCHMARKS.md")
     ns = ap.parse_args()
@@ -716,8 +873,9 @@ def main() -> None:
             with probe.connect() as conn:
                 ns.pg_version = conn.execute(sa.text("SHOW server_version")).scalar()
         except sa.exc.OperationalError as exc:
-            raise SystemExit(f"PostgreSQL at {sa.make_url(ns.pg_url).render_as_string()} is unreachable: "
-                             f"{str(exc).splitlines()[0]}") from None
+            raise SystemExit(
+                f"PostgreSQL at {sa.make_url(ns.pg_url).render_as_string()} is unreachable: {str(exc).splitlines()[0]}"
+            ) from None
         finally:
             probe.dispose()
 
@@ -729,27 +887,33 @@ def main() -> None:
     try:
         for t in targets:
             _start(t, ns)
-        clients = Clients([t.server.address for t in targets], ns.callers, ns.procs)
+        clients = Clients([t.started.address for t in targets], ns.callers, ns.procs)
         for t in targets:  # warm-up: connections, caches, code paths
-            clients.phase(t.server, "noop", 0.5)
-            clients.phase(t.server, "precomputed", 0.5)
+            clients.phase(t.started, "noop", 0.5)
+            clients.phase(t.started, "precomputed", 0.5)
         runs: dict[str, dict[str, list[Phase]]] = {t.name: {"noop": [], "precomputed": []} for t in targets}
         paced_runs: dict[str, dict[str, list[Phase]]] = {t.name: {"noop": [], "precomputed": []} for t in targets}
         for r in range(ns.rounds):
             for t in targets:
                 for rpc in ("noop", "precomputed") if r % 2 == 0 else ("precomputed", "noop"):
-                    ph = clients.phase(t.server, rpc, ns.phase_s, db=t.db)
+                    ph = clients.phase(t.started, rpc, ns.phase_s, db=t.db)
                     runs[t.name][rpc].append(ph)
-                    print(f"round {r} {t.name:>13} {rpc:<11} {ph.qps:7.0f} QPS  p50 {ph.p50_ms:6.2f} ms  "
-                          f"p99 {ph.p99_ms:6.2f} ms  server CPU {ph.server_cpu:.2f}  PG CPU {_fmt(ph.db_cpu)}  PG sessions/s {_fmt(ph.db_sessions, '.0f')}")
+                    print(
+                        f"round {r} {t.name:>13} {rpc:<11} {ph.qps:7.0f} QPS  p50 {ph.p50_ms:6.2f} ms  "
+                        f"p99 {ph.p99_ms:6.2f} ms  server CPU {ph.server_cpu:.2f}  PG CPU {_fmt(ph.db_cpu)}  "
+                        f"PG sessions/s {_fmt(ph.db_sessions, '.0f')}"
+                    )
         offered = ns.paced_fraction * statistics.median(p.qps for per in runs.values() for p in per["noop"])
         for r in range(ns.rounds):
             for t in targets:
                 for rpc in ("noop", "precomputed") if r % 2 == 0 else ("precomputed", "noop"):
-                    ph = clients.phase(t.server, rpc, ns.phase_s, offered, db=t.db)
+                    ph = clients.phase(t.started, rpc, ns.phase_s, offered, db=t.db)
                     paced_runs[t.name][rpc].append(ph)
-                    print(f"paced {offered:.0f}/s {t.name:>13} {rpc:<11} {ph.qps:7.0f} QPS  p50 {ph.p50_ms:6.2f} ms  "
-                          f"p99 {ph.p99_ms:6.2f} ms  server CPU {ph.server_cpu:.2f}  PG CPU {_fmt(ph.db_cpu)}  PG sessions/s {_fmt(ph.db_sessions, '.0f')}")
+                    print(
+                        f"paced {offered:.0f}/s {t.name:>13} {rpc:<11} {ph.qps:7.0f} QPS  p50 {ph.p50_ms:6.2f} ms  "
+                        f"p99 {ph.p99_ms:6.2f} ms  server CPU {ph.server_cpu:.2f}  PG CPU {_fmt(ph.db_cpu)}  "
+                        f"PG sessions/s {_fmt(ph.db_sessions, '.0f')}"
+                    )
     finally:
         if clients:
             clients.close()
@@ -769,8 +933,15 @@ def main() -> None:
         cmd = "make bench  # or: .venv/bin/python scripts/bench_precomputed.py"
         by_label = {t.label: t.name for t in targets}
         built = {t.label: (t.built_s or 0.0) if not t.reused else 0.0 for t in targets}
-        md = report(cmd, ns, {x: res[n] for x, n in by_label.items()}, {x: paced[n] for x, n in by_label.items()},
-                    offered, built, (load_start, _loadavg()))
+        md = report(
+            cmd,
+            ns,
+            {x: res[n] for x, n in by_label.items()},
+            {x: paced[n] for x, n in by_label.items()},
+            offered,
+            built,
+            (load_start, _loadavg()),
+        )
     print()
     print(md)
     if not ns.no_write:

@@ -38,31 +38,47 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a plain script from anywhere
     sys.path.insert(0, str(ROOT))
 
-import bench_common  # noqa: E402  (scripts/ is on sys.path when run as a script)
-import numpy as np  # noqa: E402
-from PIL import Image, ImageDraw  # noqa: E402
+import bench_common
+import numpy as np
+from PIL import Image, ImageDraw
 
 PHOTO_SIZE = (4000, 3000)
 N_PHOTOS = 12
 SHOT_S = 2.5
 WIDTH, HEIGHT, FPS = 1280, 720, 30
-MOTIONS = ["zoom_in", "pan_left", "zoom_out", "pan_right", "zoom_in", "static",
-           "zoom_out", "pan_left", "zoom_in", "pan_right", "zoom_out", "static"]
+MOTIONS = [
+    "zoom_in",
+    "pan_left",
+    "zoom_out",
+    "pan_right",
+    "zoom_in",
+    "static",
+    "zoom_out",
+    "pan_left",
+    "zoom_in",
+    "pan_right",
+    "zoom_out",
+    "static",
+]
 TITLE = "Summer by the Lake"
 SUBTITLE = "June 2024"
-NARRATION = [("We started early, before the heat", 4.0, 8.5),
-             ("The afternoon belonged to the water", 12.0, 17.0),
-             ("And the evening to the hills", 21.0, 26.0)]
+NARRATION = [
+    ("We started early, before the heat", 4.0, 8.5),
+    ("The afternoon belonged to the water", 12.0, 17.0),
+    ("And the evening to the hills", 21.0, 26.0),
+]
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 PHOTO_VERSION = 3
 
 
 # --- (a) photos ------------------------------------------------------------------
+
 
 def make_photo(path: Path, seed: int) -> None:
     rng = np.random.default_rng(seed)
@@ -79,12 +95,15 @@ def make_photo(path: Path, seed: int) -> None:
     img = img * (1 - 0.7 * cloud_mask) + 245 * 0.7 * cloud_mask
     sx, sy, sr = rng.uniform(0.15, 0.85) * w, rng.uniform(0.1, 0.35) * h, rng.uniform(12, 30)
     d = np.hypot(xx - sx, yy - sy)
-    img += (np.exp(-(d / (sr * 3)) ** 2) * 90 + (d < sr) * 120)[..., None] * np.array([1.0, 0.9, 0.6], np.float32)
+    img += (np.exp(-((d / (sr * 3)) ** 2)) * 90 + (d < sr) * 120)[..., None] * np.array([1.0, 0.9, 0.6], np.float32)
     ground = np.array(rng.choice([[60, 110, 50], [90, 120, 60], [120, 100, 70]]), np.float32)
     land = np.zeros((h, w, 1), dtype=bool)
     for layer in range(3):
-        ridge = horizon + layer * h * 0.08 + sum(
-            rng.uniform(8, 30) * np.sin(xx[0] / rng.uniform(30, 120) + rng.uniform(0, 6)) for _ in range(3))
+        ridge = (
+            horizon
+            + layer * h * 0.08
+            + sum(rng.uniform(8, 30) * np.sin(xx[0] / rng.uniform(30, 120) + rng.uniform(0, 6)) for _ in range(3))
+        )
         haze = 0.55 - 0.22 * layer
         colour = ground * (1 - haze) + sky_low * haze * 0.9
         mask = (yy > ridge[None, :])[..., None]
@@ -140,13 +159,15 @@ def ensure_photos(workdir: Path) -> list[Path]:
 
 # --- the reel -------------------------------------------------------------------
 
+
 def build_job(paths: list[Path]):
-    from render_service.render import MediaInput, RenderParams
     from reels_core.domain import NarrationLine, Script, Shot
+    from render_service.render import MediaInput, RenderParams
 
     media = {f"m{i}": MediaInput(f"m{i}", p, "PHOTO", 1, 0.0) for i, p in enumerate(paths)}
-    shots = [Shot(f"m{i}", SHOT_S, f"Moment {i + 1}", MOTIONS[i % len(MOTIONS)], "crossfade")
-             for i in range(len(paths))]
+    shots = [
+        Shot(f"m{i}", SHOT_S, f"Moment {i + 1}", MOTIONS[i % len(MOTIONS)], "crossfade") for i in range(len(paths))
+    ]
     narration = [NarrationLine(t, s, e) for t, s, e in NARRATION]
     script = Script(TITLE, SUBTITLE, "nostalgic", "piano", shots, narration)
     return script, media, RenderParams(width=WIDTH, height=HEIGHT, fps=FPS, crf=23, preset="veryfast", seed=7)
@@ -167,11 +188,24 @@ def worker(workdir: Path) -> None:
     child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     ru_self = resource.getrusage(resource.RUSAGE_SELF)
     ru_child = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = {"python_cpu_s": round(ru_self.ru_utime + ru_self.ru_stime - before.ru_utime - before.ru_stime, 2),
-           "ffmpeg_cpu_s": round(ru_child.ru_utime + ru_child.ru_stime, 2)}
-    print(json.dumps({"wall_s": wall, "bytes": stats.bytes, "frames": stats.frames, "stages": stats.stages, **cpu,
-                      "self_rss_mb": self_rss, "child_rss_mb": child_rss,
-                      "encoder_rss_mb": stats.encoder_peak_rss_mb}))
+    cpu = {
+        "python_cpu_s": round(ru_self.ru_utime + ru_self.ru_stime - before.ru_utime - before.ru_stime, 2),
+        "ffmpeg_cpu_s": round(ru_child.ru_utime + ru_child.ru_stime, 2),
+    }
+    print(
+        json.dumps(
+            {
+                "wall_s": wall,
+                "bytes": stats.bytes,
+                "frames": stats.frames,
+                "stages": stats.stages,
+                **cpu,
+                "self_rss_mb": self_rss,
+                "child_rss_mb": child_rss,
+                "encoder_rss_mb": stats.encoder_peak_rss_mb,
+            }
+        )
+    )
 
 
 def dump_raw(workdir: Path, raw: Path) -> int:
@@ -185,7 +219,7 @@ def dump_raw(workdir: Path, raw: Path) -> int:
     try:
         with open(raw, "wb") as fh:
             for frame in composer.frames(lambda: buf):
-                fh.write(memoryview(frame))
+                fh.write(frame.data)
                 n += 1
     finally:
         composer.close()
@@ -193,6 +227,7 @@ def dump_raw(workdir: Path, raw: Path) -> int:
 
 
 # --- (c) reference ----------------------------------------------------------------
+
 
 def reference_args(paths: list[Path], wav: Path, out: Path) -> list[str]:
     from render_service.render.timeline import build_timeline
@@ -207,12 +242,17 @@ def reference_args(paths: list[Path], wav: Path, out: Path) -> list[str]:
     for i, span in enumerate(tl.spans):
         n = span.frames
         motion = MOTIONS[i % len(MOTIONS)]
-        zoom = {"zoom_in": f"1+0.15*on/{n}", "zoom_out": f"1.15-0.15*on/{n}"}.get(motion, "1.15" if "pan" in motion else "1")
-        x = {"pan_left": f"(iw-iw/zoom)*(1-on/{n})", "pan_right": f"(iw-iw/zoom)*on/{n}"}.get(motion, "iw/2-(iw/zoom/2)")
+        zoom = {"zoom_in": f"1+0.15*on/{n}", "zoom_out": f"1.15-0.15*on/{n}"}.get(
+            motion, "1.15" if "pan" in motion else "1"
+        )
+        x = {"pan_left": f"(iw-iw/zoom)*(1-on/{n})", "pan_right": f"(iw-iw/zoom)*on/{n}"}.get(
+            motion, "iw/2-(iw/zoom/2)"
+        )
         chains.append(
             f"[{i}:v]scale={W2}:{H2}:force_original_aspect_ratio=increase,crop={W2}:{H2},"
             f"zoompan=z='{zoom}':x='{x}':y='ih/2-(ih/zoom/2)':d={n}:s={WIDTH}x{HEIGHT}:fps={FPS},"
-            f"setsar=1,format=yuv420p[v{i}]")
+            f"setsar=1,format=yuv420p[v{i}]"
+        )
     last = "v0"
     spans = tl.spans
     for i in range(1, len(spans)):
@@ -222,20 +262,48 @@ def reference_args(paths: list[Path], wav: Path, out: Path) -> list[str]:
         last = f"x{i}"
     texts = []
     if Path(FONT).exists():
-        texts.append(f"drawtext=fontfile={FONT}:text='{TITLE}':fontsize=54:fontcolor=white:box=1:"
-                     f"boxcolor=black@0.4:x=(w-text_w)/2:y=h*0.4:enable='lt(t,2.5)'")
+        texts.append(
+            f"drawtext=fontfile={FONT}:text='{TITLE}':fontsize=54:fontcolor=white:box=1:"
+            f"boxcolor=black@0.4:x=(w-text_w)/2:y=h*0.4:enable='lt(t,2.5)'"
+        )
         for text, s, e in NARRATION:
-            texts.append(f"drawtext=fontfile={FONT}:text='{text}':fontsize=32:fontcolor=white:box=1:"
-                         f"boxcolor=black@0.5:x=(w-text_w)/2:y=h-text_h-43:enable='between(t,{s},{e})'")
+            texts.append(
+                f"drawtext=fontfile={FONT}:text='{text}':fontsize=32:fontcolor=white:box=1:"
+                f"boxcolor=black@0.5:x=(w-text_w)/2:y=h-text_h-43:enable='between(t,{s},{e})'"
+            )
     chains.append(f"[{last}]" + (",".join(texts) if texts else "null") + "[vout]")
-    args += ["-filter_complex", ";".join(chains), "-map", "[vout]", "-map", f"{len(paths)}:a",
-             "-frames:v", str(tl.total_frames),
-             "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
-             "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", "-f", "mp4", str(out)]
+    args += [
+        "-filter_complex",
+        ";".join(chains),
+        "-map",
+        "[vout]",
+        "-map",
+        f"{len(paths)}:a",
+        "-frames:v",
+        str(tl.total_frames),
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "23",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "128k",
+        "-movflags",
+        "+faststart",
+        "-f",
+        "mp4",
+        str(out),
+    ]
     return args
 
 
 # --- timing helpers ---------------------------------------------------------------
+
 
 def run_ffmpeg(args: list[str], stdin_file: Path | None = None) -> tuple[float, float, float]:
     """(wall seconds, peak RSS MB, CPU seconds) of one ffmpeg run; with
@@ -245,12 +313,12 @@ def run_ffmpeg(args: list[str], stdin_file: Path | None = None) -> tuple[float, 
 
     t0 = time.perf_counter()
     feeder = None
-    stdin = subprocess.DEVNULL
+    stdin: int | IO[bytes] | None = subprocess.DEVNULL
     if stdin_file is not None:
         feeder = subprocess.Popen(["cat", str(stdin_file)], stdout=subprocess.PIPE)
         stdin = feeder.stdout
     proc = subprocess.Popen([imageio_ffmpeg.get_ffmpeg_exe(), *args], stdin=stdin)
-    if feeder is not None:
+    if feeder is not None and feeder.stdout is not None:
         feeder.stdout.close()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
@@ -266,8 +334,9 @@ def run_ffmpeg(args: list[str], stdin_file: Path | None = None) -> tuple[float, 
 
 
 def run_ours(workdir: Path) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--worker", "--workdir", str(workdir)],
-                          capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--worker", "--workdir", str(workdir)], capture_output=True, text=True, cwd=ROOT
+    )
     if proc.returncode != 0:
         raise SystemExit(f"worker failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -275,6 +344,7 @@ def run_ours(workdir: Path) -> dict:
 
 def cpu_idle_fraction(seconds: float = 1.0) -> float:
     """Share of the machine's CPU time that was idle over ``seconds`` (from /proc/stat)."""
+
     def sample() -> tuple[int, int]:
         fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
         return fields[3] + fields[4], sum(fields)
@@ -308,8 +378,10 @@ def machine() -> str:
     import imageio_ffmpeg
 
     cpu = bench_common.cpu_model("unknown CPU")
-    return (f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
-            f"ffmpeg {imageio_ffmpeg.get_ffmpeg_version()} (imageio-ffmpeg)")
+    return (
+        f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
+        f"ffmpeg {imageio_ffmpeg.get_ffmpeg_version()} (imageio-ffmpeg)"
+    )
 
 
 def main() -> None:
@@ -317,8 +389,12 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--workdir", type=Path, default=ROOT / "var" / "bench" / "render")
     ap.add_argument("--no-write", action="store_true", help="do not update docs/BENCHMARKS.md")
-    ap.add_argument("--max-wait", type=float, default=120.0,
-                    help="seconds to wait for an idle machine before each timed run (0: do not wait)")
+    ap.add_argument(
+        "--max-wait",
+        type=float,
+        default=120.0,
+        help="seconds to wait for an idle machine before each timed run (0: do not wait)",
+    )
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ns = ap.parse_args()
     ns.workdir.mkdir(parents=True, exist_ok=True)
@@ -328,8 +404,11 @@ def main() -> None:
 
     t0 = time.perf_counter()
     paths = ensure_photos(ns.workdir)
-    print(f"photos ready in {time.perf_counter() - t0:.1f}s: {N_PHOTOS} x "
-          f"{PHOTO_SIZE[0]}x{PHOTO_SIZE[1]} JPEG q90, {sum(p.stat().st_size for p in paths) / 1e6:.1f} MB", flush=True)
+    print(
+        f"photos ready in {time.perf_counter() - t0:.1f}s: {N_PHOTOS} x "
+        f"{PHOTO_SIZE[0]}x{PHOTO_SIZE[1]} JPEG q90, {sum(p.stat().st_size for p in paths) / 1e6:.1f} MB",
+        flush=True,
+    )
 
     from render_service.render import music
 
@@ -349,12 +428,56 @@ def main() -> None:
         raw = tmp / "ours.yuv"
         n = dump_raw(ns.workdir, raw)
         assert n == frames, (n, frames)
-        floor_args = ["-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-f", "rawvideo",
-                      "-pix_fmt", "yuv420p", "-s", f"{WIDTH}x{HEIGHT}", "-framerate", str(FPS), "-i", "pipe:0",
-                      "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-f", "mp4", str(tmp / "floor.mp4")]
-        test_args = ["-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi",
-                     "-i", f"testsrc2=s={WIDTH}x{HEIGHT}:r={FPS}", "-frames:v", str(frames), "-pix_fmt", "yuv420p",
-                     "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-f", "mp4", str(tmp / "testsrc2.mp4")]
+        floor_args = [
+            "-hide_banner",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "yuv420p",
+            "-s",
+            f"{WIDTH}x{HEIGHT}",
+            "-framerate",
+            str(FPS),
+            "-i",
+            "pipe:0",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-crf",
+            "23",
+            "-f",
+            "mp4",
+            str(tmp / "floor.mp4"),
+        ]
+        test_args = [
+            "-hide_banner",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=s={WIDTH}x{HEIGHT}:r={FPS}",
+            "-frames:v",
+            str(frames),
+            "-pix_fmt",
+            "yuv420p",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-crf",
+            "23",
+            "-f",
+            "mp4",
+            str(tmp / "testsrc2.mp4"),
+        ]
         ref_args = reference_args(paths, wav, tmp / "reference.mp4")
 
         results: dict[str, list] = {"ours": [], "floor": [], "testsrc2": [], "reference": []}
@@ -363,18 +486,26 @@ def main() -> None:
             idles.append(wait_idle(ns.max_wait))
             ours = run_ours(ns.workdir)
             results["ours"].append(ours)
-            print(f"[{r + 1}/{ns.repeat}] ours       {ours['wall_s']:.2f}s  cpu {ours['python_cpu_s']:.2f}+"
-                  f"{ours['ffmpeg_cpu_s']:.2f}s  idle before {idles[-1]:.0%}  stages {ours['stages']}", flush=True)
+            print(
+                f"[{r + 1}/{ns.repeat}] ours       {ours['wall_s']:.2f}s  cpu {ours['python_cpu_s']:.2f}+"
+                f"{ours['ffmpeg_cpu_s']:.2f}s  idle before {idles[-1]:.0%}  stages {ours['stages']}",
+                flush=True,
+            )
             for name, args in (("floor", floor_args), ("testsrc2", test_args), ("reference", ref_args)):
                 if name == "floor":
                     warm(raw)
                 idles.append(wait_idle(ns.max_wait))
                 results[name].append(run_ffmpeg(args, raw if name == "floor" else None))
                 wall, _, cpu = results[name][-1]
-                print(f"[{r + 1}/{ns.repeat}] {name:<10} {wall:.2f}s  cpu {cpu:.2f}s  idle before {idles[-1]:.0%}",
-                      flush=True)
-        sizes = {"floor": (tmp / "floor.mp4").stat().st_size, "testsrc2": (tmp / "testsrc2.mp4").stat().st_size,
-                 "reference": (tmp / "reference.mp4").stat().st_size}
+                print(
+                    f"[{r + 1}/{ns.repeat}] {name:<10} {wall:.2f}s  cpu {cpu:.2f}s  idle before {idles[-1]:.0%}",
+                    flush=True,
+                )
+        sizes = {
+            "floor": (tmp / "floor.mp4").stat().st_size,
+            "testsrc2": (tmp / "testsrc2.mp4").stat().st_size,
+            "reference": (tmp / "reference.mp4").stat().st_size,
+        }
 
     best = min(results["ours"], key=lambda o: o["wall_s"])
     ours_wall = best["wall_s"]
@@ -385,7 +516,6 @@ def main() -> None:
     test_wall, test_rss, test_cpu = min(results["testsrc2"])
     ref_wall, ref_rss, ref_cpu = min(results["reference"])
     r_floor, r_ref, rss_total = ours_wall / floor_wall, ours_wall / ref_wall, ours_rss + ours_child
-
 
     def ok(cond: bool) -> str:
         return "met" if cond else "**missed**"
@@ -401,18 +531,18 @@ card, narration and shot captions, piano music bed; libx264 `veryfast` CRF 23 ev
 
 | run | what it does | wall s | ours / this | CPU s | peak RSS MB | output MB |
 | --- | --- | ---: | ---: | ---: | ---: | ---: |
-| **ours** | `render_reel`: decode at reduced size, numpy/swscale frames piped to ffmpeg, AAC music | {ours_wall:.2f} | 1.00 | {ours_cpu:.1f} | {ours_rss:.0f} + {ours_child:.0f} (ffmpeg) = {rss_total:.0f} | {best['bytes'] / 1e6:.1f} |
-| floor | x264 only: our exact {frames} frames, pre-generated raw yuv420p piped in (`cat` from the page cache), no audio | {floor_wall:.2f} | {r_floor:.2f} | {floor_cpu:.1f} | {floor_rss:.0f} | {sizes['floor'] / 1e6:.1f} |
-| floor (testsrc2) | x264 only: lavfi testsrc2, same size/rate/frames, for comparison | {test_wall:.2f} | {ours_wall / test_wall:.2f} | {test_cpu:.1f} | {test_rss:.0f} | {sizes['testsrc2'] / 1e6:.1f} |
-| reference | one ffmpeg: zoompan per photo (cover-scaled to 2x first) + xfade chain + drawtext + AAC | {ref_wall:.2f} | {r_ref:.2f} | {ref_cpu:.1f} | {ref_rss:.0f} | {sizes['reference'] / 1e6:.1f} |
+| **ours** | `render_reel`: decode at reduced size, numpy/swscale frames piped to ffmpeg, AAC music | {ours_wall:.2f} | 1.00 | {ours_cpu:.1f} | {ours_rss:.0f} + {ours_child:.0f} (ffmpeg) = {rss_total:.0f} | {best["bytes"] / 1e6:.1f} |
+| floor | x264 only: our exact {frames} frames, pre-generated raw yuv420p piped in (`cat` from the page cache), no audio | {floor_wall:.2f} | {r_floor:.2f} | {floor_cpu:.1f} | {floor_rss:.0f} | {sizes["floor"] / 1e6:.1f} |
+| floor (testsrc2) | x264 only: lavfi testsrc2, same size/rate/frames, for comparison | {test_wall:.2f} | {ours_wall / test_wall:.2f} | {test_cpu:.1f} | {test_rss:.0f} | {sizes["testsrc2"] / 1e6:.1f} |
+| reference | one ffmpeg: zoompan per photo (cover-scaled to 2x first) + xfade chain + drawtext + AAC | {ref_wall:.2f} | {r_ref:.2f} | {ref_cpu:.1f} | {ref_rss:.0f} | {sizes["reference"] / 1e6:.1f} |
 
 Targets: ours/floor {r_floor:.2f} (<= 1.25: {ok(r_floor <= 1.25)}), ours/reference {r_ref:.2f}
 (<= 0.75: {ok(r_ref <= 0.75)}), peak RSS {rss_total:.0f} MB incl. the ffmpeg child (< 500: {ok(rss_total < 500)}).
-Our stages (best run, seconds): {', '.join(f'{k} {v:.2f}' for k, v in best['stages'].items())}.
+Our stages (best run, seconds): {", ".join(f"{k} {v:.2f}" for k, v in best["stages"].items())}.
 Peak RSS: getrusage of a fresh worker process (self) plus wait4 of its ffmpeg child. CPU s: user+system
 seconds of the best run, ours = Python + ffmpeg child. The machine is shared: before each run the script waits
 (up to {ns.max_wait:.0f} s) for the CPUs to be >= 90 % idle; idle share seen before the runs: {min(idles):.0%} to {max(idles):.0%}.
-"""
+"""  # noqa: E501  (a Markdown table row is one line)
     print()
     print(md)
     if not ns.no_write:

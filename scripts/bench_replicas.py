@@ -28,16 +28,19 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import bench_common  # noqa: E402
-from reels.v1 import common_pb2, reel_admin_service_pb2 as admin_pb2, reel_admin_service_pb2_grpc  # noqa: E402
-from reels.v1 import reel_service_pb2 as pb2, reel_service_pb2_grpc  # noqa: E402
+import bench_common
+
+from reels.v1 import common_pb2, reel_admin_service_pb2_grpc, reel_service_pb2_grpc
+from reels.v1 import reel_admin_service_pb2 as admin_pb2
+from reels.v1 import reel_service_pb2 as pb2
 
 PG_URL = os.environ.get("REEL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def start(module: str, env: dict[str, str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", module], cwd=ROOT, env=env, stdout=open(log, "w"),
-                            stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", module], cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT
+    )
 
 
 def run_batch(replicas: int, jobs: int, seconds: float, base_env: dict[str, str], work: Path) -> float:
@@ -53,20 +56,33 @@ def run_batch(replicas: int, jobs: int, seconds: float, base_env: dict[str, str]
         env = {**base_env, "REEL_DATABASE_URL": url, "REEL_BLOB_URL": f"file://{store}"}
         ports = [bench_common.free_port() for _ in range(replicas)]
         for i, port in enumerate(ports):
-            e = {**env, "REEL_RENDER_ADDR": f"127.0.0.1:{port}", "REEL_REPLICA_ID": f"r{i}",
-                 "REEL_DATA_DIR": str(work / f"data-{replicas}-{i}")}
+            e = {
+                **env,
+                "REEL_RENDER_ADDR": f"127.0.0.1:{port}",
+                "REEL_REPLICA_ID": f"r{i}",
+                "REEL_DATA_DIR": str(work / f"data-{replicas}-{i}"),
+            }
             procs.append(start("render_service", e, work / f"render-{replicas}-{i}.log"))
         for port in ports:
             ch = grpc.insecure_channel(f"127.0.0.1:{port}")
             channels.append(ch)
             reel_admin_service_pb2_grpc.ReelAdminServiceStub(ch).RescanLibrary(
-                admin_pb2.RescanLibraryRequest(library="sample"), timeout=120, wait_for_ready=True)
+                admin_pb2.RescanLibraryRequest(library="sample"), timeout=120, wait_for_ready=True
+            )
         stubs = [reel_service_pb2_grpc.ReelServiceStub(ch) for ch in channels]
         t0 = time.perf_counter()
         ids = [
-            stubs[i % replicas].CreateReel(pb2.CreateReelRequest(
-                library="sample", span=common_pb2.SPAN_WEEK, kind=common_pb2.REEL_KIND_RECAP,
-                options=common_pb2.RenderOptions(target_duration_seconds=seconds), request_id=f"b-{replicas}-{i}")).job.job_id
+            stubs[i % replicas]
+            .CreateReel(
+                pb2.CreateReelRequest(
+                    library="sample",
+                    span=common_pb2.SPAN_WEEK,
+                    kind=common_pb2.REEL_KIND_RECAP,
+                    options=common_pb2.RenderOptions(target_duration_seconds=seconds),
+                    request_id=f"b-{replicas}-{i}",
+                )
+            )
+            .job.job_id
             for i in range(jobs)
         ]
         pending = set(ids)
@@ -99,12 +115,20 @@ def main() -> int:
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-replicas-", dir=ROOT / "var" if (ROOT / "var").exists() else None))
     try:
-        subprocess.run([sys.executable, str(ROOT / "scripts" / "make_sample.py"), "--data-dir", str(work)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "make_sample.py"), "--data-dir", str(work)],
+            check=True,
+            capture_output=True,
+        )
         scripter_port = bench_common.free_port()
         base = {k: v for k, v in os.environ.items() if not k.startswith("REEL_")}
-        base.update(REEL_LIBRARIES=f"sample={work / 'sample-library'}", REEL_SCRIPTER_ADDR=f"127.0.0.1:{scripter_port}",
-                    REEL_CACHE_SWEEP_ENABLED="0", REEL_LOG_FORMAT="json", REEL_RENDER_WORKERS="1")
+        base.update(
+            REEL_LIBRARIES=f"sample={work / 'sample-library'}",
+            REEL_SCRIPTER_ADDR=f"127.0.0.1:{scripter_port}",
+            REEL_CACHE_SWEEP_ENABLED="0",
+            REEL_LOG_FORMAT="json",
+            REEL_RENDER_WORKERS="1",
+        )
         scripter = start("scripter_service", {**base, "REEL_DATA_DIR": str(work / "scripter")}, work / "scripter.log")
         try:
             one = run_batch(1, args.jobs, args.seconds, base, work)

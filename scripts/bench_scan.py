@@ -36,23 +36,28 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a plain script from anywhere
     sys.path.insert(0, str(ROOT))
 
-import bench_common  # noqa: E402  (scripts/ is on sys.path when run as a script)
-import bench_render  # noqa: E402
-from PIL import Image, features  # noqa: E402
+import bench_common
+import bench_render
+from PIL import Image, features
 
-from render_service.media_index import scan_library  # noqa: E402
+from render_service.media_index import scan_library
 
 TZ = "Europe/Paris"
+T = TypeVar("T")
 PASSES = ("header", "check", "rescan_first", "rescan_again")
 TITLES = {
-    "header": ("`scan_library`, header only (reference)",
-               "open + EXIF, no pixels: every id `known`, the path the index took before the check"),
+    "header": (
+        "`scan_library`, header only (reference)",
+        "open + EXIF, no pixels: every id `known`, the path the index took before the check",
+    ),
     "check": ("`scan_library`, header + check", "+ 1/8-scale decode of every photo (`draft` + `load`)"),
     "rescan_first": ("`rescan`, first scan", "empty SQLite ledger: ledger read, header + check, all rows inserted"),
     "rescan_again": ("`rescan`, again (incremental)", "same ledger: every photo known, headers only, no row changes"),
@@ -98,7 +103,7 @@ def warm(folder: Path) -> None:
         bench_render.warm(p)
 
 
-def timed(fn: Callable[[], object]) -> tuple[float, object]:
+def timed(fn: Callable[[], T]) -> tuple[float, T]:
     t0 = time.perf_counter()
     out = fn()
     return time.perf_counter() - t0, out
@@ -107,8 +112,8 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
 def run_round(folder: Path, n: int, cold: bool, order: tuple[str, ...]) -> dict[str, float]:
     """Seconds of each pass, in ``order``; each result is checked."""
     from ledger.db import make_engine, migrate
-    from render_service.indexing import rescan
     from reels_core.libraries import LibraryConfig
+    from render_service.indexing import rescan
 
     prepare = evict if cold else warm
     lib = LibraryConfig("bench", folder, TZ)
@@ -117,7 +122,7 @@ def run_round(folder: Path, n: int, cold: bool, order: tuple[str, ...]) -> dict[
         if name in ("header", "check"):
             known = _Everything() if name == "header" else None
             prepare(folder)
-            out[name], res = timed(lambda: scan_library(folder, TZ, known=known))
+            out[name], res = timed(partial(scan_library, folder, TZ, known=known))
             assert len(res.items) == n and not res.skipped, res.skipped
             assert res.decoded == (0 if name == "header" else n), res.decoded
         elif name == "rescan_first":
@@ -126,9 +131,9 @@ def run_round(folder: Path, n: int, cold: bool, order: tuple[str, ...]) -> dict[
                 migrate(engine)
                 try:
                     prepare(folder)
-                    out["rescan_first"], first = timed(lambda: rescan(engine, lib))
+                    out["rescan_first"], first = timed(partial(rescan, engine, lib))
                     prepare(folder)
-                    out["rescan_again"], again = timed(lambda: rescan(engine, lib))
+                    out["rescan_again"], again = timed(partial(rescan, engine, lib))
                 finally:
                     engine.dispose()
             assert (first.added, first.photos, first.library.skipped_count) == (n, n, 0), first
@@ -138,8 +143,10 @@ def run_round(folder: Path, n: int, cold: bool, order: tuple[str, ...]) -> dict[
 
 def machine() -> str:
     cpu = bench_common.cpu_model("unknown CPU")
-    return (f"{os.cpu_count()} cores ({cpu}), Linux {platform.release()}, Python {platform.python_version()}, "
-            f"Pillow {Image.__version__} (libjpeg-turbo {features.version('libjpeg_turbo')})")
+    return (
+        f"{os.cpu_count()} cores ({cpu}), Linux {platform.release()}, Python {platform.python_version()}, "
+        f"Pillow {Image.__version__} (libjpeg-turbo {features.version('libjpeg_turbo')})"
+    )
 
 
 def main() -> None:
@@ -147,8 +154,12 @@ def main() -> None:
     ap.add_argument("--photos", type=int, default=40)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--workdir", type=Path, default=ROOT / "var" / "bench" / "scan")
-    ap.add_argument("--max-wait", type=float, default=60.0,
-                    help="seconds to wait for an idle machine before each round (0: do not wait)")
+    ap.add_argument(
+        "--max-wait",
+        type=float,
+        default=60.0,
+        help="seconds to wait for an idle machine before each round (0: do not wait)",
+    )
     ap.add_argument("--no-write", action="store_true", help="do not update docs/BENCHMARKS.md")
     ns = ap.parse_args()
     ns.workdir.mkdir(parents=True, exist_ok=True)
@@ -159,8 +170,11 @@ def main() -> None:
     t0 = time.perf_counter()
     folder = ensure_library(ns.workdir, ns.photos)
     sizes = [p.stat().st_size for p in folder.iterdir()]
-    print(f"photos ready in {time.perf_counter() - t0:.1f}s: {ns.photos} x "
-          f"{bench_render.PHOTO_SIZE[0]}x{bench_render.PHOTO_SIZE[1]} JPEG q90, {sum(sizes) / 1e6:.1f} MB", flush=True)
+    print(
+        f"photos ready in {time.perf_counter() - t0:.1f}s: {ns.photos} x "
+        f"{bench_render.PHOTO_SIZE[0]}x{bench_render.PHOTO_SIZE[1]} JPEG q90, {sum(sizes) / 1e6:.1f} MB",
+        flush=True,
+    )
 
     run_round(folder, ns.photos, cold=False, order=PASSES)  # warm-up: imports, code paths
     load_start = os.getloadavg()[0]
@@ -173,8 +187,11 @@ def main() -> None:
             got = run_round(folder, ns.photos, cold=cache == "cold", order=order)
             for name, s in got.items():
                 secs[(cache, name)].append(s)
-            print(f"[{r + 1}/{ns.rounds}] {cache}: " + "  ".join(
-                f"{name} {got[name] / ns.photos * 1000:.2f} ms/photo" for name in PASSES), flush=True)
+            print(
+                f"[{r + 1}/{ns.rounds}] {cache}: "
+                + "  ".join(f"{name} {got[name] / ns.photos * 1000:.2f} ms/photo" for name in PASSES),
+                flush=True,
+            )
     load_end = os.getloadavg()[0]
 
     per = {k: statistics.median(v) / ns.photos * 1000 for k, v in secs.items()}
@@ -210,8 +227,10 @@ def main() -> None:
     ]
     for name in PASSES:
         title, what = TITLES[name]
-        lines.append(f"| {title} | {what} | {cell('warm', name)} | {ratio('warm', name)} | "
-                     f"{cell('cold', name)} | {ratio('cold', name)} |")
+        lines.append(
+            f"| {title} | {what} | {cell('warm', name)} | {ratio('warm', name)} | "
+            f"{cell('cold', name)} | {ratio('cold', name)} |"
+        )
     check_cost = {c: per[(c, "check")] - per[(c, "header")] for c in ("warm", "cold")}
     incr = {c: per[(c, "rescan_first")] / per[(c, "rescan_again")] for c in ("warm", "cold")}
     total = {c: per[(c, "rescan_first")] * ns.photos / 1000 for c in ("warm", "cold")}

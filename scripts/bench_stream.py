@@ -42,15 +42,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_common as bc  # noqa: E402
+import bench_common as bc
+import grpc
 
-import grpc  # noqa: E402
-
-from reels.v1 import reel_service_pb2 as pb2  # noqa: E402
-from reels.v1 import reel_service_pb2_grpc  # noqa: E402
+from reels.v1 import reel_service_pb2 as pb2
+from reels.v1 import reel_service_pb2_grpc
 
 BIG_KEY, BIG_SIZE = "bench-stream-100m", 100 * 1000 * 1000
 SMALL_KEY, SMALL_SIZE = "bench-stream-4m", 4 * 1000 * 1000
@@ -63,6 +63,7 @@ MB = 1e6
 
 
 # --- fixtures --------------------------------------------------------------------
+
 
 def make_fixtures(data_dir: Path) -> None:
     import datetime as dt
@@ -77,12 +78,26 @@ def make_fixtures(data_dir: Path) -> None:
     with session_scope(engine) as session:
         for seed, (key, size) in enumerate([(BIG_KEY, BIG_SIZE), (SMALL_KEY, SMALL_SIZE)], start=1):
             sha = bc.write_random_file(reel_dir / f"{key}.mp4", size, seed)
-            record_reel(session, **bc.row_fields(key, LIBRARY, "DAY", "RECAP", now.date(), f"{key}.mp4", size, sha,
-                                                 now + dt.timedelta(days=3650), now))
+            record_reel(
+                session,
+                **bc.row_fields(
+                    key,
+                    LIBRARY,
+                    "DAY",
+                    "RECAP",
+                    now.date(),
+                    f"{key}.mp4",
+                    size,
+                    sha,
+                    now + dt.timedelta(days=3650),
+                    now,
+                ),
+            )
     engine.dispose()
 
 
 # --- nginx -------------------------------------------------------------------------
+
 
 @dataclass
 class Nginx:
@@ -98,8 +113,10 @@ class Nginx:
 def start_nginx(root: Path) -> Nginx | None:
     exe = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
     if exe is None:
-        print("nginx is not installed: the nginx comparison is skipped.\n"
-              "  Install it with: sudo apt-get install -y nginx   (Debian/Ubuntu package `nginx`)")
+        print(
+            "nginx is not installed: the nginx comparison is skipped.\n"
+            "  Install it with: sudo apt-get install -y nginx   (Debian/Ubuntu package `nginx`)"
+        )
         return None
     tmp = Path(tempfile.mkdtemp(prefix="bench-nginx-"))
     port = bc.free_port()
@@ -123,8 +140,11 @@ http {{
   }}
 }}
 """)
-    proc = subprocess.Popen([exe, "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-e", str(tmp / "error.log")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [exe, "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-e", str(tmp / "error.log")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -156,8 +176,12 @@ def http_download(port: int, path: str) -> int:
 
 
 def curl_download(port: int, path: str) -> int:
-    out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{size_download}", f"http://127.0.0.1:{port}{path}"],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        ["curl", "-s", "-o", "/dev/null", "-w", "%{size_download}", f"http://127.0.0.1:{port}{path}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return int(float(out.stdout))
 
 
@@ -177,9 +201,11 @@ def grpc_download(stub: reel_service_pb2_grpc.ReelServiceStub, key: str) -> int:
 def raw_stream(channel: grpc.Channel):
     """The same RPC without protobuf decoding on the client (each message arrives as
     its serialized bytes): what is left of the client's cost is gRPC's own."""
-    return channel.unary_stream("/reels.v1.ReelService/StreamReelVideo",
-                                request_serializer=pb2.StreamReelVideoRequest.SerializeToString,
-                                response_deserializer=None)
+    return channel.unary_stream(
+        "/reels.v1.ReelService/StreamReelVideo",
+        request_serializer=pb2.StreamReelVideoRequest.SerializeToString,
+        response_deserializer=None,
+    )
 
 
 def raw_download(call, key: str) -> int:
@@ -242,6 +268,7 @@ def run_interleaved(targets: list[Target], repeat: int, size: int) -> None:
 
 # --- the bare gRPC reference ----------------------------------------------------------
 
+
 def serve_bare(reel_dir: Path, chunk_kib: int) -> None:
     """A bare gRPC Python server (same grpcio, same thread pool size, same allocator
     tuning, no interceptor, no ledger, no file reads, no protobuf work per call) that
@@ -268,10 +295,14 @@ def serve_bare(reel_dir: Path, chunk_kib: int) -> None:
     def stream(request: pb2.StreamReelVideoRequest, context: grpc.ServicerContext):
         yield from messages[request.key]
 
-    handler = grpc.method_handlers_generic_handler("reels.v1.ReelService", {
-        "StreamReelVideo": grpc.unary_stream_rpc_method_handler(
-            stream, request_deserializer=pb2.StreamReelVideoRequest.FromString, response_serializer=None),
-    })
+    handler = grpc.method_handlers_generic_handler(
+        "reels.v1.ReelService",
+        {
+            "StreamReelVideo": grpc.unary_stream_rpc_method_handler(
+                stream, request_deserializer=pb2.StreamReelVideoRequest.FromString, response_serializer=None
+            ),
+        },
+    )
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=256))
     server.add_generic_rpc_handlers((handler,))
     port = server.add_insecure_port("127.0.0.1:0")
@@ -298,8 +329,12 @@ class BareServer:
 
 
 def start_bare(reel_dir: Path, chunk_kib: int) -> BareServer:
-    proc = subprocess.Popen([sys.executable, __file__, "--bare-server", str(reel_dir), str(chunk_kib)],
-                            stdout=subprocess.PIPE, text=True, cwd=bc.ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--bare-server", str(reel_dir), str(chunk_kib)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=bc.ROOT,
+    )
     line = proc.stdout.readline() if proc.stdout else ""
     if not line.strip().isdigit():
         proc.kill()
@@ -312,8 +347,10 @@ def start_bare(reel_dir: Path, chunk_kib: int) -> BareServer:
 
 # --- 64 concurrent streams -----------------------------------------------------------
 
-def _concurrent_worker(address: str, threads: int, rounds: int, rate: float | None, start_at: float,
-                       out: mp.Queue) -> None:
+
+def _concurrent_worker(
+    address: str, threads: int, rounds: int, rate: float | None, start_at: float, out: mp.Queue
+) -> None:
     """`threads` callers, each on its own channel, each reading `rounds` streams of
     the small reel back to back: as fast as it can (rate None) or paced to `rate`
     bytes/s like a player filling its buffer."""
@@ -346,7 +383,7 @@ def _concurrent_worker(address: str, threads: int, rounds: int, rate: float | No
                     raise RuntimeError(f"got {total} bytes")
                 with lock:
                     samples.append((ttfc, done))
-            except Exception as exc:  # reported, not fatal
+            except Exception as exc:  # noqa: BLE001 - any failed call is reported, not fatal
                 with lock:
                     errors.append(repr(exc)[:200])
 
@@ -391,8 +428,10 @@ def run_concurrent(server: bc.ServerProcess | BareServer, label: str, rounds: in
     out: mp.Queue = ctx.Queue()
     per = CONCURRENT // CLIENT_PROCS
     start_at = time.time() + 3.0  # spawned clients import grpc and connect first
-    procs = [ctx.Process(target=_concurrent_worker, args=(server.address, per, rounds, rate, start_at, out))
-             for _ in range(CLIENT_PROCS)]
+    procs = [
+        ctx.Process(target=_concurrent_worker, args=(server.address, per, rounds, rate, start_at, out))
+        for _ in range(CLIENT_PROCS)
+    ]
     for p in procs:
         p.start()
     while time.time() < start_at - 0.05:
@@ -421,12 +460,19 @@ def run_concurrent(server: bc.ServerProcess | BareServer, label: str, rounds: in
     errors = [e for r in results for e in r[1]]
     ttfc = [s[0] * 1000 for s in samples] or [float("nan")]
     return Concurrency(
-        label=label, streams=len(samples),
-        ttfc_p50_ms=bc.percentile(ttfc, 50), ttfc_p99_ms=bc.percentile(ttfc, 99), ttfc_max_ms=max(ttfc),
+        label=label,
+        streams=len(samples),
+        ttfc_p50_ms=bc.percentile(ttfc, 50),
+        ttfc_p99_ms=bc.percentile(ttfc, 99),
+        ttfc_max_ms=max(ttfc),
         stream_p50_ms=bc.percentile([s[1] * 1000 for s in samples] or [float("nan")], 50),
-        rss_before_mb=before / 1024, rss_peak_mb=peak / 1024, hwm_mb=bc.status_kib(server.pid, "VmHWM") / 1024,
-        wall_s=wall, server_cores=(cpu1 - cpu0) / wall,
-        busy=1 - (ticks1[1] - ticks0[1]) / max(1, ticks1[0] - ticks0[0]), errors=errors,
+        rss_before_mb=before / 1024,
+        rss_peak_mb=peak / 1024,
+        hwm_mb=bc.status_kib(server.pid, "VmHWM") / 1024,
+        wall_s=wall,
+        server_cores=(cpu1 - cpu0) / wall,
+        busy=1 - (ticks1[1] - ticks0[1]) / max(1, ticks1[0] - ticks0[0]),
+        errors=errors,
     )
 
 
@@ -485,8 +531,16 @@ def _ok(good: bool) -> str:
     return "met" if good else "**missed**"
 
 
-def report(cmd: str, targets: list[Target], ref: Target | None, default_kib: int, best_kib: int,
-           conc: list[Concurrency], load: tuple[str, str], server_env: list[str]) -> str:
+def report(
+    cmd: str,
+    targets: list[Target],
+    ref: Target | None,
+    default_kib: int,
+    best_kib: int,
+    conc: list[Concurrency],
+    load: tuple[str, str],
+    server_env: list[str],
+) -> str:
     curl = next((t for t in targets if t.name.startswith("nginx / curl")), None)
     lines = [
         "## StreamReelVideo vs nginx (loopback)",
@@ -511,20 +565,28 @@ def report(cmd: str, targets: list[Target], ref: Target | None, default_kib: int
         chunk = f"{t.chunk_kib} KiB{mark}" if t.chunk_kib else "-"
         r1 = f"{t.mb_s / ref.mb_s:.2f}x" if ref else "n/a"
         r2 = f"{t.mb_s / curl.mb_s:.2f}x" if curl else "n/a"
-        lines.append(f"| {t.name} | {chunk} | {t.mb_s:.0f} | {r1} | {r2} | "
-                     f"{t.cpu_per_100mb(t.client_cpu):.3f} | {t.cpu_per_100mb(t.server_cpu):.3f} |")
-    lines += ["", f"Fastest chunk size for the stub client in this run: {best_kib} KiB; "
-              f"default (REEL_STREAM_CHUNK_KIB): {default_kib} KiB."]
+        lines.append(
+            f"| {t.name} | {chunk} | {t.mb_s:.0f} | {r1} | {r2} | "
+            f"{t.cpu_per_100mb(t.client_cpu):.3f} | {t.cpu_per_100mb(t.server_cpu):.3f} |"
+        )
+    lines += [
+        "",
+        f"Fastest chunk size for the stub client in this run: {best_kib} KiB; "
+        f"default (REEL_STREAM_CHUNK_KIB): {default_kib} KiB.",
+    ]
     if server_env:
         lines.append(f"Extra server environment: `{' '.join(server_env)}`.")
     lines.append("")
     default = next(t for t in targets if t.name.startswith("render_service / stub") and t.chunk_kib == default_kib)
     if ref:
         got = default.mb_s / ref.mb_s
-        lines.append(f"Target >= {TARGET_RATIO}x nginx (its faster client, http.client) at the default chunk: "
-                     f"{got:.2f}x, {_ok(got >= TARGET_RATIO)}"
-                     + ("" if got >= TARGET_RATIO else f" (short by {(TARGET_RATIO - got) / TARGET_RATIO:.0%})")
-                     + (f"; against nginx + curl {default.mb_s / curl.mb_s:.2f}x" if curl else "") + ".")
+        lines.append(
+            f"Target >= {TARGET_RATIO}x nginx (its faster client, http.client) at the default chunk: "
+            f"{got:.2f}x, {_ok(got >= TARGET_RATIO)}"
+            + ("" if got >= TARGET_RATIO else f" (short by {(TARGET_RATIO - got) / TARGET_RATIO:.0%})")
+            + (f"; against nginx + curl {default.mb_s / curl.mb_s:.2f}x" if curl else "")
+            + "."
+        )
         lines.append("")
     lines += [
         f"## {CONCURRENT} concurrent streams of a {SMALL_SIZE / MB:.0f} MB reel",
@@ -544,17 +606,22 @@ def report(cmd: str, targets: list[Target], ref: Target | None, default_kib: int
         "| --- | " + " | ".join("---:" for _ in conc) + " | --- |",
         "| streams completed (errors) | " + " | ".join(f"{c.streams} ({len(c.errors)})" for c in conc) + " | |",
         "| TTFC p50 | " + " | ".join(f"{c.ttfc_p50_ms:.1f} ms" for c in conc) + " | |",
-        "| TTFC p99 | " + " | ".join(f"{c.ttfc_p99_ms:.1f} ms, {_ok(c.ttfc_p99_ms <= TARGET_TTFC_MS)}" for c in conc)
+        "| TTFC p99 | "
+        + " | ".join(f"{c.ttfc_p99_ms:.1f} ms, {_ok(c.ttfc_p99_ms <= TARGET_TTFC_MS)}" for c in conc)
         + f" | <= {TARGET_TTFC_MS:.0f} ms |",
         "| TTFC max | " + " | ".join(f"{c.ttfc_max_ms:.1f} ms" for c in conc) + " | |",
         "| whole 4 MB stream p50 | " + " | ".join(f"{c.stream_p50_ms:.0f} ms" for c in conc) + " | |",
-        "| aggregate throughput | " + " | ".join(f"{c.streams * SMALL_SIZE / MB / c.wall_s:.0f} MB/s" for c in conc)
+        "| aggregate throughput | "
+        + " | ".join(f"{c.streams * SMALL_SIZE / MB / c.wall_s:.0f} MB/s" for c in conc)
         + " | |",
         "| server CPU / machine busy | "
-        + " | ".join(f"{c.server_cores:.2f} cores / {c.busy:.0%}" for c in conc) + " | |",
-        "| server VmRSS before -> peak | " + " | ".join(f"{c.rss_before_mb:.0f} -> {c.rss_peak_mb:.0f} MB" for c in conc)
+        + " | ".join(f"{c.server_cores:.2f} cores / {c.busy:.0%}" for c in conc)
         + " | |",
-        "| server RSS growth | " + " | ".join(f"{c.growth_mb:.0f} MB, {_ok(c.growth_mb < TARGET_RSS_MB)}" for c in conc)
+        "| server VmRSS before -> peak | "
+        + " | ".join(f"{c.rss_before_mb:.0f} -> {c.rss_peak_mb:.0f} MB" for c in conc)
+        + " | |",
+        "| server RSS growth | "
+        + " | ".join(f"{c.growth_mb:.0f} MB, {_ok(c.growth_mb < TARGET_RSS_MB)}" for c in conc)
         + f" | < {TARGET_RSS_MB:.0f} MB |",
         "",
     ]
@@ -592,8 +659,13 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=9, help="rounds of downloads (median reported)")
     ap.add_argument("--chunks", default="64,256,512,1024,2048", help="chunk sizes in KiB")
     ap.add_argument("--workdir", type=Path, default=bc.ROOT / "var" / "bench" / "stream")
-    ap.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
-                    help="extra environment for every render_service (repeatable), for what-if runs")
+    ap.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for every render_service (repeatable), for what-if runs",
+    )
     ap.add_argument("--no-write", action="store_true", help="do not update docs/BENCHMARKS.md")
     ap.add_argument("--bare-server", nargs=2, metavar=("REEL_DIR", "CHUNK_KIB"), help=argparse.SUPPRESS)
     ns = ap.parse_args()
@@ -613,42 +685,71 @@ def main() -> None:
     targets: list[Target] = []
     servers: list[bc.ServerProcess | BareServer] = []
     channels: list[grpc.Channel] = []
+    server: bc.ServerProcess | BareServer
     nginx = start_nginx(data_dir / "reels")
     try:
         ref = None
         if nginx:
             path = f"/{BIG_KEY}.mp4"
             worker = _nginx_worker_pid(nginx.proc.pid)
-            ref = Target("nginx / Python http.client (readinto 1 MiB)", None,
-                         lambda: http_download(nginx.port, path), worker)
+            ref = Target(
+                "nginx / Python http.client (readinto 1 MiB)", None, lambda: http_download(nginx.port, path), worker
+            )
             targets.append(ref)
             if shutil.which("curl"):
-                targets.append(Target("nginx / curl -o /dev/null", None, lambda: curl_download(nginx.port, path),
-                                       worker, child_cpu=True))
+                targets.append(
+                    Target(
+                        "nginx / curl -o /dev/null",
+                        None,
+                        lambda: curl_download(nginx.port, path),
+                        worker,
+                        child_cpu=True,
+                    )
+                )
         for kib in chunks:
             server = bc.start_render(dict(env, REEL_STREAM_CHUNK_KIB=str(kib)), ns.workdir / f"server-{kib}.log")
             servers.append(server)
             channel = grpc.insecure_channel(server.address, options=CHANNEL_OPTIONS)
             channels.append(channel)
             stub = reel_service_pb2_grpc.ReelServiceStub(channel)
-            targets.append(Target("render_service / stub (protobuf decoded)", kib,
-                                  lambda stub=stub: grpc_download(stub, BIG_KEY), server.pid))
+            targets.append(
+                Target(
+                    "render_service / stub (protobuf decoded)",
+                    kib,
+                    partial(grpc_download, stub, BIG_KEY),
+                    server.pid,
+                )
+            )
             if kib == default_kib:
                 call = raw_stream(channel)
-                targets.append(Target("render_service / raw gRPC client (no decode)", kib,
-                                      lambda call=call: raw_download(call, BIG_KEY), server.pid))
+                targets.append(
+                    Target(
+                        "render_service / raw gRPC client (no decode)",
+                        kib,
+                        partial(raw_download, call, BIG_KEY),
+                        server.pid,
+                    )
+                )
         bare = start_bare(data_dir / "reels", default_kib)
         servers.append(bare)
         channel = grpc.insecure_channel(bare.address, options=CHANNEL_OPTIONS)
         channels.append(channel)
         stub = reel_service_pb2_grpc.ReelServiceStub(channel)
-        targets.append(Target("bare gRPC server (from memory) / stub", default_kib,
-                              lambda stub=stub: grpc_download(stub, BIG_KEY), bare.pid))
+        targets.append(
+            Target(
+                "bare gRPC server (from memory) / stub",
+                default_kib,
+                partial(grpc_download, stub, BIG_KEY),
+                bare.pid,
+            )
+        )
         run_interleaved(targets, ns.repeat, BIG_SIZE)
         for t in targets:
-            print(f"{t.name:45s} {t.chunk_kib or '-':>5} KiB {t.mb_s:7.0f} MB/s  "
-                  f"client {t.cpu_per_100mb(t.client_cpu):.3f} s  server {t.cpu_per_100mb(t.server_cpu):.3f} s  "
-                  f"{[round(x) for x in t.speeds]}")
+            print(
+                f"{t.name:45s} {t.chunk_kib or '-':>5} KiB {t.mb_s:7.0f} MB/s  "
+                f"client {t.cpu_per_100mb(t.client_cpu):.3f} s  server {t.cpu_per_100mb(t.server_cpu):.3f} s  "
+                f"{[round(x) for x in t.speeds]}"
+            )
     finally:
         for ch in channels:
             ch.close()
@@ -658,6 +759,7 @@ def main() -> None:
             nginx.stop()
     stubs = [t for t in targets if t.name.startswith("render_service / stub")]
     best_kib = max(stubs, key=lambda t: t.mb_s).chunk_kib
+    assert best_kib is not None  # every stub target has its chunk size
 
     conc: list[Concurrency] = []
     paced = f"paced {PACED_RATE / MB:.0f} MB/s"
@@ -665,8 +767,10 @@ def main() -> None:
     for kib in ALT_CHUNK_KIB:
         if kib != default_kib:
             scenarios.append((f"greedy, {kib} KiB chunk", kib, GREEDY_ROUNDS, None))
-    scenarios += [("bare gRPC, greedy", default_kib, GREEDY_ROUNDS, None),
-                  (f"bare gRPC, {paced}", default_kib, PACED_ROUNDS, PACED_RATE)]
+    scenarios += [
+        ("bare gRPC, greedy", default_kib, GREEDY_ROUNDS, None),
+        (f"bare gRPC, {paced}", default_kib, PACED_ROUNDS, PACED_RATE),
+    ]
     for label, kib, rounds, rate in scenarios:
         if label.startswith("bare"):
             server = start_bare(data_dir / "reels", kib)

@@ -58,7 +58,7 @@ LIBRARY_DIR_NAME = "sample-library"
 MARKER_NAME = ".sample.json"  # hidden: the scanner ignores it
 PHOTO_SIZE = (1280, 960)
 VIDEO_SIZE = "640x360"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 # ---------------------------------------------------------------- places
@@ -80,32 +80,57 @@ class Place:
 
 
 PLACES: dict[str, Place] = {
-    "lyon": Place("Lyon", "Europe/Paris", "lyon", (
-        Spot("Fourvière", 45.7622, 4.8219),
-        Spot("Parc de la Tête d'Or", 45.7772, 4.8550),
-        Spot("Quai de Saône", 45.7640, 4.8270),
-        Spot("Croix-Rousse", 45.7743, 4.8320),
-    )),
-    "nice": Place("Nice", "Europe/Paris", "sea", (
-        Spot("Promenade des Anglais", 43.6947, 7.2553),
-        Spot("Colline du Château", 43.6953, 7.2810),
-        Spot("Vieux Nice", 43.6966, 7.2760),
-    )),
-    "paris": Place("Paris", "Europe/Paris", "paris", (
-        Spot("Tour Eiffel", 48.8584, 2.2945),
-        Spot("Notre-Dame", 48.8530, 2.3499),
-        Spot("Montmartre", 48.8867, 2.3431),
-    )),
-    "lisbon": Place("Lisbon", "Europe/Lisbon", "lisbon", (
-        Spot("Alfama", 38.7115, -9.1300),
-        Spot("Belém", 38.6916, -9.2160),
-        Spot("Miradouro da Graça", 38.7163, -9.1318),
-    )),
-    "kyoto": Place("Kyoto", "Asia/Tokyo", "kyoto", (
-        Spot("Fushimi Inari", 34.9671, 135.7727),
-        Spot("Kiyomizu-dera", 34.9949, 135.7850),
-        Spot("Arashiyama", 35.0170, 135.6713),
-    )),
+    "lyon": Place(
+        "Lyon",
+        "Europe/Paris",
+        "lyon",
+        (
+            Spot("Fourvière", 45.7622, 4.8219),
+            Spot("Parc de la Tête d'Or", 45.7772, 4.8550),
+            Spot("Quai de Saône", 45.7640, 4.8270),
+            Spot("Croix-Rousse", 45.7743, 4.8320),
+        ),
+    ),
+    "nice": Place(
+        "Nice",
+        "Europe/Paris",
+        "sea",
+        (
+            Spot("Promenade des Anglais", 43.6947, 7.2553),
+            Spot("Colline du Château", 43.6953, 7.2810),
+            Spot("Vieux Nice", 43.6966, 7.2760),
+        ),
+    ),
+    "paris": Place(
+        "Paris",
+        "Europe/Paris",
+        "paris",
+        (
+            Spot("Tour Eiffel", 48.8584, 2.2945),
+            Spot("Notre-Dame", 48.8530, 2.3499),
+            Spot("Montmartre", 48.8867, 2.3431),
+        ),
+    ),
+    "lisbon": Place(
+        "Lisbon",
+        "Europe/Lisbon",
+        "lisbon",
+        (
+            Spot("Alfama", 38.7115, -9.1300),
+            Spot("Belém", 38.6916, -9.2160),
+            Spot("Miradouro da Graça", 38.7163, -9.1318),
+        ),
+    ),
+    "kyoto": Place(
+        "Kyoto",
+        "Asia/Tokyo",
+        "kyoto",
+        (
+            Spot("Fushimi Inari", 34.9671, 135.7727),
+            Spot("Kiyomizu-dera", 34.9949, 135.7850),
+            Spot("Arashiyama", 35.0170, 135.6713),
+        ),
+    ),
 }
 
 
@@ -316,10 +341,12 @@ class Painter:
             canvas[stars[:, 1] // 2, stars[:, 0] // 2] = 230
 
         # Distant hills, then sea or land.
-        for layer, (base, amp, colour) in enumerate(self._hill_layers(scene, tod, horizon, h)):
+        for base, amp, colour in self._hill_layers(scene, tod, horizon, h):
             phase, freq = rng.uniform(0, 6.3), rng.uniform(1.5, 4.0) / w
-            ridge = base - amp * (0.6 * np.sin(xs[0] * freq * 2 * math.pi + phase)
-                                  + 0.4 * np.sin(xs[0] * freq * 5.3 * math.pi + 2 * phase))
+            ridge = base - amp * (
+                0.6 * np.sin(xs[0] * freq * 2 * math.pi + phase)
+                + 0.4 * np.sin(xs[0] * freq * 5.3 * math.pi + 2 * phase)
+            )
             mask = ys >= ridge[None, :]
             shade = (1 - 0.22 * np.clip((ys - ridge[None, :]) / (h - ridge.min() + 1), 0, 1))[..., None]
             canvas = np.where(mask[..., None], np.array(colour, np.float32) * shade, canvas)
@@ -335,7 +362,7 @@ class Painter:
         if not spec.png:
             arr = np.asarray(img).astype(np.float32)
             ox, oy = rng.integers(0, 64, size=2)
-            grain = self._grain[oy:oy + h, ox:ox + w][..., None]
+            grain = self._grain[oy : oy + h, ox : ox + w][..., None]
             arr = arr * vignette + grain * 4.5
             img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
         if spec.camera == "compact":  # the orange date stamp of a cheap camera
@@ -350,8 +377,11 @@ class Painter:
             "sea": [(horizon - 18, 26, (118, 140, 150))],
             "paris": [(horizon + 20, 10, (150, 156, 150)), (h * 0.74, 6, (92, 104, 84))],
             "lisbon": [(horizon - 10, 60, (170, 150, 120)), (h * 0.7, 30, (150, 120, 90))],
-            "kyoto": [(horizon - 40, 70, (70, 110, 86)), (horizon + 30, 55, (46, 92, 58)),
-                      (h * 0.78, 24, (60, 88, 44))],
+            "kyoto": [
+                (horizon - 40, 70, (70, 110, 86)),
+                (horizon + 30, 55, (46, 92, 58)),
+                (h * 0.78, 24, (60, 88, 44)),
+            ],
             "lyon": [(horizon - 20, 60, (96, 124, 84)), (h * 0.75, 20, (110, 138, 80))],
         }
         return [(b, a, tuple(int(c * dim) for c in col)) for b, a, col in palettes[scene]]
@@ -385,12 +415,15 @@ class Painter:
             draw.line([(x, h), (x + 25, h * 0.42)], fill=(96, 70, 40), width=18)
             for angle in range(0, 360, 45):
                 ax, ay = math.cos(math.radians(angle)), math.sin(math.radians(angle)) * 0.5
-                draw.line([(x + 25, h * 0.42), (x + 25 + 120 * ax, h * 0.42 + 80 * ay + 30)],
-                          fill=(34, 96, 44), width=14)
+                draw.line(
+                    [(x + 25, h * 0.42), (x + 25 + 120 * ax, h * 0.42 + 80 * ay + 30)], fill=(34, 96, 44), width=14
+                )
         if spec.spot == 2:  # old-town facades
             for i in range(5):
                 x0 = i * 70
-                draw.rectangle([x0, h * 0.35 + i * 9, x0 + 68, beach], fill=[(214, 150, 70), (196, 96, 60), (230, 190, 110)][i % 3])
+                draw.rectangle(
+                    [x0, h * 0.35 + i * 9, x0 + 68, beach], fill=[(214, 150, 70), (196, 96, 60), (230, 190, 110)][i % 3]
+                )
 
     def _draw_paris(self, draw, spec, w, h, horizon, tod, rng) -> None:
         ground = h * 0.74
@@ -403,13 +436,28 @@ class Painter:
             draw.polygon([(x, top), (x + 12, top - 30), (x + bw - 12, top - 30), (x + bw, top)], fill=(112, 124, 140))
             for wy in np.arange(top + 16, ground - 20, 34):
                 for wx in np.arange(x + 12, x + bw - 20, 28):
-                    draw.rectangle([wx, wy, wx + 12, wy + 20], fill=(250, 214, 120) if lit and rng.random() < 0.5 else (80, 90, 104))
+                    draw.rectangle(
+                        [wx, wy, wx + 12, wy + 20],
+                        fill=(250, 214, 120) if lit and rng.random() < 0.5 else (80, 90, 104),
+                    )
             x += bw + 4
         if spec.spot == 0:  # the tower
             cx, base, top = w * rng.uniform(0.45, 0.65), ground + 10, h * 0.12
             colour = (92, 66, 46) if not lit else (230, 170, 70)
-            draw.polygon([(cx - 150, base), (cx - 14, top + 90), (cx - 4, top), (cx + 4, top), (cx + 14, top + 90), (cx + 150, base),
-                          (cx + 90, base), (cx, base - 150), (cx - 90, base)], fill=colour)
+            draw.polygon(
+                [
+                    (cx - 150, base),
+                    (cx - 14, top + 90),
+                    (cx - 4, top),
+                    (cx + 4, top),
+                    (cx + 14, top + 90),
+                    (cx + 150, base),
+                    (cx + 90, base),
+                    (cx, base - 150),
+                    (cx - 90, base),
+                ],
+                fill=colour,
+            )
             draw.rectangle([cx - 70, base - 170, cx + 70, base - 156], fill=colour)
             draw.rectangle([cx - 34, top + 160, cx + 34, top + 172], fill=colour)
         elif spec.spot == 1:  # two square towers and a rose window
@@ -417,7 +465,9 @@ class Painter:
             draw.rectangle([cx - 220, h * 0.2, cx + 220, ground], fill=(196, 186, 160))
             draw.rectangle([cx - 220, h * 0.12, cx - 90, h * 0.2], fill=(186, 176, 150))
             draw.rectangle([cx + 90, h * 0.12, cx + 220, h * 0.2], fill=(186, 176, 150))
-            draw.ellipse([cx - 60, h * 0.3, cx + 60, h * 0.3 + 120], fill=(70, 60, 110), outline=(150, 140, 120), width=6)
+            draw.ellipse(
+                [cx - 60, h * 0.3, cx + 60, h * 0.3 + 120], fill=(70, 60, 110), outline=(150, 140, 120), width=6
+            )
         else:  # the white domes on the hill
             cx = w * 0.55
             draw.pieslice([cx - 150, h * 0.1, cx + 150, h * 0.4], 180, 360, fill=(246, 244, 236))
@@ -447,8 +497,12 @@ class Painter:
                 half, height = 260 * s, 420 * s
                 draw.rectangle([cx - half, base - height, cx - half + 24 * s, base], fill=vermilion)
                 draw.rectangle([cx + half - 24 * s, base - height, cx + half, base], fill=vermilion)
-                draw.rectangle([cx - half - 40 * s, base - height, cx + half + 40 * s, base - height + 26 * s], fill=(40, 30, 30))
-                draw.rectangle([cx - half, base - height * 0.8, cx + half, base - height * 0.8 + 16 * s], fill=vermilion)
+                draw.rectangle(
+                    [cx - half - 40 * s, base - height, cx + half + 40 * s, base - height + 26 * s], fill=(40, 30, 30)
+                )
+                draw.rectangle(
+                    [cx - half, base - height * 0.8, cx + half, base - height * 0.8 + 16 * s], fill=vermilion
+                )
         elif spec.spot == 1:  # a pagoda among maples
             cx, base = w * rng.uniform(0.35, 0.6), h * 0.78
             for level in range(5):
@@ -459,7 +513,10 @@ class Painter:
             for _ in range(14):
                 x, y = rng.uniform(0, w), rng.uniform(h * 0.6, h * 0.95)
                 r = rng.uniform(40, 90)
-                draw.ellipse([x - r, y - r, x + r, y + r], fill=tuple(int(c) for c in rng.choice([(200, 60, 30), (230, 120, 40), (170, 40, 40)])))
+                draw.ellipse(
+                    [x - r, y - r, x + r, y + r],
+                    fill=tuple(int(c) for c in rng.choice([(200, 60, 30), (230, 120, 40), (170, 40, 40)])),
+                )
         else:  # a bamboo grove
             for _ in range(40):
                 x, width = rng.uniform(0, w), rng.uniform(8, 22)
@@ -477,7 +534,9 @@ class Painter:
             x = 0.0
             while x < w:
                 bw, bh = rng.uniform(80, 150), rng.uniform(0.12, 0.22) * h
-                colour = tuple(int(c) for c in rng.choice([(226, 150, 70), (236, 190, 110), (210, 110, 80), (240, 210, 160)]))
+                colour = tuple(
+                    int(c) for c in rng.choice([(226, 150, 70), (236, 190, 110), (210, 110, 80), (240, 210, 160)])
+                )
                 draw.rectangle([x, h * 0.8 - bh, x + bw, h * 0.8], fill=colour)
                 for wy in np.arange(h * 0.8 - bh + 12, h * 0.8 - 16, 30):
                     draw.rectangle([x + 10, wy, x + bw - 10, wy + 14], fill=(250, 214, 120) if lit else (90, 80, 80))
@@ -495,8 +554,10 @@ class Painter:
             for _ in range(26):
                 x, y = rng.uniform(-40, w), rng.uniform(h * 0.62, h * 0.95)
                 bw = rng.uniform(90, 180)
-                draw.polygon([(x, y), (x + bw * 0.5, y - 50), (x + bw, y), (x + bw, y + 120), (x, y + 120)],
-                             fill=(int(rng.uniform(170, 210)), int(rng.uniform(80, 110)), 60))
+                draw.polygon(
+                    [(x, y), (x + bw * 0.5, y - 50), (x + bw, y), (x + bw, y + 120), (x, y + 120)],
+                    fill=(int(rng.uniform(170, 210)), int(rng.uniform(80, 110)), 60),
+                )
 
 
 # ---------------------------------------------------------------- writing media
@@ -569,17 +630,45 @@ def _start_video(spec: VideoSpec, path: Path) -> subprocess.Popen:
     path.parent.mkdir(parents=True, exist_ok=True)
     created = spec.utc.strftime("%Y-%m-%dT%H:%M:%S.000000Z")
     cmd = [
-        imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "lavfi", "-i", f"{spec.source}=size={VIDEO_SIZE}:rate=30",
-        "-f", "lavfi", "-i", f"sine=frequency={spec.tone_hz}:sample_rate=44100",
-        "-t", str(spec.seconds), "-map", "0:v", "-map", "1:a",
-        "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
-        "-c:a", "aac", "-b:a", "96k",
-        "-metadata", f"creation_time={created}",
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        f"{spec.source}=size={VIDEO_SIZE}:rate=30",
+        "-f",
+        "lavfi",
+        "-i",
+        f"sine=frequency={spec.tone_hz}:sample_rate=44100",
+        "-t",
+        str(spec.seconds),
+        "-map",
+        "0:v",
+        "-map",
+        "1:a",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "96k",
+        "-metadata",
+        f"creation_time={created}",
     ]
     if spec.apple_date:
-        cmd += ["-metadata", f"com.apple.quicktime.creationdate={spec.local.isoformat()}",
-                "-movflags", "+faststart+use_metadata_tags"]
+        cmd += [
+            "-metadata",
+            f"com.apple.quicktime.creationdate={spec.local.isoformat()}",
+            "-movflags",
+            "+faststart+use_metadata_tags",
+        ]
     else:
         cmd += ["-movflags", "+faststart"]
     return subprocess.Popen([*cmd, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -616,21 +705,38 @@ def _write_calendar(plan: Plan, path: Path) -> None:
     birthday_first = same_month_day(plan.birthday, plan.birthday.year - 6)
     if (birthday_first.month, birthday_first.day) != (plan.birthday.month, plan.birthday.day):
         birthday_first = plan.birthday  # 29 February: start the series this year
-    event("birthday-lea", "Léa's birthday", birthday_first, birthday_first + dt.timedelta(days=1),
-          rrule={"freq": "yearly"})
+    event(
+        "birthday-lea",
+        "Léa's birthday",
+        birthday_first,
+        birthday_first + dt.timedelta(days=1),
+        rrule={"freq": "yearly"},
+    )
     climbing_first = plan.climbing_day - dt.timedelta(weeks=12)
-    event("climbing-weekly", "Climbing at the gym",
-          dt.datetime.combine(climbing_first, dt.time(19, 0), tzinfo=paris_tz),
-          dt.datetime.combine(climbing_first, dt.time(21, 0), tzinfo=paris_tz),
-          location="Croix-Rousse, Lyon", rrule={"freq": "weekly", "byday": "WE"})
-    event("picnic-park", "Birthday picnic",
-          dt.datetime.combine(plan.birthday, dt.time(12, 0), tzinfo=paris_tz),
-          dt.datetime.combine(plan.birthday, dt.time(18, 0), tzinfo=paris_tz),
-          location="Parc de la Tête d'Or, Lyon")
+    event(
+        "climbing-weekly",
+        "Climbing at the gym",
+        dt.datetime.combine(climbing_first, dt.time(19, 0), tzinfo=paris_tz),
+        dt.datetime.combine(climbing_first, dt.time(21, 0), tzinfo=paris_tz),
+        location="Croix-Rousse, Lyon",
+        rrule={"freq": "weekly", "byday": "WE"},
+    )
+    event(
+        "picnic-park",
+        "Birthday picnic",
+        dt.datetime.combine(plan.birthday, dt.time(12, 0), tzinfo=paris_tz),
+        dt.datetime.combine(plan.birthday, dt.time(18, 0), tzinfo=paris_tz),
+        location="Parc de la Tête d'Or, Lyon",
+    )
     for trip in plan.trips:
         place = PLACES[trip.place]
-        event(f"trip-{trip.slug}-{trip.first.isoformat()}", trip.title, trip.first,
-              trip.last + dt.timedelta(days=1), location=place.city)
+        event(
+            f"trip-{trip.slug}-{trip.first.isoformat()}",
+            trip.title,
+            trip.first,
+            trip.last + dt.timedelta(days=1),
+            location=place.city,
+        )
     cal.add_missing_timezones()
     path.write_bytes(cal.to_ical())
 
@@ -645,13 +751,17 @@ def _write_gpx(plan: Plan, located: list[tuple[PhotoSpec, float, float]], path: 
         track = gpxpy.gpx.GPXTrack(name=f"{PLACES[place].city} {day.isoformat()}")
         segment = gpxpy.gpx.GPXTrackSegment()
         shots.sort(key=lambda s: s[0].utc)
-        for (a, alat, alon), (b, blat, blon) in zip(shots, shots[1:] + shots[-1:]):
+        for (a, alat, alon), (b, blat, blon) in zip(shots, shots[1:] + shots[-1:], strict=True):
             steps = max(1, int((b.utc - a.utc).total_seconds() // 900))  # a point every ~15 min
             for k in range(steps):
                 f = k / steps
-                segment.points.append(gpxpy.gpx.GPXTrackPoint(
-                    latitude=round(alat + (blat - alat) * f, 6), longitude=round(alon + (blon - alon) * f, 6),
-                    time=(a.utc + (b.utc - a.utc) * f).replace(microsecond=0)))
+                segment.points.append(
+                    gpxpy.gpx.GPXTrackPoint(
+                        latitude=round(alat + (blat - alat) * f, 6),
+                        longitude=round(alon + (blon - alon) * f, 6),
+                        time=(a.utc + (b.utc - a.utc) * f).replace(microsecond=0),
+                    )
+                )
         track.segments.append(segment)
         gpx.tracks.append(track)
     path.write_text(gpx.to_xml(), encoding="utf-8")
@@ -672,12 +782,36 @@ def _write_messages(plan: Plan, path: Path) -> None:
         (at(plan.climbing_day, "17:45"), "Sam", ["me"], "Climbing tonight at 7?", "sam"),
         (at(plan.climbing_day, "17:47"), "me", ["Sam"], "Yes, see you at the wall", "sam"),
         (at(nice.first, "09:30"), "me", ["Léa", "Sam"], "Landed in Nice, the sea is unreal", "nice-weekend"),
-        (at(nice.first + dt.timedelta(days=1), "19:10"), "Léa", ["me"], "Sunset from Castle Hill tonight?", "nice-weekend"),
+        (
+            at(nice.first + dt.timedelta(days=1), "19:10"),
+            "Léa",
+            ["me"],
+            "Sunset from Castle Hill tonight?",
+            "nice-weekend",
+        ),
         (at(paris.first, "20:20"), "me", ["Léa"], "Eiffel Tower at sunset, you would have loved it", "lea"),
         (at(lisbon.first, "18:05", "Europe/Lisbon"), "Sam", ["me"], "Tram 28 was packed but worth it", "sam"),
-        (at(lisbon.first + dt.timedelta(days=3), "13:40", "Europe/Lisbon"), "me", ["Sam"], "Pastéis de Belém queue is 20 minutes", "sam"),
-        (at(kyoto.first, "10:15", "Asia/Tokyo"), "me", ["Léa", "Sam"], "Fushimi Inari early before the crowds", "family"),
-        (at(kyoto.first, "16:00", "Asia/Tokyo"), "Léa", ["me"], "Kiyomizu-dera next? Take a picture of the pagoda", "family"),
+        (
+            at(lisbon.first + dt.timedelta(days=3), "13:40", "Europe/Lisbon"),
+            "me",
+            ["Sam"],
+            "Pastéis de Belém queue is 20 minutes",
+            "sam",
+        ),
+        (
+            at(kyoto.first, "10:15", "Asia/Tokyo"),
+            "me",
+            ["Léa", "Sam"],
+            "Fushimi Inari early before the crowds",
+            "family",
+        ),
+        (
+            at(kyoto.first, "16:00", "Asia/Tokyo"),
+            "Léa",
+            ["me"],
+            "Kiyomizu-dera next? Take a picture of the pagoda",
+            "family",
+        ),
     ]
     rows.sort(key=lambda r: dt.datetime.fromisoformat(r[0]).astimezone(paris_tz))
     messages = [
@@ -694,16 +828,21 @@ def _write_notes(plan: Plan, notes: Path) -> None:
         f"# Weekend in Nice ({nice.first:%d}-{nice.last:%d %B %Y})\n\n"
         "- Swim at the Promenade des Anglais before breakfast.\n"
         "- Climbed Castle Hill for the sunset; the whole bay turned orange.\n"
-        "- Socca in Vieux Nice, twice.\n", encoding="utf-8")
+        "- Socca in Vieux Nice, twice.\n",
+        encoding="utf-8",
+    )
     (notes / f"kyoto-{kyoto.first.year}.md").write_text(
         f"# Kyoto, {kyoto.first:%B %Y}\n\n"
         "Fushimi Inari at opening time: thousands of vermilion torii and nobody else.\n"
         "Afternoon at Kiyomizu-dera, then the bamboo grove in Arashiyama the next day.\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     (notes / "lisbon.txt").write_text(
         f"Lisbon with Sam, {lisbon.first:%d %B %Y}.\n"
         "Alfama by tram 28, the view from the Miradouro da Graca, custard tarts in Belem.\n"
-        f"Paris the year after ({paris.first:%d %B %Y}) was rainier.\n", encoding="utf-8")
+        f"Paris the year after ({paris.first:%d %B %Y}) was rainier.\n",
+        encoding="utf-8",
+    )
 
 
 # ---------------------------------------------------------------- the library
@@ -730,9 +869,18 @@ def build_sample(data_dir: Path, today: dt.date, force: bool = False) -> tuple[P
     shutil.rmtree(staging, ignore_errors=True)
     try:
         summary = _write_library(staging, plan_library(today))
-        (staging / MARKER_NAME).write_text(json.dumps({
-            "today": today.isoformat(), "generator_version": GENERATOR_VERSION, **summary,
-        }, indent=2) + "\n", encoding="utf-8")
+        (staging / MARKER_NAME).write_text(
+            json.dumps(
+                {
+                    "today": today.isoformat(),
+                    "generator_version": GENERATOR_VERSION,
+                    **summary,
+                },
+                indent=2,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
         retired = library.with_name(f"{LIBRARY_DIR_NAME}.old-{os.getpid()}")
         if library.exists():
             library.rename(retired)
@@ -746,9 +894,9 @@ def build_sample(data_dir: Path, today: dt.date, force: bool = False) -> tuple[P
 def _write_library(root: Path, plan: Plan) -> dict[str, int]:
     root.mkdir(parents=True)
     jobs = []
-    for spec in plan.videos:  # ffmpeg encodes in the background while photos are painted
-        path = root / _video_rel_path(spec)
-        jobs.append((spec, path, _start_video(spec, path)))
+    for video in plan.videos:  # ffmpeg encodes in the background while photos are painted
+        path = root / _video_rel_path(video)
+        jobs.append((video, path, _start_video(video, path)))
 
     painter = Painter()
     located: list[tuple[PhotoSpec, float, float]] = []
@@ -774,11 +922,11 @@ def _write_library(root: Path, plan: Plan) -> dict[str, int]:
     _write_messages(plan, context / "messages.json")
     _write_notes(plan, context / "notes")
 
-    for spec, path, process in jobs:
+    for video, path, process in jobs:
         _, stderr = process.communicate()
         if process.returncode != 0:
             raise RuntimeError(f"ffmpeg failed for {path.name}: {stderr.decode(errors='replace')[-500:]}")
-        stamp = spec.utc.timestamp()
+        stamp = video.utc.timestamp()
         os.utime(path, (stamp, stamp))
     return {"photos": len(plan.photos), "videos": len(plan.videos), "skipped": 2}
 
@@ -792,10 +940,18 @@ def _default_today() -> dt.date:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("REEL_DATA_DIR") or "./var"),
-                        help="where sample-library/ goes (default: $REEL_DATA_DIR or ./var)")
-    parser.add_argument("--today", type=dt.date.fromisoformat, default=None,
-                        help="anchor date YYYY-MM-DD (default: today in $REEL_TIMEZONE, on $REEL_TODAY's clock)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("REEL_DATA_DIR") or "./var"),
+        help="where sample-library/ goes (default: $REEL_DATA_DIR or ./var)",
+    )
+    parser.add_argument(
+        "--today",
+        type=dt.date.fromisoformat,
+        default=None,
+        help="anchor date YYYY-MM-DD (default: today in $REEL_TIMEZONE, on $REEL_TODAY's clock)",
+    )
     parser.add_argument("--force", action="store_true", help="rebuild even when up to date")
     args = parser.parse_args(argv)
     today = args.today or _default_today()

@@ -4,6 +4,10 @@ Per call it binds `rpc`, `peer` and `request_id` to the log context, checks acce
 tokens, turns every exception into a canonical status with one
 `google.rpc.ErrorInfo`, and logs one line with the status code and duration.
 Request and response bodies are never logged.
+
+The error mapping is `canonical_errors`, a wrapper of one handler: the interceptor
+wraps every handler with it, and in-process tests (grpc_testing runs no
+interceptors) wrap the servicers' methods with it (tests/inprocess.py).
 """
 
 from __future__ import annotations
@@ -65,6 +69,63 @@ def _abort(context: grpc.ServicerContext, err: _Abort) -> None:
     context.abort_with_status(rpc_status.to_status(status))
 
 
+# Called when a call starts; returns what to call once when it ends, with the status
+# decided (None: the handler's own, OK unless it set one) and the exception, if any.
+CallObserver = Callable[[grpc.ServicerContext], Callable[[_Abort | None, BaseException | None], None]]
+
+
+def _unobserved(context: grpc.ServicerContext) -> Callable[[_Abort | None, BaseException | None], None]:
+    return lambda err, exc: None
+
+
+def canonical_errors(behaviour: Callable[..., Any], *, streaming: bool, observe: CallObserver = _unobserved) -> Any:
+    """Wrap a handler's `behaviour(request, context)` so that any exception becomes
+    a canonical status with one ErrorInfo (a `ReelError` its code and reason,
+    anything else INTERNAL with no detail), never UNKNOWN; a call the client
+    cancelled, or whose deadline passed, ends with that code instead.
+
+    The interceptor wraps every handler with it; in-process tests (grpc_testing
+    runs no interceptors) wrap the servicer's methods with it, so they see the
+    statuses a client sees. `streaming` says `behaviour` returns an iterator of
+    responses."""
+    if not streaming:
+
+        def unary(request: Any, context: grpc.ServicerContext) -> Any:
+            finish = observe(context)
+            try:
+                response = behaviour(request, context)
+            except Exception as exc:  # every exception becomes a canonical status
+                ended = _ended_by_client(context)
+                err = ended or _status_for(exc)
+                finish(err, exc)
+                if ended is not None:
+                    return None  # nobody is listening any more
+                _abort(context, err)
+                raise  # unreachable: abort raises
+            finish(_ended_by_client(context), None)
+            return response
+
+        return unary
+
+    def stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        finish = observe(context)
+        try:
+            yield from behaviour(request, context)
+        except GeneratorExit:
+            finish(_ended_by_client(context) or _Abort("CANCELLED", "CLIENT_CANCELLED", "client went away"), None)
+            raise
+        except Exception as exc:  # noqa: BLE001 (every exception becomes a canonical status, sent by abort)
+            ended = _ended_by_client(context)
+            err = ended or _status_for(exc)
+            finish(err, exc)
+            if ended is None:
+                _abort(context, err)
+            return
+        finish(_ended_by_client(context), None)
+
+    return stream
+
+
 class ServerInterceptor(grpc.ServerInterceptor):
     def __init__(self, auth_token: str = "", admin_token: str = "") -> None:
         self._auth = auth_token
@@ -91,80 +152,65 @@ class ServerInterceptor(grpc.ServerInterceptor):
             return
         raise _Abort("UNAUTHENTICATED", "TOKEN_INVALID", "the bearer token is not valid")
 
-    def intercept_service(self, continuation: Callable, details: grpc.HandlerCallDetails) -> Any:
+    def intercept_service(
+        self, continuation: Callable[[grpc.HandlerCallDetails], Any], details: grpc.HandlerCallDetails
+    ) -> Any:
         handler = continuation(details)
         if handler is None:
             return None
         method = details.method
         metadata = {k.lower(): v for k, v in (details.invocation_metadata or ()) if isinstance(v, str)}
 
-        def begin(context: grpc.ServicerContext) -> str:
-            request_id = metadata.get("x-request-id") or uuid.uuid4().hex
+        def log_call(context: grpc.ServicerContext) -> Callable[[_Abort | None, BaseException | None], None]:
+            started = time.perf_counter()
             structlog.contextvars.clear_contextvars()
-            structlog.contextvars.bind_contextvars(rpc=method, peer=context.peer(), request_id=request_id)
-            return request_id
+            structlog.contextvars.bind_contextvars(
+                rpc=method, peer=context.peer(), request_id=metadata.get("x-request-id") or uuid.uuid4().hex
+            )
 
-        def finish(context: grpc.ServicerContext, started: float, err: _Abort | None, exc: BaseException | None) -> None:
-            code = err.code if err else _code_name(context)
-            fields: dict[str, Any] = {"code": code, "duration_ms": round((time.perf_counter() - started) * 1000, 2)}
-            if err:
-                fields["reason"] = err.reason
-            if exc is not None and not isinstance(exc, (ReelError, _Abort)) and code not in _CLIENT_ENDED:
-                log.error("rpc", **fields, exc_info=exc)
-            else:
-                log.info("rpc", **fields)
-            structlog.contextvars.clear_contextvars()
+            def finish(err: _Abort | None, exc: BaseException | None) -> None:
+                code = err.code if err else _code_name(context)
+                fields: dict[str, Any] = {"code": code, "duration_ms": round((time.perf_counter() - started) * 1000, 2)}
+                if err:
+                    fields["reason"] = err.reason
+                if exc is not None and not isinstance(exc, (ReelError, _Abort)) and code not in _CLIENT_ENDED:
+                    log.error("rpc", **fields, exc_info=exc)
+                else:
+                    log.info("rpc", **fields)
+                structlog.contextvars.clear_contextvars()
+
+            return finish
+
+        def checked(
+            behaviour: Callable[[Any, grpc.ServicerContext], Any],
+        ) -> Callable[[Any, grpc.ServicerContext], Any]:
+            def call(request: Any, context: grpc.ServicerContext) -> Any:
+                self._check_access(method, metadata)
+                return behaviour(request, context)
+
+            return call
 
         if handler.unary_unary or handler.stream_unary:
-            inner = handler.unary_unary or handler.stream_unary
-
-            def unary(request: Any, context: grpc.ServicerContext) -> Any:
-                started = time.perf_counter()
-                begin(context)
-                try:
-                    self._check_access(method, metadata)
-                    response = inner(request, context)
-                except Exception as exc:  # every exception becomes a canonical status
-                    ended = _ended_by_client(context)
-                    err = ended or _status_for(exc)
-                    finish(context, started, err, exc)
-                    if ended is not None:
-                        return None  # nobody is listening any more
-                    _abort(context, err)
-                    raise  # unreachable: abort raises
-                finish(context, started, _ended_by_client(context), None)
-                return response
-
-            factory = grpc.unary_unary_rpc_method_handler if handler.unary_unary else grpc.stream_unary_rpc_method_handler
+            unary = canonical_errors(
+                checked(handler.unary_unary or handler.stream_unary), streaming=False, observe=log_call
+            )
+            factory = (
+                grpc.unary_unary_rpc_method_handler if handler.unary_unary else grpc.stream_unary_rpc_method_handler
+            )
             return factory(unary, handler.request_deserializer, handler.response_serializer)
 
-        inner_stream = handler.unary_stream or handler.stream_stream
-
-        def streaming(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-            started = time.perf_counter()
-            begin(context)
-            try:
-                self._check_access(method, metadata)
-                yield from inner_stream(request, context)
-            except GeneratorExit:
-                ended = _ended_by_client(context) or _Abort("CANCELLED", "CLIENT_CANCELLED", "client went away")
-                finish(context, started, ended, None)
-                raise
-            except Exception as exc:
-                ended = _ended_by_client(context)
-                err = ended or _status_for(exc)
-                finish(context, started, err, exc)
-                if ended is None:
-                    _abort(context, err)
-                return
-            finish(context, started, _ended_by_client(context), None)
-
-        factory = grpc.unary_stream_rpc_method_handler if handler.unary_stream else grpc.stream_stream_rpc_method_handler
-        return factory(streaming, handler.request_deserializer, handler.response_serializer)
+        stream = canonical_errors(
+            checked(handler.unary_stream or handler.stream_stream), streaming=True, observe=log_call
+        )
+        factory = (
+            grpc.unary_stream_rpc_method_handler if handler.unary_stream else grpc.stream_stream_rpc_method_handler
+        )
+        return factory(stream, handler.request_deserializer, handler.response_serializer)
 
 
 def _code_name(context: grpc.ServicerContext) -> str:
-    code = context.code()
+    # grpc.ServicerContext.code() exists since grpcio 1.38; its type stubs lack it.
+    code = context.code()  # type: ignore[attr-defined]
     if code is None:
         return "OK"
     if isinstance(code, grpc.StatusCode):

@@ -6,6 +6,7 @@ import logging
 import sys
 
 import structlog
+from structlog.typing import EventDict, WrappedLogger
 
 
 def configure_logging(fmt: str = "auto", level: str = "info", service: str = "") -> None:
@@ -17,7 +18,8 @@ def configure_logging(fmt: str = "auto", level: str = "info", service: str = "")
         # Plain tracebacks: rich's pretty ones print local variables, which may hold
         # personal text.
         renderer = structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
-    def add_service(_logger: object, _name: str, event: dict) -> dict:
+
+    def add_service(_logger: WrappedLogger, _name: str, event: EventDict) -> EventDict:
         if service:
             event.setdefault("service", service)
         return event

@@ -8,6 +8,7 @@ and raises `SettingsError` with one line naming the variable at fault.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import os
 import re
 import socket
@@ -18,11 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from reels_core.domain import Span
+from reels_core.domain import Kind, Span
 from reels_core.windows import DEFAULT_VALIDITY_HOURS
-
-SPANS = ("DAY", "WEEK", "MONTH")
-KINDS = ("ON_THIS_DAY", "RECAP")
 
 
 class SettingsError(Exception):
@@ -33,6 +31,17 @@ def _csv(value: object) -> object:
     if isinstance(value, str):
         return [part.strip().upper() for part in value.split(",") if part.strip()]
     return value
+
+
+def _members(value: object, vocabulary: type[enum.Enum]) -> object:
+    """A non-empty comma list of `vocabulary`'s values (str enums: a member equals
+    its value); pydantic then turns each into its member. Checked here rather than
+    by pydantic for the one-line message."""
+    allowed = [member.value for member in vocabulary]
+    items = _csv(value)
+    if isinstance(items, (list, tuple)) and (not items or any(item not in allowed for item in items)):
+        raise ValueError(f"expected a comma list of {', '.join(allowed)}")
+    return items
 
 
 class Settings(BaseModel):
@@ -86,8 +95,8 @@ class Settings(BaseModel):
     # --- nightly pre-generation -----------------------------------------------
     pregen_enabled: bool = Field(False, alias="REEL_PREGEN_ENABLED")
     pregen_hour: int = Field(3, ge=0, le=23, alias="REEL_PREGEN_HOUR")
-    pregen_spans: list[str] = Field(list(SPANS), alias="REEL_PREGEN_SPANS")
-    pregen_kinds: list[str] = Field(list(KINDS), alias="REEL_PREGEN_KINDS")
+    pregen_spans: list[Span] = Field(list(Span), alias="REEL_PREGEN_SPANS")
+    pregen_kinds: list[Kind] = Field(list(Kind), alias="REEL_PREGEN_KINDS")
     min_free_disk_mb: int = Field(500, ge=0, alias="REEL_MIN_FREE_DISK_MB")
     keep_per_scope: int = Field(
         2, ge=1, le=100, validation_alias=AliasChoices("PREGEN_KEEP_PER_SCOPE", "REEL_PREGEN_KEEP_PER_SCOPE")
@@ -105,26 +114,15 @@ class Settings(BaseModel):
     consolidate_interval_h: float = Field(6, gt=0, alias="REEL_CONSOLIDATE_INTERVAL_H")
     lock_ttl_s: float = Field(300, ge=5, alias="REEL_LOCK_TTL_S")
 
-    @field_validator("pregen_spans", "pregen_kinds", mode="before")
+    @field_validator("pregen_spans", mode="before")
     @classmethod
-    def _split(cls, value: object) -> object:
-        return _csv(value)
+    def _spans(cls, value: object) -> object:
+        return _members(value, Span)
 
-    @field_validator("pregen_spans")
+    @field_validator("pregen_kinds", mode="before")
     @classmethod
-    def _spans(cls, value: list[str]) -> list[str]:
-        bad = [v for v in value if v not in SPANS]
-        if bad or not value:
-            raise ValueError(f"expected a comma list of {', '.join(SPANS)}")
-        return value
-
-    @field_validator("pregen_kinds")
-    @classmethod
-    def _kinds(cls, value: list[str]) -> list[str]:
-        bad = [v for v in value if v not in KINDS]
-        if bad or not value:
-            raise ValueError(f"expected a comma list of {', '.join(KINDS)}")
-        return value
+    def _kinds(cls, value: object) -> object:
+        return _members(value, Kind)
 
     @field_validator("clock_shift_s", mode="before")
     @classmethod
@@ -185,7 +183,8 @@ class Settings(BaseModel):
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Read and validate every knob; `env` replaces os.environ (tests)."""
     source = dict(os.environ if env is None else env)
-    names = {f.alias for f in Settings.model_fields.values() if f.alias} | {"PREGEN_KEEP_PER_SCOPE", "REEL_PREGEN_KEEP_PER_SCOPE"}
+    names = {f.alias for f in Settings.model_fields.values() if f.alias}
+    names |= {"PREGEN_KEEP_PER_SCOPE", "REEL_PREGEN_KEEP_PER_SCOPE"}
     values = {k: v for k, v in source.items() if k in names}
     try:
         settings = Settings.model_validate(values)

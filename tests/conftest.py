@@ -13,17 +13,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 import pytest
 
-from reels_core import clock
 from reels.v1 import (
     reel_admin_service_pb2_grpc,
     reel_service_pb2_grpc,
     scripter_service_pb2_grpc,
 )
+from reels_core import clock
 from service_kit.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from render_service.app import App
+    from render_service.server import RenderServer
+    from service_kit.serving import RunningServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CACHE = ROOT / "var" / "test-sample-cache"
@@ -79,8 +85,14 @@ def sample_library_src(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample library, written once per session (relative to today)."""
     out = tmp_path_factory.mktemp("sample")
     subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "make_sample.py"), "--data-dir", str(out),
-         "--today", today_utc().isoformat()],
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "make_sample.py"),
+            "--data-dir",
+            str(out),
+            "--today",
+            today_utc().isoformat(),
+        ],
         check=True,
         capture_output=True,
     )
@@ -106,16 +118,17 @@ class Stack:
     reels: reel_service_pb2_grpc.ReelServiceStub
     admin: reel_admin_service_pb2_grpc.ReelAdminServiceStub
     scripter: scripter_service_pb2_grpc.ScripterServiceStub
-    render_server: object
-    scripter_server: object
+    render_server: RenderServer
+    scripter_server: RunningServer | None
 
     @property
-    def app(self):  # the render App, for white-box checks of the ledger
+    def app(self) -> App:  # the render App, for white-box checks of the ledger
         return self.render_server.app
 
 
 def start_stack(data_dir: Path, libraries: str = "", with_scripter: bool = True, **env: str) -> Stack:
-    from render_service.server import create_server as create_render, start_server
+    from render_service.server import create_server as create_render
+    from render_service.server import start_server
     from scripter_service.server import create_server as create_scripter
 
     scripter_running = None
@@ -198,7 +211,7 @@ def error_reason(err: grpc.RpcError) -> str:
     from google.rpc import error_details_pb2
     from grpc_status import rpc_status
 
-    status = rpc_status.from_call(err)
+    status = rpc_status.from_call(err)  # type: ignore[arg-type]  # a stub's RpcError is also its grpc.Call
     assert status is not None, f"no rich status on {err.code()}: {err.details()}"
     for detail in status.details:
         info = error_details_pb2.ErrorInfo()

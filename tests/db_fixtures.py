@@ -3,7 +3,7 @@ and, when reachable, on PostgreSQL.
 
 In a suite's conftest.py::
 
-    from tests.db_fixtures import empty_engine, engine, pg_migrated_url, pg_url  # noqa: F401
+    from tests.db_fixtures import empty_engine, engine, pg_migrated_url, pg_url  # noqa: F401  (fixtures, used by name)
 
 then take ``engine`` in a test: it runs once on SQLite (a fresh file under
 ``tmp_path``) and once on PostgreSQL (a schema made for this pytest session via
@@ -43,7 +43,7 @@ def postgres_unreachable_reason(url: str) -> str | None:
     try:
         with probe.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
-    except Exception as exc:  # any driver or network error means "unreachable"
+    except Exception as exc:  # noqa: BLE001 - any driver or network error means "unreachable"
         first_line = (str(exc).strip().splitlines() or [""])[0]
         return f"{type(exc).__name__}: {first_line}"
     finally:
@@ -65,8 +65,8 @@ def require_postgres() -> str:
 
 def url_with_search_path(url: str, schema: str) -> str:
     """``url`` with ``?options=-csearch_path=<schema>``, so every table lands there."""
-    return sa.make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-        hide_password=False
+    return (
+        sa.make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
     )
 
 

@@ -51,9 +51,27 @@ def write_clip(path: Path, taken_utc: dt.datetime, seconds: float = 2.0, size: s
 
     path.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi",
-         "-i", f"testsrc=size={size}:rate=30", "-t", str(seconds), "-c:v", "libx264", "-pix_fmt", "yuv420p",
-         "-movflags", "+faststart", "-metadata", f"creation_time={taken_utc:%Y-%m-%dT%H:%M:%SZ}", str(path)],
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-y",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc=size={size}:rate=30",
+            "-t",
+            str(seconds),
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-movflags",
+            "+faststart",
+            "-metadata",
+            f"creation_time={taken_utc:%Y-%m-%dT%H:%M:%SZ}",
+            str(path),
+        ],
         check=True,
     )
     return path
@@ -68,7 +86,7 @@ def cut_clip_after_header(path: Path) -> None:
     data = path.read_bytes()
     pos = 0
     while pos + 8 <= len(data):
-        size, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        size, kind = struct.unpack(">I4s", data[pos : pos + 8])
         if kind == b"mdat":
             path.write_bytes(data[: pos + 16])
             return

@@ -3,7 +3,7 @@
 
 In a suite's conftest.py::
 
-    from tests.s3_fixtures import s3_bucket, s3_env, s3_server  # noqa: F401
+    from tests.s3_fixtures import s3_bucket, s3_env, s3_server  # noqa: F401  (fixtures, used by name)
 
 then take ``s3_bucket`` in a test: a new, empty bucket on the server, with the
 ``AWS_*`` variables set to test credentials for the test's duration. Its ``url()``

@@ -1,26 +1,46 @@
 """Background loops of the render service: nightly pre-generation, the cache
 sweeper (retention) and consolidation. Each pass runs under a lease lock and writes
-a run-history row (see passes.py); start-up never waits for one."""
+a run-history row (see passes.py); start-up never waits for one.
+
+A scheduler library (APScheduler) could fire these. The loops stay hand-written
+because each interval counts from the ledger's run history (shared by the replicas,
+kept across restarts), which a scheduler's own job store would duplicate."""
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from functools import partial
+from typing import Protocol
 
 import structlog
+from sqlalchemy.engine import Engine
 
 from ledger.db import utcnow
+from ledger.models import RunKind, RunTrigger
 from reels_core.errors import Aborted
-
-if TYPE_CHECKING:
-    from render_service.app import App
+from render_service.loops.consolidation import ConsolidationPass
+from render_service.loops.passes import last_run_start
+from render_service.loops.pregen import PregenPass
+from render_service.loops.retention import RetentionPass
+from render_service.loops.scheduler import missed_night, next_run_at
 
 log = structlog.get_logger("loops")
 
 
 RETRY_S = 60.0  # after a pass that could not even record a run (e.g. ledger down)
+
+Loop = Callable[[], None]  # a loop's thread target
+
+
+class StopSignal(Protocol):
+    """What a loop needs of its stop event (a `threading.Event`)."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float) -> bool: ...
 
 
 def _guard(name: str, fn: Callable[[], object]) -> None:
@@ -32,28 +52,31 @@ def _guard(name: str, fn: Callable[[], object]) -> None:
         log.exception("pass crashed", loop=name)
 
 
-def _last_start(app: "App", kind: str) -> tuple[bool, dt.datetime | None]:
+def _last_start(engine: Engine, kind: RunKind) -> tuple[bool, dt.datetime | None]:
     """(readable, start of the last real run of `kind`); a loop must survive a
     ledger that is briefly unreachable."""
-    from render_service.loops.passes import last_run_start
-
     try:
-        return True, last_run_start(app.engine, kind)
+        return True, last_run_start(engine, kind)
     except Exception:
-        log.exception("cannot read the run history", kind=kind)
+        log.exception("cannot read the run history", kind=kind.value)
         return False, None
 
 
-def _interval_loop(
-    app: "App", name: str, kind: str, interval_s: float, fn: Callable[[], object], run_at_start: bool
+def interval_loop(
+    engine: Engine,
+    stop: StopSignal,
+    name: str,
+    kind: RunKind,
+    interval_s: float,
+    fn: Callable[[], object],
+    run_at_start: bool,
 ) -> None:
     """Run `fn` every `interval_s`, counted from the last recorded run of `kind`
-    (so a restart does not reset the clock)."""
-    stop = app.stopping
+    (so a restart does not reset the clock), until `stop` is set."""
     retry_s = min(interval_s, RETRY_S)
     first = utcnow() if run_at_start else utcnow() + dt.timedelta(seconds=interval_s)
     while not stop.is_set():
-        readable, last = _last_start(app, kind)
+        readable, last = _last_start(engine, kind)
         if not readable:
             if stop.wait(retry_s):
                 return
@@ -66,52 +89,70 @@ def _interval_loop(
             continue
         _guard(name, fn)
         # No new run row means the pass never started: back off instead of spinning.
-        if _last_start(app, kind) == (True, last) and stop.wait(retry_s):
+        if _last_start(engine, kind) == (True, last) and stop.wait(retry_s):
             return
 
 
-def _pregen_loop(app: "App") -> None:
-    from render_service.loops.pregen import run_pregen_pass
-    from render_service.loops.scheduler import missed_night, next_run_at
-
-    s = app.settings
-    stop = app.stopping
+def nightly_loop(
+    engine: Engine,
+    stop: StopSignal,
+    scanned: threading.Event,
+    hour: int,
+    tz: str,
+    fn: Callable[[], object],
+) -> None:
+    """Run `fn` at `hour`:00 in `tz` every night, and once at start when the last
+    scheduled night was missed (after the start-up scan, `scanned`)."""
     # The catch-up must see the library: wait for the start-up scan (never forever).
-    while not app.scanned.wait(1.0):
+    while not scanned.wait(1.0):
         if stop.is_set():
             return
-    readable, last = _last_start(app, "PREGEN")
-    if readable and missed_night(utcnow(), s.pregen_hour, s.timezone, last):
+    readable, last = _last_start(engine, RunKind.PREGEN)
+    if readable and missed_night(utcnow(), hour, tz, last):
         log.info("catching up a missed night")
-        _guard("pregen", lambda: run_pregen_pass(app, trigger="SCHEDULED"))
+        _guard("pregen", fn)
     while not stop.is_set():
-        target = next_run_at(utcnow(), s.pregen_hour, s.timezone)
+        target = next_run_at(utcnow(), hour, tz)
         while (remaining := (target - utcnow()).total_seconds()) > 0:
             if stop.wait(min(remaining, 3600)):
                 return
-        _guard("pregen", lambda: run_pregen_pass(app, trigger="SCHEDULED"))
+        _guard("pregen", fn)
 
 
-def start_loops(app: "App") -> list[threading.Thread]:
-    """Start the loops the settings enable, as daemon threads."""
-    from render_service.loops.consolidation import run_consolidation_pass
-    from render_service.loops.retention import run_retention_pass
+@dataclass(frozen=True)
+class Loops:
+    """The loops the settings enable and the passes they run: `pregen` None when
+    REEL_PREGEN_ENABLED is off, `retention` None when REEL_CACHE_SWEEP_ENABLED is."""
 
-    s = app.settings
-    loops: list[tuple[str, Callable[[], None]]] = []
-    if s.pregen_enabled:
-        loops.append(("pregen", lambda: _pregen_loop(app)))
-    if s.cache_sweep_enabled:
-        loops.append(("sweeper", lambda: _interval_loop(
-            app, "sweeper", "RETENTION", s.cache_sweep_interval_h * 3600,
-            lambda: run_retention_pass(app, dry_run=False, trigger="SCHEDULED"), True)))
-    loops.append(("consolidation", lambda: _interval_loop(
-        app, "consolidation", "CONSOLIDATION", s.consolidate_interval_h * 3600,
-        lambda: run_consolidation_pass(app, dry_run=False, trigger="SCHEDULED"), False)))
-    threads = []
-    for name, target in loops:
-        t = threading.Thread(target=target, name=f"loop-{name}", daemon=True)
-        t.start()
-        threads.append(t)
-    app._threads.extend(threads)  # so that what runs can be inspected (and joined)
-    return threads
+    engine: Engine
+    pregen: PregenPass | None
+    pregen_hour: int
+    timezone: str
+    retention: RetentionPass | None
+    sweep_interval_s: float
+    consolidation: ConsolidationPass
+    consolidate_interval_s: float
+
+    def start(self, stop: threading.Event, scanned: threading.Event) -> list[threading.Thread]:
+        """Start the loops as daemon threads (`loop-<name>`); they end once `stop`
+        is set."""
+        engine, scheduled = self.engine, RunTrigger.SCHEDULED
+        loops: dict[str, Loop] = {}  # in start order
+
+        def every(name: str, kind: RunKind, interval_s: float, run: Callable[[], object], at_start: bool) -> None:
+            loops[name] = lambda: interval_loop(engine, stop, name, kind, interval_s, run, at_start)
+
+        if self.pregen is not None:
+            nightly = partial(self.pregen.run, trigger=scheduled)
+            loops["pregen"] = lambda: nightly_loop(engine, stop, scanned, self.pregen_hour, self.timezone, nightly)
+        if self.retention is not None:
+            sweep = partial(self.retention.run, dry_run=False, trigger=scheduled)
+            every("sweeper", RunKind.RETENTION, self.sweep_interval_s, sweep, True)
+        consolidate = partial(self.consolidation.run, dry_run=False, trigger=scheduled)
+        every("consolidation", RunKind.CONSOLIDATION, self.consolidate_interval_s, consolidate, False)
+        threads = []
+        for name, target in loops.items():
+            t = threading.Thread(target=target, name=f"loop-{name}", daemon=True)
+            t.start()
+            threads.append(t)
+        return threads

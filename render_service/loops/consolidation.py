@@ -9,19 +9,18 @@ GOOD/BAD counts that style choice samples from.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import structlog
+from sqlalchemy.engine import Engine
 
 from ledger import feedback as feedback_dao
 from ledger import prefs as prefs_dao
 from ledger.db import session_scope
-from render_service.locks import Lease
-from render_service.loops.passes import PassOutcome, PassResult, run_pass
-from render_service.pipeline import PipelineDeps
-
-if TYPE_CHECKING:
-    from render_service.app import App
+from ledger.models import Feedback, Rating, RunKind, RunTrigger
+from render_service.loops.passes import PassOutcome, PassResult, PassRunner
 
 log = structlog.get_logger("consolidation")
 
@@ -31,14 +30,14 @@ DISLIKE_MIN_BAD = 3
 DISLIKE_MAX_RATE = 0.34
 
 
-def distil(ratings: list[Any]) -> dict[str, Any]:
+def distil(ratings: Sequence[Feedback]) -> dict[str, Any]:
     """The distillate of one library's ratings (pure function)."""
     pairs: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     moods: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     styles: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     good_durations: list[float] = []
     for r in ratings:
-        good = r.rating == "GOOD"
+        good = r.rating == Rating.GOOD
         idx = 0 if good else 1
         if r.mood and r.music_style:
             pairs[(r.mood, r.music_style)][idx] += 1
@@ -66,7 +65,7 @@ def distil(ratings: list[Any]) -> dict[str, Any]:
             {"mood": m, "music_style": s, "good": c[0], "bad": c[1], "success_rate": round(rate(c), 4)}
             for (m, s), c in sorted(pairs.items())
         ],
-        "history": {"ratings": len(ratings), "good": sum(1 for r in ratings if r.rating == "GOOD")},
+        "history": {"ratings": len(ratings), "good": sum(1 for r in ratings if r.rating == Rating.GOOD)},
     }
 
 
@@ -74,11 +73,11 @@ def _changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return {k: {"from": old.get(k), "to": v} for k, v in new.items() if old.get(k) != v}
 
 
-def run_consolidation(deps: PipelineDeps, libraries: list[str], dry_run: bool, lease: Lease | None = None) -> PassResult:
+def run_consolidation(engine: Engine, libraries: Sequence[str], dry_run: bool) -> PassResult:
     """One transaction writes every library's distillate (none in a dry run)."""
     report: dict[str, Any] = {"dry_run": dry_run, "libraries": {}}
     errors: list[str] = []
-    with session_scope(deps.engine) as session:
+    with session_scope(engine) as session:
         for library in libraries:
             try:
                 ratings = feedback_dao.list_feedback(session, library_key=library)
@@ -97,16 +96,21 @@ def run_consolidation(deps: PipelineDeps, libraries: list[str], dry_run: bool, l
     return PassResult(report, errors)
 
 
-def run_consolidation_pass(
-    app: "App", *, dry_run: bool = False, trigger: str = "MANUAL", request_id: str = ""
-) -> PassOutcome:
-    return run_pass(
-        app.engine,
-        "CONSOLIDATION",
-        app.settings.owner_id,
-        app.settings.lock_ttl_s,
-        trigger,
-        dry_run,
-        lambda lease: run_consolidation(app.deps, sorted(app.libraries), dry_run, lease),
-        request_id=request_id,
-    )
+@dataclass(frozen=True)
+class ConsolidationPass:
+    """RunConsolidationNow and the consolidation loop: lock, distil, record."""
+
+    engine: Engine
+    runner: PassRunner
+    libraries: tuple[str, ...]  # the configured library keys, sorted
+
+    def run(
+        self, *, dry_run: bool = False, trigger: RunTrigger = RunTrigger.MANUAL, request_id: str = ""
+    ) -> PassOutcome:
+        return self.runner.run(
+            RunKind.CONSOLIDATION,
+            trigger,
+            dry_run,
+            lambda _lease: run_consolidation(self.engine, self.libraries, dry_run),
+            request_id=request_id,
+        )

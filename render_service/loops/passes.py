@@ -8,15 +8,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import Engine
 
 from ledger import maintenance as maintenance_dao
 from ledger.db import session_scope
-from ledger.models import MaintenanceRun
-from render_service.locks import Lease, LockHeld, lease_lock
+from ledger.models import MaintenanceRun, RunKind, RunStatus, RunTrigger
 from reels_core.errors import Aborted, InvalidArgument
+from render_service.locks import Lease, LockHeld, lease_lock
 
 log = structlog.get_logger("maintenance")
 
@@ -36,72 +35,76 @@ class PassOutcome:
     result: PassResult
 
 
-def run_pass(
-    engine: Engine,
-    kind: str,
-    owner_id: str,
-    ttl_s: float,
-    trigger: str,
-    dry_run: bool,
-    body: Callable[[Lease], PassResult],
-    request_id: str = "",
-) -> PassOutcome:
-    """Take the kind's lock, record the run, run `body`, record the outcome.
+@dataclass(frozen=True)
+class PassRunner:
+    """Where the passes of this process record their runs and as whom they take
+    their locks: each pass is handed one."""
 
-    When another owner holds the lock, a SKIPPED run is recorded and Aborted
-    (LOCK_HELD) is raised, naming the holder and its expiry. A `request_id` seen
-    before returns that run instead of running again (AIP-155)."""
-    lock_id = kind.lower()
-    if request_id:
-        with session_scope(engine) as session:
-            earlier = maintenance_dao.run_by_request_id(session, request_id)
-        if earlier is not None:
-            if earlier.kind != kind:
-                raise InvalidArgument("REQUEST_ID_REUSED", "request_id was used for another kind of pass")
-            if earlier.status is None:
-                raise Aborted("REQUEST_IN_PROGRESS", "the pass with this request_id is still running")
-            return PassOutcome(earlier, PassResult(dict(earlier.report_json), list(earlier.errors_json)))
-    try:
-        with lease_lock(engine, lock_id, owner_id, ttl_s) as lease:
+    engine: Engine
+    owner_id: str
+    lock_ttl_s: float
+
+    def run(
+        self,
+        kind: RunKind,
+        trigger: RunTrigger,
+        dry_run: bool,
+        body: Callable[[Lease], PassResult],
+        request_id: str = "",
+    ) -> PassOutcome:
+        """Take the kind's lock, record the run, run `body`, record the outcome.
+
+        When another owner holds the lock, a SKIPPED run is recorded and Aborted
+        (LOCK_HELD) is raised, naming the holder and its expiry. A `request_id` seen
+        before returns that run instead of running again (AIP-155)."""
+        engine, owner_id = self.engine, self.owner_id
+        kind, trigger = RunKind(kind), RunTrigger(trigger)
+        lock_id = kind.value.lower()
+        if request_id:
             with session_scope(engine) as session:
-                run = maintenance_dao.start_run(session, kind, owner_id, trigger, dry_run, request_id=request_id)
-            run_id = run.id
-            assert run_id is not None
-            log.info("pass started", kind=kind, run_id=run_id, trigger=trigger, dry_run=dry_run)
-            try:
-                result = body(lease)
-                status = "PARTIAL" if result.errors else "OK"
-            except Exception as exc:  # recorded in the run row; the lock is still released
-                log.exception("pass failed", kind=kind, run_id=run_id)
-                result = PassResult(errors=[f"{type(exc).__name__}: pass failed"])
-                status = "FAILED"
-            if lease.is_lost:
-                result.errors.append("LOCK_LOST: the lease was lost during the pass")
-                status = "PARTIAL" if status == "OK" else status
+                earlier = maintenance_dao.run_by_request_id(session, request_id)
+            if earlier is not None:
+                if earlier.kind != kind:
+                    raise InvalidArgument("REQUEST_ID_REUSED", "request_id was used for another kind of pass")
+                if earlier.status is None:
+                    raise Aborted("REQUEST_IN_PROGRESS", "the pass with this request_id is still running")
+                return PassOutcome(earlier, PassResult(dict(earlier.report_json), list(earlier.errors_json)))
+        try:
+            with lease_lock(engine, lock_id, owner_id, self.lock_ttl_s) as lease:
+                with session_scope(engine) as session:
+                    run = maintenance_dao.start_run(session, kind, owner_id, trigger, dry_run, request_id=request_id)
+                run_id = run.id
+                assert run_id is not None
+                log.info("pass started", kind=kind.value, run_id=run_id, trigger=trigger.value, dry_run=dry_run)
+                try:
+                    result = body(lease)
+                    status = RunStatus.PARTIAL if result.errors else RunStatus.OK
+                except Exception as exc:  # recorded in the run row; the lock is still released
+                    log.exception("pass failed", kind=kind.value, run_id=run_id)
+                    result = PassResult(errors=[f"{type(exc).__name__}: pass failed"])
+                    status = RunStatus.FAILED
+                if lease.is_lost:
+                    result.errors.append("LOCK_LOST: the lease was lost during the pass")
+                    status = RunStatus.PARTIAL if status is RunStatus.OK else status
+                with session_scope(engine) as session:
+                    run = maintenance_dao.finish_run(session, run_id, status, result.report, result.errors)
+                log.info(
+                    "pass finished", kind=kind.value, run_id=run_id, status=status.value, errors=len(result.errors)
+                )
+                return PassOutcome(run, result)
+        except LockHeld as held:
+            expires = held.expires_at.isoformat() if held.expires_at else None
             with session_scope(engine) as session:
-                run = maintenance_dao.finish_run(session, run_id, status, result.report, result.errors)
-            log.info("pass finished", kind=kind, run_id=run_id, status=status, errors=len(result.errors))
-            return PassOutcome(run, result)
-    except LockHeld as held:
-        with session_scope(engine) as session:
-            run = maintenance_dao.start_run(session, kind, owner_id, trigger, dry_run)
-            report = {"skipped": "LOCK_HELD", "holder": held.owner_id,
-                      "holder_expires": held.expires_at.isoformat() if held.expires_at else None}
-            maintenance_dao.finish_run(session, run.id, "SKIPPED", report, [])
-        log.info("pass skipped: lock held", kind=kind, holder=held.owner_id)
-        raise Aborted("LOCK_HELD", str(held), holder=held.owner_id,
-                      expires_at=held.expires_at.isoformat() if held.expires_at else "") from None
+                run = maintenance_dao.start_run(session, kind, owner_id, trigger, dry_run)
+                assert run.id is not None
+                report = {"skipped": "LOCK_HELD", "holder": held.owner_id, "holder_expires": expires}
+                maintenance_dao.finish_run(session, run.id, RunStatus.SKIPPED, report, [])
+            log.info("pass skipped: lock held", kind=kind.value, holder=held.owner_id)
+            raise Aborted("LOCK_HELD", str(held), holder=held.owner_id, expires_at=expires or "") from None
 
 
-def last_run_start(engine: Engine, kind: str) -> dt.datetime | None:
-    """When the newest real run of `kind` started (running, finished or skipped
-    because another owner held the lock); dry runs do not count, so a preview never
-    postpones the next scheduled pass."""
-    stmt = (
-        sa.select(MaintenanceRun.started_at)
-        .where(MaintenanceRun.kind == kind, MaintenanceRun.dry_run.is_(False))
-        .order_by(MaintenanceRun.id.desc())
-        .limit(1)
-    )
+def last_run_start(engine: Engine, kind: RunKind) -> dt.datetime | None:
+    """When the newest real (not dry) run of `kind` started: what the loops count
+    their intervals from (see ``ledger.maintenance.last_run_start``)."""
     with session_scope(engine) as session:
-        return session.execute(stmt).scalar_one_or_none()
+        return maintenance_dao.last_run_start(session, kind)

@@ -8,34 +8,32 @@ import datetime as dt
 import itertools
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 import structlog
 
 from ledger import prefs as prefs_dao
 from ledger import reels as reel_dao
 from ledger.db import session_scope
+from ledger.models import RunKind, RunTrigger
+from reels_core.domain import Kind, Mode, Span
+from reels_core.errors import NotFound, ReelError
+from reels_core.libraries import LibraryConfig
+from reels_core.windows import local_midnight_utc, window_for
 from render_service.catalog import precomputed_reel
 from render_service.indexing import rescan
 from render_service.locks import Lease
-from render_service.loops.passes import PassOutcome, PassResult, run_pass
+from render_service.loops.passes import PassOutcome, PassResult, PassRunner
 from render_service.pipeline import (
     PipelineDeps,
-    RenderChoice,
     ReelSpec,
+    RenderChoice,
     check_anchor,
     library_today,
     media_fingerprint,
     produce_reel,
     window_media,
 )
-from reels_core.libraries import LibraryConfig
-from reels_core.windows import local_midnight_utc, window_for
-from reels_core.domain import Kind, Mode, Span
-from reels_core.errors import NotFound, ReelError
-
-if TYPE_CHECKING:
-    from render_service.app import App
 
 log = structlog.get_logger("pregen")
 
@@ -59,11 +57,11 @@ def replayed_choice(deps: PipelineDeps, library: str) -> tuple[RenderChoice, Mod
     with session_scope(deps.engine) as session:
         row = prefs_dao.get_user_ai_prefs(session, library)
     params = dict(row.params_json) if row else {}
-    mode = Mode(params.get("mode", "FAST")) if params.get("mode") in ("FAST", "AGENTIC") else Mode.FAST
+    mode = Mode(params["mode"]) if params.get("mode") in {m.value for m in Mode} else Mode.FAST
     return RenderChoice.from_dict(params), mode
 
 
-def prune_scope(deps: PipelineDeps, library: str, span: str, kind: str, dry_run: bool = False) -> list[dict]:
+def prune_scope(deps: PipelineDeps, library: str, span: str, kind: str, dry_run: bool = False) -> list[dict[str, Any]]:
     """Keep the newest `keep_per_scope` rows; delete the others' rows and files.
     An open stream on a pruned reel still finishes (it holds the file open)."""
     removed = []
@@ -193,7 +191,7 @@ def run_pregen_batch(
     counts: dict[str, int] = {}
     for o in outcomes:
         counts[o.outcome] = counts.get(o.outcome, 0) + 1
-    report = {
+    report: dict[str, Any] = {
         "anchor_date": anchor.isoformat() if anchor else None,
         "counts": counts,
         "scopes": [asdict(o) for o in outcomes],
@@ -203,35 +201,52 @@ def run_pregen_batch(
     return PassResult(report, errors)
 
 
-def run_pregen_pass(
-    app: "App",
-    *,
-    anchor: dt.date | None = None,
-    libraries: Sequence[str] = (),
-    spans: Sequence[Span] = (),
-    kinds: Sequence[Kind] = (),
-    dry_run: bool = False,
-    trigger: str = "MANUAL",
-    request_id: str = "",
-) -> PassOutcome:
-    """RunPregenNow and the nightly scheduler: validate, lock, run, record."""
-    settings = app.settings
-    libs = [app.library(name) for name in libraries] if libraries else list(app.libraries.values())
-    for lib in libs:
-        if anchor is not None:
-            check_anchor(anchor, lib.timezone)
-    spans = list(spans) or [Span(s) for s in settings.pregen_spans]
-    kinds = list(kinds) or [Kind(k) for k in settings.pregen_kinds]
-    return run_pass(
-        app.engine,
-        "PREGEN",
-        settings.owner_id,
-        settings.lock_ttl_s,
-        trigger,
-        dry_run,
-        lambda lease: run_pregen_batch(
-            app.deps, libs, spans, kinds, anchor, dry_run=dry_run, min_free_mb=settings.min_free_disk_mb, lease=lease,
-            rescan_first=trigger == "SCHEDULED",
-        ),
-        request_id=request_id,
-    )
+@dataclass(frozen=True)
+class PregenPass:
+    """RunPregenNow and the nightly scheduler: validate, lock, run, record.
+
+    `spans` and `kinds` are the defaults (REEL_PREGEN_SPANS, REEL_PREGEN_KINDS); the
+    libraries are those of `deps`."""
+
+    deps: PipelineDeps
+    runner: PassRunner
+    spans: tuple[Span, ...]
+    kinds: tuple[Kind, ...]
+    min_free_mb: int
+
+    def run(
+        self,
+        *,
+        anchor: dt.date | None = None,
+        libraries: Sequence[LibraryConfig] = (),
+        spans: Sequence[Span] = (),
+        kinds: Sequence[Kind] = (),
+        dry_run: bool = False,
+        trigger: RunTrigger = RunTrigger.MANUAL,
+        request_id: str = "",
+    ) -> PassOutcome:
+        """Every library of `libraries` (all when empty) x span x kind; an `anchor`
+        in the future of a library is refused before anything runs."""
+        libs = list(libraries) or list(self.deps.libraries.values())
+        for lib in libs:
+            if anchor is not None:
+                check_anchor(anchor, lib.timezone)
+        chosen_spans = list(spans) or list(self.spans)
+        chosen_kinds = list(kinds) or list(self.kinds)
+        return self.runner.run(
+            RunKind.PREGEN,
+            trigger,
+            dry_run,
+            lambda lease: run_pregen_batch(
+                self.deps,
+                libs,
+                chosen_spans,
+                chosen_kinds,
+                anchor,
+                dry_run=dry_run,
+                min_free_mb=self.min_free_mb,
+                lease=lease,
+                rescan_first=trigger == RunTrigger.SCHEDULED,
+            ),
+            request_id=request_id,
+        )

@@ -8,23 +8,20 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
-import sqlalchemy as sa
 import structlog
 
 from ledger import jobs as job_dao
 from ledger import reels as reel_dao
+from ledger import retention as retention_dao
 from ledger.db import session_scope, utcnow
-from ledger.models import TERMINAL_JOB_STATES, ReelJob
+from ledger.models import RunKind, RunTrigger
 from render_service.locks import Lease
-from render_service.loops.passes import PassOutcome, PassResult, run_pass
+from render_service.loops.passes import PassOutcome, PassResult, PassRunner
 from render_service.loops.pregen import prune_scope
 from render_service.pipeline import PipelineDeps
 from render_service.store import TMP_SUFFIX
-
-if TYPE_CHECKING:
-    from render_service.app import App
 
 log = structlog.get_logger("retention")
 
@@ -45,6 +42,10 @@ class RetentionPolicy:
     cache_max_age_s: float
     tmp_grace_s: float
     job_retention_s: float
+
+    def job_cutoff(self, now: dt.datetime) -> dt.datetime:
+        """Terminal jobs last updated before this instant are past their retention."""
+        return now - dt.timedelta(seconds=self.job_retention_s)
 
 
 def plan_retention(deps: PipelineDeps, policy: RetentionPolicy, now: dt.datetime | None = None) -> list[Deletion]:
@@ -91,12 +92,9 @@ def plan_retention(deps: PipelineDeps, policy: RetentionPolicy, now: dt.datetime
             plan.append(Deletion("FILE", name, obj.size, "CACHE_EXPIRED"))
 
     # 3. Job and event rows past their retention.
-    cutoff = now - dt.timedelta(seconds=policy.job_retention_s)
     with session_scope(deps.engine) as session:
-        ids = session.execute(
-            sa.select(ReelJob.id).where(ReelJob.state.in_(sorted(TERMINAL_JOB_STATES)), ReelJob.updated_at < cutoff)
-        ).scalars().all()
-    plan.extend(Deletion("ROW", f"reel_jobs/{job_id}", 0, "JOB_EXPIRED") for job_id in sorted(ids))
+        ids = job_dao.expired_job_ids(session, policy.job_cutoff(now))
+    plan.extend(Deletion("ROW", f"reel_jobs/{job_id}", 0, "JOB_EXPIRED") for job_id in ids)
     return plan
 
 
@@ -107,17 +105,15 @@ def _split(name: str) -> tuple[str, str]:
 
 
 def apply_retention(deps: PipelineDeps, plan: list[Deletion], job_cutoff: dt.datetime) -> list[str]:
-    """Delete exactly the plan; returns errors (a failure never stops the rest)."""
+    """Delete exactly the plan; returns errors (a failure never stops the rest).
+
+    The jobs go by `job_cutoff`, the cutoff the plan listed them with: no job joins
+    that set after the plan is made, as every update stamps the present."""
     errors: list[str] = []
-    scopes = set()
-    for item in plan:
-        if item.reason == "SUPERSEDED" and item.type == "ROW":
-            key = item.path.split("/", 1)[1]
-            with session_scope(deps.engine) as session:
-                row = reel_dao.get_reel_by_key(session, key)
-                if row is not None:
-                    scopes.add((row.library_key, row.span, row.kind))
-                    session.delete(row)
+    superseded = [item.path.split("/", 1)[1] for item in plan if item.type == "ROW" and item.reason == "SUPERSEDED"]
+    if superseded:
+        with session_scope(deps.engine) as session:
+            retention_dao.delete_reels(session, superseded)
     for item in plan:
         if item.type != "FILE":
             continue
@@ -125,28 +121,20 @@ def apply_retention(deps: PipelineDeps, plan: list[Deletion], job_cutoff: dt.dat
             deps.store.delete(item.path)
         except OSError as exc:
             errors.append(f"{item.path}: {exc.strerror}")
-    job_ids = [item.path.split("/", 1)[1] for item in plan if item.reason == "JOB_EXPIRED"]
-    if job_ids:
-        from ledger.models import JobEvent
-
+    if any(item.reason == "JOB_EXPIRED" for item in plan):
         with session_scope(deps.engine) as session:
-            for i in range(0, len(job_ids), 500):
-                chunk = job_ids[i : i + 500]
-                session.execute(sa.delete(JobEvent).where(JobEvent.job_id.in_(chunk)))
-                session.execute(sa.delete(ReelJob).where(ReelJob.id.in_(chunk)))
+            job_dao.expire_jobs(session, job_cutoff)
     return errors
 
 
-def run_retention(
-    deps: PipelineDeps, policy: RetentionPolicy, dry_run: bool, lease: Lease | None = None
-) -> tuple[PassResult, list[Deletion]]:
+def run_retention(deps: PipelineDeps, policy: RetentionPolicy, dry_run: bool) -> tuple[PassResult, list[Deletion]]:
     now = utcnow()
     plan = plan_retention(deps, policy, now)
-    errors = [] if dry_run else apply_retention(deps, plan, now - dt.timedelta(seconds=policy.job_retention_s))
+    errors = [] if dry_run else apply_retention(deps, plan, policy.job_cutoff(now))
     counts: dict[str, int] = {}
     for item in plan:
         counts[item.reason] = counts.get(item.reason, 0) + 1
-    report = {
+    report: dict[str, Any] = {
         "dry_run": dry_run,
         "counts": counts,
         "bytes": sum(i.size_bytes for i in plan),
@@ -157,27 +145,25 @@ def run_retention(
     return PassResult(report, errors), plan
 
 
-def policy_from(app: "App") -> RetentionPolicy:
-    s = app.settings
-    return RetentionPolicy(
-        cache_max_age_s=s.cache_max_age_days * 86400,
-        tmp_grace_s=s.cache_tmp_grace_min * 60,
-        job_retention_s=s.job_retention_days * 86400,
-    )
+@dataclass(frozen=True)
+class RetentionPass:
+    """RunRetentionNow and the cache sweeper: lock, plan, delete (not in a dry run),
+    record. Returns the plan with the outcome."""
 
+    deps: PipelineDeps
+    runner: PassRunner
+    policy: RetentionPolicy
 
-def run_retention_pass(
-    app: "App", *, dry_run: bool = True, trigger: str = "MANUAL", request_id: str = ""
-) -> tuple[PassOutcome, list[Deletion]]:
-    captured: dict[str, list[Deletion]] = {}
+    def run(
+        self, *, dry_run: bool = True, trigger: RunTrigger = RunTrigger.MANUAL, request_id: str = ""
+    ) -> tuple[PassOutcome, list[Deletion]]:
+        captured: dict[str, list[Deletion]] = {}
 
-    def body(lease: Lease) -> PassResult:
-        result, captured["plan"] = run_retention(app.deps, policy_from(app), dry_run, lease)
-        return result
+        def body(_lease: Lease) -> PassResult:
+            result, captured["plan"] = run_retention(self.deps, self.policy, dry_run)
+            return result
 
-    outcome = run_pass(
-        app.engine, "RETENTION", app.settings.owner_id, app.settings.lock_ttl_s, trigger, dry_run, body, request_id
-    )
-    if "plan" not in captured:  # a repeated request_id: the recorded report (first 1000 items)
-        captured["plan"] = [Deletion(**d) for d in outcome.result.report.get("deleted", [])]
-    return outcome, captured["plan"]
+        outcome = self.runner.run(RunKind.RETENTION, trigger, dry_run, body, request_id)
+        if "plan" not in captured:  # a repeated request_id: the recorded report (first 1000 items)
+            captured["plan"] = [Deletion(**d) for d in outcome.result.report.get("deleted", [])]
+        return outcome, captured["plan"]

@@ -13,4 +13,3 @@ Each provider reads one file (or folder) of a library's context pack,
 ``registry.default_registry`` exposes them to the LLM as tools, read-only by
 construction, with time ranges clamped to the request window and results capped.
 """
-

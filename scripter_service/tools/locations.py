@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import gpxpy
+from gpxpy.gpx import GPXRoutePoint, GPXTrackPoint, GPXWaypoint
 
 from reels_core import places
 from scripter_service.tools.common import file_fingerprint, parse_time, to_local
@@ -112,6 +113,7 @@ class LocationsProvider:
 def _read_gpx(path: Path, tz: dt.tzinfo) -> list[Point]:
     with path.open(encoding="utf-8", errors="replace") as handle:
         gpx = gpxpy.parse(handle)
+    raw: list[GPXTrackPoint | GPXRoutePoint | GPXWaypoint]
     raw = [p for track in gpx.tracks for seg in track.segments for p in seg.points]
     raw += [p for route in gpx.routes for p in route.points]
     raw += list(gpx.waypoints)
@@ -119,7 +121,7 @@ def _read_gpx(path: Path, tz: dt.tzinfo) -> list[Point]:
     for p in raw:
         if p.time is None:
             continue
-        ts = p.time if p.time.tzinfo else p.time.replace(tzinfo=dt.timezone.utc)  # GPX times are UTC
+        ts = p.time if p.time.tzinfo else p.time.replace(tzinfo=dt.UTC)  # GPX times are UTC
         out.append(Point(ts.astimezone(tz), float(p.latitude), float(p.longitude)))
     return out
 
@@ -153,13 +155,13 @@ def _stays_and_home(points: list[Point]) -> tuple[list[Stay], places.Place | Non
     point_places = places.places([(p.lat, p.lon) for p in points])
     days: dict[places.Place, set[dt.date]] = {}
     counts: Counter[places.Place] = Counter()
-    for p, found in zip(points, point_places):
+    for p, found in zip(points, point_places, strict=True):
         if found is not None:
             days.setdefault(found, set()).add(p.ts.date())
             counts[found] += 1
     home = max(days, key=lambda pl: (len(days[pl]), counts[pl]), default=None)
 
-    for stay, found in zip(stays, places.places([(s.lat, s.lon) for s in stays])):
+    for stay, found in zip(stays, places.places([(s.lat, s.lon) for s in stays]), strict=True):
         stay.place = found
         stay.label = "unknown" if found is None else ("home" if found == home else "trip")
     return stays, home

@@ -103,7 +103,7 @@ class NotesIndex:
         self.rebuilds += 1
 
     def _files(self) -> list[tuple[str, Path, int, int]]:
-        out = []
+        out: list[tuple[str, Path, int, int]] = []
         if not self.notes_dir.is_dir():
             return out
         for root, dirs, names in os.walk(self.notes_dir):

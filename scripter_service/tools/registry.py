@@ -21,15 +21,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import structlog
 
 from reels_core import places
-from reels_core.fast_script import zone
 from reels_core.domain import Candidate, Kind, ScriptRequest
+from reels_core.fast_script import zone
 from scripter_service.tools.calendar import CalendarProvider
 from scripter_service.tools.common import parse_time, to_local
 from scripter_service.tools.locations import LocationsProvider
@@ -56,7 +57,7 @@ class ToolContext:
     max_results: int = 20
     max_chars: int = 8000
     candidates: tuple[Candidate, ...] = ()
-    tz: dt.tzinfo = dt.timezone.utc
+    tz: dt.tzinfo = dt.UTC
     # ON_THIS_DAY: one (start, end) per year; a time range is clamped to one of them.
     ranges: tuple[tuple[dt.datetime, dt.datetime], ...] = ()
 
@@ -180,9 +181,7 @@ def clamp_range(start: object, end: object, ctx: ToolContext) -> tuple[dt.dateti
 # --------------------------------------------------------------------------- default tools
 
 
-def default_registry(
-    context_dir: str | Path, tz: str | dt.tzinfo, cache_dir: str | Path
-) -> ToolRegistry:
+def default_registry(context_dir: str | Path, tz: str | dt.tzinfo, cache_dir: str | Path) -> ToolRegistry:
     """The five read-only tools over ``context_dir`` (a library's ``.reels-context``).
 
     ``cache_dir`` holds the notes index; it must lie outside the library.
@@ -224,9 +223,7 @@ def default_registry(
             "only those containing every word of a query.",
             _object({**time_range, "query": {"type": "string"}}, required=["start", "end"]),
             True,
-            lambda a, ctx: messages.query(
-                a["start"], a["end"], text=a.get("query"), limit=ctx.max_results + 1
-            ),
+            lambda a, ctx: messages.query(a["start"], a["end"], text=a.get("query"), limit=ctx.max_results + 1),
         )
     )
     reg.register(
@@ -270,7 +267,7 @@ def _media_details(args: dict[str, Any], ctx: ToolContext) -> list[dict[str, Any
             "height": c.height,
             "duration_s": c.duration_s,
         }
-        for c, found in zip(chosen, names)
+        for c, found in zip(chosen, names, strict=True)
     ]
 
 
@@ -341,4 +338,3 @@ def _cap(result: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
 
 def _size(value: Any) -> int:
     return len(json.dumps(value, ensure_ascii=False, default=str))
-

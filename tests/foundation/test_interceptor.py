@@ -1,16 +1,23 @@
 """The interceptor on a bare server: any exception becomes a canonical status with
-one ErrorInfo, never UNKNOWN, never a traceback."""
+one ErrorInfo, never UNKNOWN, never a traceback; and the in-process harness
+(tests/inprocess.py) answers exactly what a client of the real server sees."""
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from concurrent import futures
+from typing import Any, cast
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
-from reels_core.errors import FailedPrecondition
+from reels.v1 import reel_service_pb2, reel_service_pb2_grpc
+from reels_core.errors import FailedPrecondition, ResourceExhausted
 from service_kit.interceptor import ServerInterceptor
 from tests.conftest import error_reason
+from tests.inprocess import InProcessStub, serve_in_process
 
 
 def _server(behaviour):
@@ -20,12 +27,18 @@ def _server(behaviour):
         {
             "Unary": grpc.unary_unary_rpc_method_handler(behaviour),
             "Stream": grpc.unary_stream_rpc_method_handler(lambda req, ctx: iter([b"a", behaviour(req, ctx)])),
+            "Midstream": grpc.unary_stream_rpc_method_handler(lambda req, ctx: _one_then(behaviour, req, ctx)),
         },
     )
     server.add_generic_rpc_handlers((handler,))
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     return server, grpc.insecure_channel(f"127.0.0.1:{port}")
+
+
+def _one_then(behaviour, request, context):
+    yield b"a"
+    behaviour(request, context)
 
 
 def _secret_bug(request, context):
@@ -46,7 +59,8 @@ def test_unexpected_exception_is_internal_without_traceback(method):
             if not isinstance(result, bytes):
                 list(result)
         assert err.value.code() == grpc.StatusCode.INTERNAL
-        assert "secret" not in err.value.details() and "Traceback" not in err.value.details()
+        details = err.value.details() or ""
+        assert "secret" not in details and "Traceback" not in details
         assert error_reason(err.value) == "INTERNAL"
     finally:
         server.stop(0)
@@ -71,11 +85,10 @@ def _echo_stream(request_iterator, context):
     ended = threading.Event()
     if context.add_callback(ended.set):  # False: the call has already ended
         ended.wait(10)  # until the client cancels
-    for request in request_iterator:  # the call is over: this raises RpcError
-        yield request
+    yield from request_iterator  # the call is over: this raises RpcError
 
 
-def _wait_for_line(lines: list[dict], timeout: float = 10.0) -> dict:
+def _wait_for_line(lines: list[MutableMapping[str, Any]], timeout: float = 10.0) -> MutableMapping[str, Any]:
     """The call's one log line (capture_logs drops the bound contextvars, so the
     test server's single call is found by its event name), polled with a deadline."""
     import time
@@ -95,8 +108,9 @@ def test_client_cancel_is_logged_as_cancelled_at_info():
     import structlog
 
     server = grpc.server(futures.ThreadPoolExecutor(4), interceptors=[ServerInterceptor()])
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
-        "t.T", {"Echo": grpc.stream_stream_rpc_method_handler(_echo_stream)}),))
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("t.T", {"Echo": grpc.stream_stream_rpc_method_handler(_echo_stream)}),)
+    )
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
@@ -108,7 +122,7 @@ def test_client_cancel_is_logged_as_cancelled_at_info():
 
     try:
         with structlog.testing.capture_logs() as lines:
-            call = channel.stream_stream("/t.T/Echo")(requests())
+            call: Any = channel.stream_stream("/t.T/Echo")(requests())
             assert next(call) == b"first"
             call.cancel()
             line = _wait_for_line(lines)
@@ -143,3 +157,54 @@ def test_deadline_expiry_is_logged_with_its_code():
         assert "exc_info" not in line
     finally:
         server.stop(0)
+
+
+def _busy_with_metadata(request, context):
+    raise ResourceExhausted("DISK_FULL", "no space left for reels", free_mb=12)
+
+
+def _seen(err: grpc.RpcError) -> tuple:
+    """Everything a client can read of a failed call's status."""
+    status = rpc_status.from_call(cast(grpc.Call, err))
+    assert status is not None
+    infos = []
+    for detail in status.details:
+        info = error_details_pb2.ErrorInfo()
+        assert detail.Unpack(info)
+        infos.append((info.reason, info.domain, dict(info.metadata)))
+    return err.code(), err.details(), infos
+
+
+@pytest.mark.parametrize("behaviour", [_domain_error, _secret_bug, _busy_with_metadata])
+def test_in_process_calls_see_what_a_client_of_the_server_sees(behaviour):
+    server, channel = _server(behaviour)
+    try:
+        with pytest.raises(grpc.RpcError) as unary_wire:
+            channel.unary_unary("/t.T/Unary")(b"x")
+        stream_wire = channel.unary_stream("/t.T/Midstream")(b"x")
+        assert next(stream_wire) == b"a"
+        with pytest.raises(grpc.RpcError) as streamed_wire:
+            next(stream_wire)
+    finally:
+        server.stop(0)
+
+    class Servicer(reel_service_pb2_grpc.ReelServiceServicer):
+        def ListReels(self, request, context):  # noqa: N802 (gRPC name)
+            return behaviour(request, context)
+
+        def StreamReelVideo(self, request, context):  # noqa: N802 (gRPC name)
+            yield reel_service_pb2.StreamReelVideoResponse(data=b"a")
+            behaviour(request, context)
+
+    service = reel_service_pb2.DESCRIPTOR.services_by_name["ReelService"]
+    stub = InProcessStub(serve_in_process({service: Servicer()}), service)
+    with pytest.raises(grpc.RpcError) as unary_in_process:
+        stub.ListReels(reel_service_pb2.ListReelsRequest())
+    stream_in_process = stub.StreamReelVideo(reel_service_pb2.StreamReelVideoRequest(key="k"))
+    assert next(stream_in_process).data == b"a"
+    with pytest.raises(grpc.RpcError) as streamed_in_process:
+        next(stream_in_process)
+
+    assert _seen(unary_in_process.value) == _seen(unary_wire.value)
+    assert _seen(streamed_in_process.value) == _seen(streamed_wire.value)
+    assert _seen(unary_wire.value)[0] != grpc.StatusCode.UNKNOWN

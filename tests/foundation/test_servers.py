@@ -1,4 +1,5 @@
-"""Health, reflection, the interceptor's statuses and log lines, through real servers."""
+"""Health, reflection, graceful stop and the interceptor's log line, through real servers
+(validation, error mapping and paging of the servicers: test_servicers_inprocess.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from reels.v1 import common_pb2, reel_admin_service_pb2 as admin_pb2, reel_service_pb2 as pb2
-from tests.conftest import error_reason
+from reels.v1 import reel_admin_service_pb2 as admin_pb2
 
 
 def test_health_overall_and_per_service(stack):
@@ -48,58 +48,6 @@ def test_health_goes_not_serving_on_stop(tmp_path, sample_library):
     assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
     stopper.join()
     s.scripter_server.stop(0)
-
-
-@pytest.mark.parametrize(
-    "library, code, reason",
-    [
-        ("Bad Key!", grpc.StatusCode.INVALID_ARGUMENT, "LIBRARY_KEY_INVALID"),
-        ("x" * 65, grpc.StatusCode.INVALID_ARGUMENT, "LIBRARY_KEY_INVALID"),
-        ("", grpc.StatusCode.INVALID_ARGUMENT, "LIBRARY_KEY_INVALID"),
-        ("nosuchlib", grpc.StatusCode.NOT_FOUND, "LIBRARY_NOT_FOUND"),
-    ],
-)
-def test_library_key_errors(stack, library, code, reason):
-    with pytest.raises(grpc.RpcError) as err:
-        stack.admin.RescanLibrary(admin_pb2.RescanLibraryRequest(library=library))
-    assert err.value.code() == code
-    assert error_reason(err.value) == reason
-
-
-def test_library_key_is_normalised(stack):
-    resp = stack.admin.RescanLibrary(admin_pb2.RescanLibraryRequest(library="  SAMPLE "))
-    assert resp.library.key == "sample"
-
-
-def test_unspecified_enum_is_invalid_argument(stack):
-    with pytest.raises(grpc.RpcError) as err:
-        stack.reels.GetPrecomputedReel(pb2.GetPrecomputedReelRequest(library="sample", kind=common_pb2.REEL_KIND_RECAP))
-    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert error_reason(err.value) == "SPAN_INVALID"
-    with pytest.raises(grpc.RpcError) as err:
-        stack.reels.GetPrecomputedReel(pb2.GetPrecomputedReelRequest(library="sample", span=common_pb2.SPAN_DAY))
-    assert error_reason(err.value) == "KIND_INVALID"
-
-
-def test_page_size_negative_and_huge(stack):
-    with pytest.raises(grpc.RpcError) as err:
-        stack.admin.ListLibraries(admin_pb2.ListLibrariesRequest(page_size=-1))
-    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert error_reason(err.value) == "PAGE_SIZE_INVALID"
-    with pytest.raises(grpc.RpcError) as err:
-        stack.reels.ListReels(pb2.ListReelsRequest(page_size=-5))
-    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    resp = stack.reels.ListReels(pb2.ListReelsRequest(page_size=2_000_000_000))
-    assert resp.next_page_token == ""
-    libs = stack.admin.ListLibraries(admin_pb2.ListLibrariesRequest(page_size=2_000_000_000))
-    assert [lib.key for lib in libs.libraries] == ["sample"]
-
-
-def test_bad_page_token(stack):
-    with pytest.raises(grpc.RpcError) as err:
-        stack.reels.ListReels(pb2.ListReelsRequest(page_token="garbage"))
-    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert error_reason(err.value) == "PAGE_TOKEN_INVALID"
 
 
 def test_one_json_log_line_per_call(stack, capsys):

@@ -14,9 +14,11 @@ from ledger.jobs import (
     INTERRUPTED,
     append_event,
     claim_next_job,
+    count_jobs,
     create_job,
     events_after,
     expire_jobs,
+    expired_job_ids,
     get_job,
     live_reel_keys,
     mark_interrupted,
@@ -108,7 +110,7 @@ def test_each_job_is_claimed_exactly_once_by_two_threads(engine):
                 if job is None:
                     return
                 claimed[name].append(job.id)
-        except BaseException as exc:  # surfaced below
+        except BaseException as exc:  # noqa: BLE001 - a worker's failure of any kind is surfaced below
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(name,)) for name in claimed]
@@ -263,6 +265,36 @@ def test_expire_jobs_deletes_old_terminal_jobs_and_their_events(engine):
         assert events_after(session, old_done.id) == []
         assert get_job(session, old_queued.id) is not None
         assert get_job(session, recent_done.id) is not None
+
+
+def test_expired_job_ids_are_what_expire_jobs_deletes(engine):
+    cutoff = T0 + dt.timedelta(days=30)
+    with session_scope(engine) as session:
+        old = [new_job(session) for _ in range(3)]
+        for job, state in zip(old, (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED), strict=True):
+            set_job_state(session, job.id, state, now=T0)
+        old_running = new_job(session)
+        set_job_state(session, old_running.id, JobState.RUNNING, now=T0)
+        at_cutoff = new_job(session)
+        set_job_state(session, at_cutoff.id, JobState.SUCCEEDED, now=cutoff)
+    with session_scope(engine) as session:
+        planned = expired_job_ids(session, cutoff)
+        assert planned == sorted(job.id for job in old)  # not RUNNING, not updated at the cutoff itself
+        assert expire_jobs(session, cutoff) == len(planned)
+    with session_scope(engine) as session:
+        assert expired_job_ids(session, cutoff) == []
+        assert all(get_job(session, job.id) is None for job in old)
+        assert get_job(session, old_running.id) is not None and get_job(session, at_cutoff.id) is not None
+
+
+def test_count_jobs_counts_every_state(engine):
+    with session_scope(engine) as session:
+        assert count_jobs(session) == 0
+        new_job(session)
+        done = new_job(session)
+        set_job_state(session, done.id, JobState.SUCCEEDED)
+    with session_scope(engine) as session:
+        assert count_jobs(session) == 2
 
 
 def test_live_reel_keys_are_those_of_unfinished_jobs(engine):

@@ -13,13 +13,15 @@ from ledger.maintenance import (
     finish_run,
     get_lock,
     last_run_by_kind,
+    last_run_start,
+    list_locks,
     list_runs,
     release_lock,
     renew_lock,
     start_run,
     try_acquire_lock,
 )
-from ledger.models import RunKind, RunStatus
+from ledger.models import RunKind, RunStatus, RunTrigger
 from ledger.pagination import InvalidPageToken
 
 T0 = dt.datetime(2024, 6, 1, 3, 0, tzinfo=dt.UTC)
@@ -96,7 +98,7 @@ def test_locks_are_independent_by_id(engine):
 
 def test_runs_are_recorded_and_finished(engine):
     with session_scope(engine) as session:
-        run = start_run(session, RunKind.PREGEN, "a", "SCHEDULED", dry_run=False, now=T0)
+        run = start_run(session, RunKind.PREGEN, "a", RunTrigger.SCHEDULED, dry_run=False, now=T0)
         assert (run.status, run.finished_at) == (None, None)
         finish_run(session, run.id, RunStatus.PARTIAL, {"rendered": 3, "libraries": {"fam": "OK"}},
                    ["work: disk full"], now=T0 + dt.timedelta(minutes=5))
@@ -107,15 +109,15 @@ def test_runs_are_recorded_and_finished(engine):
         assert stored.errors_json == ["work: disk full"]
         assert stored.finished_at - stored.started_at == dt.timedelta(minutes=5)
         with pytest.raises(LookupError):
-            finish_run(session, 9999, "OK")
+            finish_run(session, 9999, RunStatus.OK)
         with pytest.raises(ValueError):
-            start_run(session, "DEFRAG", "a", "MANUAL")
+            start_run(session, "DEFRAG", "a", RunTrigger.MANUAL)  # type: ignore[arg-type]  # not a RunKind
 
 
 def test_list_runs_pages_newest_first(engine):
     kinds = [RunKind.PREGEN, RunKind.RETENTION, RunKind.CONSOLIDATION, RunKind.PREGEN, RunKind.RETENTION]
     with session_scope(engine) as session:
-        ids = [start_run(session, kind, "a", "MANUAL", dry_run=True).id for kind in kinds]
+        ids = [start_run(session, kind, "a", RunTrigger.MANUAL, dry_run=True).id for kind in kinds]
     with session_scope(engine) as session:
         page1, token1 = list_runs(session, page_size=2)
         page2, token2 = list_runs(session, page_size=2, page_token=token1)
@@ -131,9 +133,33 @@ def test_list_runs_pages_newest_first(engine):
 def test_last_run_by_kind(engine):
     with session_scope(engine) as session:
         assert last_run_by_kind(session) == {}
-        start_run(session, "PREGEN", "a", "SCHEDULED")
-        newest_pregen = start_run(session, "PREGEN", "a", "MANUAL")
-        retention = start_run(session, "RETENTION", "a", "SCHEDULED")
+        start_run(session, RunKind.PREGEN, "a", RunTrigger.SCHEDULED)
+        newest_pregen = start_run(session, RunKind.PREGEN, "a", RunTrigger.MANUAL)
+        retention = start_run(session, RunKind.RETENTION, "a", RunTrigger.SCHEDULED)
     with session_scope(engine) as session:
         latest = last_run_by_kind(session)
     assert {kind: run.id for kind, run in latest.items()} == {"PREGEN": newest_pregen.id, "RETENTION": retention.id}
+
+
+def test_last_run_start_is_the_newest_real_run_of_the_kind(engine):
+    with session_scope(engine) as session:
+        assert last_run_start(session, RunKind.RETENTION) is None
+        start_run(session, RunKind.RETENTION, "a", RunTrigger.SCHEDULED, now=T0)
+        start_run(session, RunKind.RETENTION, "a", RunTrigger.MANUAL, now=T0 + dt.timedelta(hours=1))
+        start_run(session, RunKind.RETENTION, "a", RunTrigger.MANUAL, True, now=T0 + dt.timedelta(hours=2))
+        start_run(session, RunKind.PREGEN, "a", RunTrigger.MANUAL, now=T0 + dt.timedelta(hours=3))
+    with session_scope(engine) as session:
+        # A dry run (a preview) never counts; another kind's run neither.
+        assert last_run_start(session, RunKind.RETENTION) == T0 + dt.timedelta(hours=1)
+        assert last_run_start(session, RunKind.PREGEN) == T0 + dt.timedelta(hours=3)
+        assert last_run_start(session, RunKind.CONSOLIDATION) is None
+
+
+def test_list_locks_lists_every_lock_by_id(engine):
+    with session_scope(engine) as session:
+        assert list_locks(session) == []
+        try_acquire_lock(session, "retention", "b", 60, now=T0)
+        try_acquire_lock(session, "consolidation", "a", 60, now=T0 - dt.timedelta(hours=1))  # expired, still listed
+    with session_scope(engine) as session:
+        locks = list_locks(session)
+    assert [(lock.lock_id, lock.owner_id) for lock in locks] == [("consolidation", "a"), ("retention", "b")]

@@ -11,6 +11,10 @@ from ledger.db import session_scope
 from ledger.feedback import count_feedback, list_feedback, upsert_feedback
 from ledger.jobs import create_job
 from ledger.prefs import (
+    Distillate,
+    RatingHistory,
+    StyleRecord,
+    get_distillate,
     get_library_preferences,
     get_user_ai_prefs,
     save_library_preferences,
@@ -106,3 +110,47 @@ def test_rating_must_be_good_or_bad(engine):
     with session_scope(engine) as session:
         with pytest.raises(ValueError):
             upsert_feedback(session, reel_key="r1", rating="MEH")
+
+
+DISTILLED = {
+    "favorite_moods": ["calm"],
+    "disliked_music_styles": ["electronic"],
+    "preferred_duration_s": 24.5,
+    "style_stats": [{"mood": "calm", "music_style": "piano", "good": 3, "bad": 1, "success_rate": 0.75}],
+    "history": {"ratings": 4, "good": 3},
+}
+
+
+def test_the_distillate_is_read_into_one_typed_record(engine):
+    with session_scope(engine) as session:
+        assert get_distillate(session, "fam") == Distillate()  # none made yet
+        save_library_preferences(session, "fam", DISTILLED, 4)
+    with session_scope(engine) as session:
+        got = get_distillate(session, "fam")
+    assert got == Distillate(
+        favorite_moods=("calm",),
+        disliked_music_styles=("electronic",),
+        preferred_duration_s=24.5,
+        style_stats=(StyleRecord("calm", "piano", 3, 1, 0.75),),
+        history=RatingHistory(ratings=4, good=3),
+    )
+    assert got.to_json() == DISTILLED  # the document round-trips unchanged
+
+
+def test_a_distillate_saved_as_the_record_reads_back_the_same(engine):
+    record = Distillate(favorite_moods=("nostalgic",), style_stats=(StyleRecord("nostalgic", "ambient", good=2),))
+    with session_scope(engine) as session:
+        save_library_preferences(session, "fam", record, 2)
+    with session_scope(engine) as session:
+        assert get_distillate(session, "fam") == record
+        assert get_library_preferences(session, "fam").prefs_json["style_stats"][0]["bad"] == 0
+
+
+def test_distillate_parsing_is_lenient_on_missing_and_null_but_not_on_nonsense():
+    older = {"favorite_moods": ["calm"], "preferred_duration_s": None, "style_stats": [{"mood": "calm",
+             "music_style": "piano", "good": "2"}], "a_field_from_the_future": 1}
+    got = Distillate.from_json(older)
+    assert (got.preferred_duration_s, got.style_stats) == (0.0, (StyleRecord("calm", "piano", 2, 0, 0.0),))
+    assert Distillate.from_json(None) == Distillate.from_json({}) == Distillate()
+    with pytest.raises(ValueError):
+        Distillate.from_json({"style_stats": [{"good": "many"}]})

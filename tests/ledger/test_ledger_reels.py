@@ -7,10 +7,12 @@ import datetime as dt
 import pytest
 
 from ledger.db import session_scope
+from ledger.jobs import create_job
 from ledger.pagination import InvalidPageToken
 from ledger.reels import (
     ScopeStats,
     all_reel_keys,
+    get_job_by_reel_key,
     get_reel_by_key,
     list_reels,
     newest_for_scope,
@@ -142,3 +144,16 @@ def test_referenced_paths_and_stats_by_scope(engine):
             ScopeStats("fam", "DAY", "RECAP", 1, 7, BASE),
             ScopeStats("fam", "WEEK", "RECAP", 2, 150, BASE + dt.timedelta(days=7)),
         ]
+
+
+def test_an_on_demand_reel_is_found_through_its_job(engine):
+    with session_scope(engine) as session:
+        job, _ = create_job(session, library_key="fam", span="DAY", kind="RECAP", anchor_date=BASE, mode="FAST",
+                            reel_key="fam-day-recap-20240601-abcd1234")
+        create_job(session, library_key="fam", span="DAY", kind="RECAP", anchor_date=BASE, mode="FAST")
+        record(session, "pregen-key")  # a ledger row is not a job
+    with session_scope(engine) as session:
+        found = get_job_by_reel_key(session, "fam-day-recap-20240601-abcd1234")
+        assert found is not None and found.id == job.id
+        assert get_job_by_reel_key(session, "pregen-key") is None
+        assert get_job_by_reel_key(session, "nope") is None

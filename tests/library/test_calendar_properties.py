@@ -20,6 +20,7 @@ import functools
 import os
 import tempfile
 import zoneinfo
+from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -28,12 +29,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from render_service.loops.scheduler import (
-    missed_night,
-    next_run_at,
-    previous_run_at,
-    secs_until_next_run_hour,
-)
+from reels_core.domain import Kind, Span
 from reels_core.windows import (
     DEFAULT_VALIDITY_HOURS,
     ON_THIS_DAY_DEFAULT_YEARS,
@@ -43,9 +39,14 @@ from reels_core.windows import (
     window_for,
     window_to_utc,
 )
-from reels_core.domain import Kind, Span
+from render_service.loops.scheduler import (
+    missed_night,
+    next_run_at,
+    previous_run_at,
+    secs_until_next_run_hour,
+)
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 DAY = dt.timedelta(days=1)
 HOUR = dt.timedelta(hours=1)
 US = dt.timedelta(microseconds=1)
@@ -87,7 +88,7 @@ SPANS = st.sampled_from(list(Span))
 KINDS = st.sampled_from(list(Kind))
 DATES = st.dates(FIRST_DAY, LAST_DAY)
 
-SETTINGS = dict(deadline=None, derandomize=True, database=None)
+SETTINGS = settings(deadline=None, derandomize=True, database=None)
 
 
 # ``database=None`` keeps no examples, but Hypothesis still caches the constants it
@@ -108,7 +109,9 @@ def _hypothesis_storage_back_to_default():
 
 
 def offset_at(instant: dt.datetime, zone: ZoneInfo) -> dt.timedelta:
-    return instant.astimezone(zone).utcoffset()
+    offset = instant.astimezone(zone).utcoffset()
+    assert offset is not None  # an aware datetime always has one
+    return offset
 
 
 def wall(instant: dt.datetime, zone: ZoneInfo) -> dt.datetime:
@@ -121,7 +124,7 @@ def exists(naive: dt.datetime, zone: ZoneInfo) -> bool:
     return wall(naive.replace(tzinfo=zone).astimezone(UTC), zone) == naive
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def transitions_in(tz: str, year: int) -> tuple[dt.datetime, ...]:
     """The instants in `year` (UTC) at which the UTC offset of `tz` changes, to the
     second (tzdata changes happen on whole seconds). Looks a day apart, so it misses a
@@ -161,8 +164,13 @@ def zone_change_and_instant(draw) -> tuple[str, dt.datetime | None, dt.datetime]
             micros = draw(st.one_of(st.sampled_from([0, -1, 1]), st.integers(0, 999_999)))
             near = change + dt.timedelta(seconds=seconds, microseconds=micros)
             return tz, change, min(max(near, FIRST_INSTANT), LAST_INSTANT)
-    return tz, None, draw(st.datetimes(FIRST_INSTANT.replace(tzinfo=None), LAST_INSTANT.replace(tzinfo=None),
-                                       timezones=st.just(UTC)))
+    return (
+        tz,
+        None,
+        draw(
+            st.datetimes(FIRST_INSTANT.replace(tzinfo=None), LAST_INSTANT.replace(tzinfo=None), timezones=st.just(UTC))
+        ),
+    )
 
 
 def zone_and_instant() -> st.SearchStrategy[tuple[str, dt.datetime]]:
@@ -173,7 +181,8 @@ def skipped_hours(tz: str, change: dt.datetime) -> list[int]:
     """The local hours whose :00 the clocks of `tz` skip at `change` (none when they go back)."""
     zone = ZoneInfo(tz)
     before, after = wall(change - US, zone), wall(change, zone)
-    hours, at = set(), before.replace(minute=0, second=0, microsecond=0) + HOUR
+    hours: set[int] = set()
+    at = before.replace(minute=0, second=0, microsecond=0) + HOUR
     while at < after and len(hours) < 24:
         hours.add(at.hour)
         at += HOUR
@@ -215,7 +224,7 @@ def month_index(day: dt.date) -> int:
     return day.year * 12 + day.month - 1
 
 
-@settings(max_examples=400, **SETTINGS)
+@settings(SETTINGS, max_examples=400)
 @given(anchor=DATES, span=SPANS, kind=KINDS)
 @example(anchor=D(2024, 2, 29), span=Span.DAY, kind=Kind.ON_THIS_DAY)
 @example(anchor=D(2024, 2, 29), span=Span.WEEK, kind=Kind.ON_THIS_DAY)
@@ -231,7 +240,7 @@ def test_windows_are_sorted_disjoint_non_empty_and_before_the_anchor(anchor, spa
     assert (window.start, window.end) == (ranges[0][0], ranges[-1][1])
     for start, end in ranges:
         assert start < end <= anchor, window
-    for (_, end), (start, _) in zip(ranges, ranges[1:]):
+    for (_, end), (start, _) in pairwise(ranges):
         assert end <= start, window  # sorted and not overlapping
     # Strings and a datetime anchor give the same window.
     as_strings = window_for(span.value, kind.value, dt.datetime.combine(anchor, dt.time(23, 59)))
@@ -266,7 +275,7 @@ def test_windows_are_sorted_disjoint_non_empty_and_before_the_anchor(anchor, spa
         assert end - start == (DAY if span is Span.DAY else 7 * DAY)
 
 
-@settings(max_examples=60, **SETTINGS)
+@settings(SETTINGS, max_examples=60)
 @given(anchor=DATES, span=SPANS, back=st.integers(-5, ON_THIS_DAY_DEFAULT_YEARS + 5))
 @example(anchor=FIRST_DAY, span=Span.DAY, back=FIRST_DAY.year + 3)  # below dt.MINYEAR
 def test_on_this_day_earliest_year_is_honoured_and_bounded_by_minyear(anchor, span, back):
@@ -286,7 +295,7 @@ def test_on_this_day_earliest_year_is_honoured_and_bounded_by_minyear(anchor, sp
 # ---------------------------------------------------------------- local midnights
 
 
-@settings(max_examples=1000, **SETTINGS)
+@settings(SETTINGS, max_examples=1000)
 @given(zone_and_date())
 @example(("America/Toronto", D(1919, 3, 31)))  # 23:30 -05 -> 00:30 -04: midnight is skipped
 @example(("America/Santiago", D(2024, 9, 8)))  # 00:00 -04 -> 01:00 -03
@@ -322,7 +331,7 @@ def test_local_midnight_is_the_first_instant_of_the_local_day(case):
         assert midnight <= naive.replace(tzinfo=zone, fold=1).astimezone(UTC)
 
 
-@settings(max_examples=150, **SETTINGS)
+@settings(SETTINGS, max_examples=150)
 @given(zone_and_date(), SPANS, KINDS)
 @example(("Pacific/Apia", D(2011, 12, 31)), Span.DAY, Kind.RECAP)
 @example(("Pacific/Apia", D(2012, 1, 2)), Span.WEEK, Kind.RECAP)
@@ -333,13 +342,13 @@ def test_window_to_utc_bounds_are_increasing(case, span, kind):
     bounds = window_to_utc(window, tz)
     assert bounds == [local_range_to_utc(start, end, tz) for start, end in window.ranges]
     assert len(bounds) == len(window.ranges)
-    for (lo, hi), (start, end) in zip(bounds, window.ranges):
+    for (lo, hi), (start, end) in zip(bounds, window.ranges, strict=True):
         assert lo.utcoffset() == hi.utcoffset() == dt.timedelta(0)
         if end - start == DAY and is_skipped_day(tz, start):
             assert lo == hi  # a day that never happened is an empty range
         else:
             assert lo < hi, (tz, start, end, lo, hi)
-    for (_, hi), (lo, _) in zip(bounds, bounds[1:]):
+    for (_, hi), (lo, _) in pairwise(bounds):
         assert hi <= lo
 
 
@@ -349,7 +358,7 @@ def test_window_to_utc_bounds_are_increasing(case, span, kind):
 HOURS_VALUE = st.one_of(st.integers(0, 24 * 400), st.floats(0, 24 * 400, allow_nan=False))
 
 
-@settings(max_examples=200, **SETTINGS)
+@settings(SETTINGS, max_examples=200)
 @given(
     zone_and_date(),
     SPANS,
@@ -389,7 +398,8 @@ def run_day(run: dt.datetime, hour: int, zone: ZoneInfo) -> dt.date:
     just_before, at = wall(run - US, zone), local.replace(tzinfo=None)
     assert offset_at(run - US, zone) != local.utcoffset(), (zone, run, local)  # a transition
     skipped = [
-        day for day in sorted({just_before.date(), at.date()})
+        day
+        for day in sorted({just_before.date(), at.date()})
         if just_before < dt.datetime.combine(day, dt.time(hour)) < at
     ]
     assert len(skipped) == 1, (zone, run, local, just_before)  # that skips `hour`:00
@@ -404,7 +414,10 @@ def check_consecutive(earlier: dt.datetime, later: dt.datetime, hour: int, tz: s
     # One run per local day, and no day left out but one that never happened.
     first, second = run_day(earlier, hour, zone), run_day(later, hour, zone)
     assert second == first + DAY or (second == first + 2 * DAY and is_skipped_day(tz, first + DAY)), (
-        tz, earlier, later)
+        tz,
+        earlier,
+        later,
+    )
     # 24 h minus the change of UTC offset in between (counted from just before the
     # earlier run, in case it is itself the transition of a missing hour): 23-25 h
     # across an ordinary one-hour DST change, but 22 h in Antarctica/Troll every March
@@ -418,7 +431,7 @@ def check_consecutive(earlier: dt.datetime, later: dt.datetime, hour: int, tz: s
         assert 23 * HOUR <= gap <= 25 * HOUR, (tz, earlier, later)
 
 
-@settings(max_examples=1000, **SETTINGS)
+@settings(SETTINGS, max_examples=1000)
 @given(zone_instant_and_hour(), ZONE)
 # Pacific/Chatham springs forward 02:45 -> 03:45 (+12:45 -> +13:45): a 03:00 run
 # is due at the transition, 14:00 UTC, not at 04:00 local.

@@ -36,7 +36,7 @@ def test_invalid_library_key_is_a_value_error_and_names_the_key():
 
 def test_normalize_library_key_rejects_non_strings():
     with pytest.raises(InvalidLibraryKey):
-        normalize_library_key(None)  # type: ignore[arg-type]
+        normalize_library_key(None)  # type: ignore[arg-type]  # the wrong type is the point
 
 
 def test_parse_libraries_normalises_keys_and_keeps_paths():

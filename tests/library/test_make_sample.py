@@ -10,10 +10,10 @@ import icalendar
 import pytest
 from PIL import Image, ImageOps
 
-from render_service.media_index import EMPTY, UNREADABLE, scan_library
-from reels_core.windows import window_for
-from tests.library.helpers import select_in_window
 from reels_core.domain import Kind, Span
+from reels_core.windows import window_for
+from render_service.media_index import EMPTY, UNREADABLE, scan_library
+from tests.library.helpers import select_in_window
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "make_sample.py"
@@ -23,6 +23,7 @@ TODAY = dt.date(2024, 2, 29)  # a leap day: ON_THIS_DAY falls back to 28 Feb
 def load_script():
     if "make_sample_script" not in sys.modules:
         spec = importlib.util.spec_from_file_location("make_sample_script", SCRIPT)
+        assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module  # dataclasses look their module up
         spec.loader.exec_module(module)
@@ -65,7 +66,7 @@ def test_every_span_and_kind_has_media(library, tz):
 
 def test_recap_week_has_every_day_of_last_iso_week(scan):
     window = window_for(Span.WEEK, Kind.RECAP, TODAY)
-    days = {m.taken_at_utc.astimezone(dt.timezone.utc).date() for m in select_in_window(scan.items, window, "UTC")}
+    days = {m.taken_at_utc.astimezone(dt.UTC).date() for m in select_in_window(scan.items, window, "UTC")}
     start = window.ranges[0][0]
     assert days == {start + dt.timedelta(days=i) for i in range(7)}
 
@@ -110,6 +111,7 @@ def test_portrait_photo_is_stored_landscape_with_orientation_6(scan, library):
     assert upright.size == (960, 1280)
     top = upright.crop((0, 0, 960, 200)).resize((1, 1)).getpixel((0, 0))
     bottom = upright.crop((0, 1080, 960, 1280)).resize((1, 1)).getpixel((0, 0))
+    assert isinstance(top, tuple) and isinstance(bottom, tuple)  # RGB pixels
     assert top[2] > top[0]  # sky on top once rotated...
     assert bottom[1] > bottom[2]  # ...and the lawn at the bottom
 
@@ -132,8 +134,13 @@ def test_context_pack(library, scan):
     points = [p for t in gpx.tracks for s in t.segments for p in s.points]
     assert points
     for photo in (m for m in scan.items if m.lat is not None):
-        near = [p for p in points if abs(p.latitude - photo.lat) < 0.02 and abs(p.longitude - photo.lon) < 0.02
-                and abs((p.time - photo.taken_at_utc).total_seconds()) <= 1800]
+        near = [
+            p
+            for p in points
+            if abs(p.latitude - photo.lat) < 0.02
+            and abs(p.longitude - photo.lon) < 0.02
+            and abs((p.time - photo.taken_at_utc).total_seconds()) <= 1800
+        ]
         assert near, f"no track point near {photo.rel_path}"
 
     messages = json.loads((context / "messages.json").read_text(encoding="utf-8"))
@@ -161,8 +168,9 @@ def test_another_day_rebuilds_in_place(tmp_path):
     make_sample = load_script()
     old = tmp_path / "sample-library"
     old.mkdir()
-    (old / ".sample.json").write_text(json.dumps(
-        {"today": "2025-11-02", "generator_version": make_sample.GENERATOR_VERSION}))
+    (old / ".sample.json").write_text(
+        json.dumps({"today": "2025-11-02", "generator_version": make_sample.GENERATOR_VERSION})
+    )
     (old / "IMG_from_the_old_day.jpg").write_bytes(b"old")
     # Monday 5 Jan 2026: last ISO week straddles the new year, last month is December.
     today = dt.date(2026, 1, 5)
@@ -196,7 +204,7 @@ def test_plan_covers_every_window_for_every_day_of_a_leap_year(tz):
 
     def as_scanned(photo):  # what scan_library will read back from this photo
         if photo.camera == "compact" and not photo.png:  # no offset: read in the library zone
-            return photo.local.replace(tzinfo=None).replace(tzinfo=zone).astimezone(dt.timezone.utc)
+            return photo.local.replace(tzinfo=None).replace(tzinfo=zone).astimezone(dt.UTC)
         return photo.utc
 
     day = dt.date(2023, 12, 25)

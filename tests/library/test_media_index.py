@@ -9,6 +9,7 @@ import pytest
 from PIL import ExifTags, Image, ImageFile
 
 from reels.v1 import reel_admin_service_pb2 as admin_pb2
+from reels_core.windows import window_for
 from render_service import media_index
 from render_service.media_index import (
     EMPTY,
@@ -19,12 +20,11 @@ from render_service.media_index import (
     media_id_for,
     scan_library,
 )
-from reels_core.windows import window_for
-from tests.library.helpers import select_in_window
 from tests.conftest import start_stack, stop_stack, wait_scanned
+from tests.library.helpers import select_in_window
 from tests.media_fixtures import write_photo
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 MTIME = dt.datetime(2023, 5, 6, 7, 8, 9, tzinfo=UTC).timestamp()
 
 
@@ -55,10 +55,15 @@ def write_jpeg(path: Path, *, taken=None, offset=None, gps=None, orientation=Non
 @pytest.fixture(scope="module")
 def library(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("lib")
-    write_jpeg(root / "offset.jpg", taken="2024:06:10 00:30:00", offset="+02:00",
-               gps=("S", (33.0, 51.0, 54.0), "W", (70.0, 39.0, 0.0)))
-    write_jpeg(root / "no_offset.jpg", taken="2024:06:10 00:30:00",
-               gps=("N", (45.0, 45.0, 50.4), "E", (4.0, 50.0, 9.0)))
+    write_jpeg(
+        root / "offset.jpg",
+        taken="2024:06:10 00:30:00",
+        offset="+02:00",
+        gps=("S", (33.0, 51.0, 54.0), "W", (70.0, 39.0, 0.0)),
+    )
+    write_jpeg(
+        root / "no_offset.jpg", taken="2024:06:10 00:30:00", gps=("N", (45.0, 45.0, 50.4), "E", (4.0, 50.0, 9.0))
+    )
     write_jpeg(root / "no_exif.jpg")
     write_jpeg(root / "sub" / "portrait.jpg", taken="2024:06:11 12:00:00", orientation=6, size=(80, 60))
     write_jpeg(root / "sub" / "weird_orientation.JPG", taken="2024:06:11 12:00:00", orientation=42)
@@ -87,11 +92,30 @@ def library(tmp_path_factory) -> Path:
     # A 1.2 s H.264 clip with a creation time.
     (root / "clips").mkdir()
     subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
-         "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25", "-t", "1.2",
-         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-         "-metadata", "creation_time=2024-06-12T08:09:10Z", str(root / "clips" / "clip.mp4")],
-        check=True, capture_output=True,
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=25",
+            "-t",
+            "1.2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            "-metadata",
+            "creation_time=2024-06-12T08:09:10Z",
+            str(root / "clips" / "clip.mp4"),
+        ],
+        check=True,
+        capture_output=True,
     )
     return root
 
@@ -105,8 +129,16 @@ def scanned(library):
 def test_scan_lists_media_and_ignores_hidden_and_non_media(scanned):
     items, result = scanned
     assert sorted(items) == [
-        "bad_exif.jpg", "clips/clip.mp4", "no_exif.jpg", "no_offset.jpg", "offset.jpg",
-        "plain.png", "sub/portrait.jpg", "sub/weird_orientation.JPG", "with_exif.png", "zero_date.jpg",
+        "bad_exif.jpg",
+        "clips/clip.mp4",
+        "no_exif.jpg",
+        "no_offset.jpg",
+        "offset.jpg",
+        "plain.png",
+        "sub/portrait.jpg",
+        "sub/weird_orientation.JPG",
+        "with_exif.png",
+        "zero_date.jpg",
     ]
     assert [item.rel_path for item in result.items] == sorted(items)
 
@@ -195,8 +227,19 @@ def test_media_id_is_stable_and_changes_with_the_file(scanned, library, tmp_path
 def test_as_row_has_plain_values(scanned):
     row = scanned[0]["offset.jpg"].as_row()
     assert set(row) == {
-        "media_id", "rel_path", "kind", "taken_at_utc", "tz_offset_min", "lat", "lon",
-        "orientation", "width", "height", "size_bytes", "mtime", "duration_s",
+        "media_id",
+        "rel_path",
+        "kind",
+        "taken_at_utc",
+        "tz_offset_min",
+        "lat",
+        "lon",
+        "orientation",
+        "width",
+        "height",
+        "size_bytes",
+        "mtime",
+        "duration_s",
     }
     assert type(row["kind"]) is str and row["kind"] == "PHOTO"
     assert row["taken_at_utc"].tzinfo is not None

@@ -3,16 +3,16 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.library.helpers import select_in_window
+from reels_core.domain import Kind, Span
 from reels_core.windows import (
     local_range_to_utc,
     valid_until,
     window_for,
 )
-from reels_core.domain import Kind, Span
+from tests.library.helpers import select_in_window
 
 D = dt.date
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def recap(span, anchor):
@@ -98,7 +98,11 @@ def test_on_this_day_defaults_to_thirty_years():
 def test_on_this_day_29_february_falls_back_to_28_february():
     window = window_for(Span.DAY, Kind.ON_THIS_DAY, D(2024, 2, 29), earliest_year=2019)
     assert [start for start, _ in window.ranges] == [
-        D(2019, 2, 28), D(2020, 2, 29), D(2021, 2, 28), D(2022, 2, 28), D(2023, 2, 28),
+        D(2019, 2, 28),
+        D(2020, 2, 29),
+        D(2021, 2, 28),
+        D(2022, 2, 28),
+        D(2023, 2, 28),
     ]
     assert all(end - start == dt.timedelta(days=1) for start, end in window.ranges)
     week = window_for(Span.WEEK, Kind.ON_THIS_DAY, D(2024, 2, 29), earliest_year=2023)
@@ -173,7 +177,8 @@ def test_a_photo_at_0030_local_belongs_to_that_local_day_whatever_utc_says():
     next_day = Item("c", dt.datetime(2025, 6, 10, 22, 0, tzinfo=UTC))  # 00:00 CEST on the 11th
     window = window_for(Span.DAY, Kind.RECAP, D(2025, 6, 11))
     assert select_in_window([next_day, evening, just_after_midnight], window, "Europe/Paris") == [
-        just_after_midnight, evening,
+        just_after_midnight,
+        evening,
     ]
     assert select_in_window([next_day, evening, just_after_midnight], window, "UTC") == [evening, next_day]
 
@@ -203,5 +208,3 @@ def test_valid_until_hours_are_configurable_per_span():
     assert valid_until(anchor, "DAY", "UTC", {"DAY": 30}) == dt.datetime(2025, 6, 12, 6, tzinfo=UTC)
     # Spans that are not overridden keep their default.
     assert valid_until(anchor, Span.WEEK, "UTC", {Span.DAY: 30}) == dt.datetime(2025, 6, 19, tzinfo=UTC)
-
-

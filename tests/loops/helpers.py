@@ -12,7 +12,8 @@ from typing import TypeVar
 
 from google.type import date_pb2
 
-from reels.v1 import common_pb2, reel_admin_service_pb2 as admin_pb2
+from reels.v1 import common_pb2
+from reels.v1 import reel_admin_service_pb2 as admin_pb2
 from tests.conftest import Stack, today_utc  # noqa: F401 - re-exported for the loop tests
 from tests.media_fixtures import write_photo
 
@@ -40,7 +41,9 @@ def add_photos(library: Path, days: Iterable[dt.date], prefix: str = "p", hour: 
     return out
 
 
-def pregen(stack: Stack, anchor: dt.date, span: int = DAY, kind: int = RECAP, **fields) -> admin_pb2.RunPregenNowResponse:
+def pregen(
+    stack: Stack, anchor: dt.date, span: int = DAY, kind: int = RECAP, **fields
+) -> admin_pb2.RunPregenNowResponse:
     return stack.admin.RunPregenNow(
         admin_pb2.RunPregenNowRequest(anchor_date=pb_date(anchor), spans=[span], kinds=[kind], **fields)
     )

@@ -18,8 +18,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from ledger import jobs as job_dao
 from ledger.db import session_scope, utcnow
 from ledger.models import JobState, ReelJob
+from reels.v1 import reel_admin_service_pb2 as admin_pb2
+from reels.v1 import reel_service_pb2 as pb2
 from reels_core import clock
-from reels.v1 import reel_admin_service_pb2 as admin_pb2, reel_service_pb2 as pb2
 from tests.conftest import Stack, start_stack, stop_stack
 from tests.loops.helpers import (
     DAY,
@@ -84,7 +85,7 @@ def test_serving_at_once_and_the_missed_night_is_caught_up(started, caught_up):
     stack, health, finished_at_health = started
     assert health.status == health_pb2.HealthCheckResponse.SERVING
     assert finished_at_health == []  # start-up did not wait for the pass
-    assert "loop-pregen" in {t.name for t in stack.app._threads}
+    assert "loop-pregen" in {t.name for t in stack.app.threads}
     assert (caught_up.status, caught_up.trigger, caught_up.dry_run) == ("OK", "SCHEDULED", False)
     [scope] = caught_up.report["scopes"]
     assert (scope["span"], scope["kind"], scope["outcome"]) == ("DAY", "RECAP", "RENDERED")
@@ -96,7 +97,7 @@ def test_serving_at_once_and_the_missed_night_is_caught_up(started, caught_up):
 
 def test_the_sweeper_runs_at_start_when_enabled(started, swept_at_start):
     stack, _health, _ = started
-    assert "loop-sweeper" in {t.name for t in stack.app._threads}
+    assert "loop-sweeper" in {t.name for t in stack.app.threads}
     assert (swept_at_start.status, swept_at_start.dry_run) == ("OK", False)
 
 
@@ -144,11 +145,14 @@ def test_retention_deletes_exactly_the_crafted_set(started, caught_up, swept_at_
         _write(reel_dir, "y.mp4.tmp", 500, 59 / 1440),  # a render may still be writing it
     ]
     doomed = {
-        ("bg-day-recap-20201010-33333333.mp4", "CACHE_EXPIRED"): _write(reel_dir, "bg-day-recap-20201010-33333333.mp4", 2100, 8),
-        ("x.mp4.tmp", "TMP_CRUFT"): _write(reel_dir, "x.mp4.tmp", 510, 61 / 1440),
-        ("bg-day-recap-20201010-44444444.json", "ORPHAN_SIDECAR"): _write(reel_dir, "bg-day-recap-20201010-44444444.json", 220, 1),
-        ("bg-day-recap-20201010-55555555.jpg", "ORPHAN_POSTER"): _write(reel_dir, "bg-day-recap-20201010-55555555.jpg", 330, 1),
-        ("bg-day-recap-20201010-66666666.concat.txt", "TMP_CRUFT"): _write(reel_dir, "bg-day-recap-20201010-66666666.concat.txt", 44, 1),
+        (name, reason): _write(reel_dir, name, size, age_days)
+        for name, reason, size, age_days in [
+            ("bg-day-recap-20201010-33333333.mp4", "CACHE_EXPIRED", 2100, 8),
+            ("x.mp4.tmp", "TMP_CRUFT", 510, 61 / 1440),
+            ("bg-day-recap-20201010-44444444.json", "ORPHAN_SIDECAR", 220, 1),
+            ("bg-day-recap-20201010-55555555.jpg", "ORPHAN_POSTER", 330, 1),
+            ("bg-day-recap-20201010-66666666.concat.txt", "TMP_CRUFT", 44, 1),
+        ]
     }
     expected = {("FILE", name, path.stat().st_size, reason) for (name, reason), path in doomed.items()}
     expected.add(("ROW", f"reel_jobs/{old_id}", 0, "JOB_EXPIRED"))

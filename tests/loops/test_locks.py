@@ -14,11 +14,11 @@ import pytest
 
 from ledger import maintenance as maintenance_dao
 from ledger.db import session_scope, utcnow
-from ledger.models import MaintenanceLock
+from ledger.models import MaintenanceLock, RunKind, RunTrigger
 from reels.v1 import reel_admin_service_pb2 as admin_pb2
-from render_service.locks import LockHeld, lease_lock
-from render_service.loops.passes import PassResult, last_run_start, run_pass
 from reels_core.errors import Aborted
+from render_service.locks import LockHeld, lease_lock
+from render_service.loops.passes import PassResult, PassRunner, last_run_start
 from tests.conftest import ROOT, error_reason, ledger_env, start_stack, stop_stack, subprocess_env
 from tests.loops.helpers import CONSOLIDATION, error_metadata, runs, wait_until
 
@@ -44,12 +44,14 @@ def test_a_pass_that_raises_is_failed_and_releases_the_lock(engine):
         assert lock_row(engine, "pregen").owner_id == "me"
         raise RuntimeError("boom")
 
-    failed = run_pass(engine, "PREGEN", "me", 60, "MANUAL", False, boom)
+    failed = PassRunner(engine, "me", 60).run(RunKind.PREGEN, RunTrigger.MANUAL, False, boom)
     assert failed.run.status == "FAILED" and failed.run.finished_at is not None
     assert failed.run.errors_json == ["RuntimeError: pass failed"]
     assert lock_row(engine, "pregen") is None
 
-    ok = run_pass(engine, "PREGEN", "someone-else", 60, "MANUAL", False, lambda lease: PassResult({"fine": True}))
+    ok = PassRunner(engine, "someone-else", 60).run(
+        RunKind.PREGEN, RunTrigger.MANUAL, False, lambda lease: PassResult({"fine": True})
+    )
     assert ok.run.status == "OK" and ok.run.report_json == {"fine": True}
     assert [r.status for r in run_rows(engine)] == ["OK", "FAILED"]
 
@@ -59,19 +61,22 @@ def test_the_lock_is_released_on_base_exceptions_too(engine):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_pass(engine, "RETENTION", "me", 60, "MANUAL", False, interrupted)
+        PassRunner(engine, "me", 60).run(RunKind.RETENTION, RunTrigger.MANUAL, False, interrupted)
     assert lock_row(engine, "retention") is None
 
 
 def test_a_held_lock_skips_the_pass_naming_the_holder(engine):
     with lease_lock(engine, "consolidation", "holder-1", 60):
         with pytest.raises(Aborted) as aborted:
-            run_pass(engine, "CONSOLIDATION", "me", 60, "SCHEDULED", False, lambda lease: PassResult())
+            PassRunner(engine, "me", 60).run(
+                RunKind.CONSOLIDATION, RunTrigger.SCHEDULED, False, lambda lease: PassResult()
+            )
     assert aborted.value.reason == "LOCK_HELD" and aborted.value.metadata["holder"] == "holder-1"
     [skipped] = run_rows(engine)
     assert skipped.status == "SKIPPED" and skipped.report_json["holder"] == "holder-1"
     # Other kinds have their own lock.
-    assert run_pass(engine, "PREGEN", "me", 60, "MANUAL", False, lambda lease: PassResult()).run.status == "OK"
+    other_kind = PassRunner(engine, "me", 60).run(RunKind.PREGEN, RunTrigger.MANUAL, False, lambda lease: PassResult())
+    assert other_kind.run.status == "OK"
 
 
 def test_lock_held_survives_an_enclosing_context_manager(engine):
@@ -99,7 +104,7 @@ def test_the_lease_is_renewed_while_the_pass_runs(engine):
         return PassResult()
 
     # TTL 0.3 s: without renewals the lock would expire long before the pass ends.
-    outcome = run_pass(engine, "PREGEN", "me", 0.3, "MANUAL", False, long_pass)
+    outcome = PassRunner(engine, "me", 0.3).run(RunKind.PREGEN, RunTrigger.MANUAL, False, long_pass)
     assert outcome.run.status == "OK" and lock_row(engine, "pregen") is None
 
 
@@ -111,18 +116,18 @@ def test_a_lost_lease_makes_the_pass_partial_and_the_thief_keeps_it(engine):
         wait_until(lambda: lease.is_lost, timeout=10, what="the lease to be lost")
         return PassResult({"done": 1})
 
-    outcome = run_pass(engine, "PREGEN", "me", 0.3, "MANUAL", False, robbed)
+    outcome = PassRunner(engine, "me", 0.3).run(RunKind.PREGEN, RunTrigger.MANUAL, False, robbed)
     assert outcome.run.status == "PARTIAL"
     assert any(e.startswith("LOCK_LOST") for e in outcome.run.errors_json)
     assert lock_row(engine, "pregen").owner_id == "thief"
 
 
 def test_dry_runs_do_not_count_as_the_last_run(engine):
-    run_pass(engine, "RETENTION", "me", 60, "MANUAL", False, lambda lease: PassResult())
-    real = last_run_start(engine, "RETENTION")
-    run_pass(engine, "RETENTION", "me", 60, "MANUAL", True, lambda lease: PassResult())
-    assert last_run_start(engine, "RETENTION") == real
-    assert last_run_start(engine, "PREGEN") is None
+    PassRunner(engine, "me", 60).run(RunKind.RETENTION, RunTrigger.MANUAL, False, lambda lease: PassResult())
+    real = last_run_start(engine, RunKind.RETENTION)
+    PassRunner(engine, "me", 60).run(RunKind.RETENTION, RunTrigger.MANUAL, True, lambda lease: PassResult())
+    assert last_run_start(engine, RunKind.RETENTION) == real
+    assert last_run_start(engine, RunKind.PREGEN) is None
 
 
 HOLD = """

@@ -14,9 +14,11 @@ from pathlib import Path
 import grpc
 import pytest
 
-from reels.v1 import common_pb2, reel_admin_service_pb2 as admin_pb2, reel_service_pb2 as pb2
-from reels_core.windows import window_for
+from reels.v1 import common_pb2
+from reels.v1 import reel_admin_service_pb2 as admin_pb2
+from reels.v1 import reel_service_pb2 as pb2
 from reels_core.domain import Kind, Span
+from reels_core.windows import window_for
 from tests.conftest import Stack, error_reason, start_stack, stop_stack, wait_scanned
 from tests.loops.helpers import (
     DAY,
@@ -81,7 +83,8 @@ def rescan(stack: Stack) -> admin_pb2.RescanLibraryResponse:
 
 
 def scope_keys(stack: Stack, span: int, kind: int = RECAP) -> set[str]:
-    return {r.key for r in stack.reels.ListReels(pb2.ListReelsRequest(library=LIB, span=span, kind=kind, page_size=50)).reels}
+    listed = stack.reels.ListReels(pb2.ListReelsRequest(library=LIB, span=span, kind=kind, page_size=50))
+    return {r.key for r in listed.reels}
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +128,7 @@ def week_pass(stack: Stack):
 
 
 def test_sweeper_disabled_means_no_sweeper_loop(stack: Stack):
-    names = {t.name for t in stack.app._threads}
+    names = {t.name for t in stack.app.threads}
     assert "loop-consolidation" in names  # loops did start...
     assert "loop-sweeper" not in names and "loop-pregen" not in names  # ...but not these two
     assert runs(stack, RETENTION) == []

@@ -11,7 +11,7 @@ import pytest
 
 from render_service.loops.scheduler import missed_night, next_run_at, previous_run_at, secs_until_next_run_hour
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 PARIS = "Europe/Paris"
 
 
@@ -76,13 +76,15 @@ def wall_time_exists(day: dt.date, hour: int, zone: ZoneInfo) -> bool:
     return naive.replace(tzinfo=zone).astimezone(UTC).astimezone(zone).replace(tzinfo=None) == naive
 
 
-@pytest.mark.parametrize(("tz", "hour"), [(PARIS, 2), ("America/Santiago", 0), ("Australia/Lord_Howe", 2), ("America/Sao_Paulo", 3)])
+@pytest.mark.parametrize(
+    ("tz", "hour"), [(PARIS, 2), ("America/Santiago", 0), ("Australia/Lord_Howe", 2), ("America/Sao_Paulo", 3)]
+)
 def test_a_whole_year_runs_exactly_once_per_local_day(tz: str, hour: int):
     zone = ZoneInfo(tz)
     runs = runs_between(utc(2026, 1, 1), utc(2027, 1, 1), hour, tz)
     days = [r.astimezone(zone).date() for r in runs]
     assert len(days) == len(set(days)) == (days[-1] - days[0]).days + 1  # once a day, no day skipped
-    for run, day in zip(runs, days):
+    for run, day in zip(runs, days, strict=True):
         local = run.astimezone(zone)
         if wall_time_exists(day, hour, zone):
             assert (local.hour, local.minute) == (hour, 0), run

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from render_service.render import MediaInput, RenderParams
 from reels_core.domain import NarrationLine, Script, Shot
+from render_service.render import MediaInput, RenderParams
 
 SMALL = RenderParams(width=320, height=180, fps=30)
 
@@ -26,8 +26,7 @@ def save_jpeg(path: Path, image: Image.Image, orientation: int | None = None) ->
 
 def gradient(w: int, h: int, seed: int = 0) -> Image.Image:
     yy, xx = np.mgrid[0:h, 0:w]
-    rgb = np.stack([xx * 255 // max(1, w - 1), yy * 255 // max(1, h - 1),
-                    np.full_like(xx, (seed * 70) % 256)], axis=-1)
+    rgb = np.stack([xx * 255 // max(1, w - 1), yy * 255 // max(1, h - 1), np.full_like(xx, (seed * 70) % 256)], axis=-1)
     return Image.fromarray(rgb.astype(np.uint8))
 
 
@@ -45,14 +44,25 @@ def photos(tmp_path: Path):
     return make
 
 
-def make_script(media_ids: list[str], durations: list[float] | None = None, *, motions=None, transitions=None,
-                title: str = "A Day Out", subtitle: str = "June 2024", narration=None, captions=None) -> Script:
+def make_script(
+    media_ids: list[str],
+    durations: list[float] | None = None,
+    *,
+    motions=None,
+    transitions=None,
+    title: str = "A Day Out",
+    subtitle: str = "June 2024",
+    narration=None,
+    captions=None,
+) -> Script:
     durations = durations or [1.5] * len(media_ids)
     motions = motions or ["zoom_in", "pan_left", "zoom_out", "pan_right", "static"]
     transitions = transitions or ["crossfade"] * len(media_ids)
     captions = captions or [""] * len(media_ids)
-    shots = [Shot(mid, d, captions[i], motions[i % len(motions)], transitions[i])
-             for i, (mid, d) in enumerate(zip(media_ids, durations))]
+    shots = [
+        Shot(mid, d, captions[i], motions[i % len(motions)], transitions[i])
+        for i, (mid, d) in enumerate(zip(media_ids, durations, strict=True))
+    ]
     lines = [NarrationLine(t, s, e) for t, s, e in (narration or [])]
     return Script(title, subtitle, "calm", "piano", shots, lines)
 

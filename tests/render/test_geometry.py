@@ -9,6 +9,7 @@ reels, so these tests sweep the combinations instead of picking a few.
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 
 import av
@@ -16,12 +17,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from render_service.render import MediaInput, RenderParams, params_for, render_reel
+from reels_core.domain import Script, Shot
+from render_service.render import MediaInput, RenderParams, params_for, photo, render_reel
 from render_service.render import frames as frames_mod
-from render_service.render import photo
 from render_service.render.frames import PhotoSource, photo_planes
 from render_service.render.timeline import build_timeline, plan_motion
-from reels_core.domain import Script, Shot
 
 MOTIONS = ("static", "zoom_in", "zoom_out", "pan_left", "pan_right")
 SHOT_FRAMES = (1, 2, 3, 17, 68)  # the shortest possible shot up to a couple of seconds
@@ -45,8 +45,14 @@ SHAPES: dict[str, tuple[tuple[int, int], str]] = {
 # display", so the file holds the upright image turned counter-clockwise).
 T = Image.Transpose
 STORED_FROM_UPRIGHT: dict[int, T | None] = {
-    1: None, 2: T.FLIP_LEFT_RIGHT, 3: T.ROTATE_180, 4: T.FLIP_TOP_BOTTOM,
-    5: T.TRANSPOSE, 6: T.ROTATE_90, 7: T.TRANSVERSE, 8: T.ROTATE_270,
+    1: None,
+    2: T.FLIP_LEFT_RIGHT,
+    3: T.ROTATE_180,
+    4: T.FLIP_TOP_BOTTOM,
+    5: T.TRANSPOSE,
+    6: T.ROTATE_90,
+    7: T.TRANSVERSE,
+    8: T.ROTATE_270,
 }
 QUADRANTS = {"tl": (255, 0, 0), "tr": (0, 255, 0), "bl": (0, 0, 255), "br": (255, 255, 255)}
 
@@ -103,8 +109,9 @@ def _jpeg_options(im: Image.Image) -> dict[str, object]:
 def yuv_to_rgb(planes, width: int, height: int) -> np.ndarray:
     """BT.709 limited-range yuv420p planes back to an RGB array (as a player would)."""
     frame = av.VideoFrame(width, height, "yuv420p")
-    for plane, src in zip(frame.planes, planes):
-        dst = np.frombuffer(plane, dtype=np.uint8).reshape(plane.height, plane.line_size)
+    for plane, src in zip(frame.planes, planes, strict=True):
+        buf = np.frombuffer(plane, dtype=np.uint8)  # type: ignore[call-overload]  # PyAV's stubs omit the buffer protocol
+        dst = buf.reshape(plane.height, plane.line_size)
         dst[:, : src.shape[1]] = src
     rgb = frame.reformat(format="rgb24", src_colorspace="ITU709", src_color_range="MPEG")
     return rgb.to_ndarray()
@@ -118,7 +125,8 @@ def decoded_lumas(path: Path) -> list[np.ndarray]:
     with av.open(str(path)) as container:
         for frame in container.decode(video=0):
             y = frame.planes[0]
-            lumas.append(np.frombuffer(y, dtype=np.uint8).reshape(y.height, y.line_size)[:, : frame.width].copy())
+            luma = np.frombuffer(y, dtype=np.uint8)  # type: ignore[call-overload]  # PyAV's stubs omit the buffer protocol
+            lumas.append(luma.reshape(y.height, y.line_size)[:, : frame.width].copy())
     return lumas
 
 
@@ -147,7 +155,7 @@ def test_every_motion_box_is_whole_pixels_inside_the_canvas_with_the_output_aspe
                 assert (w, h) == (W, H) and x0 % 2 == 0 and y0 % 2 == 0, (m, x0, y0)
             else:
                 assert 2 * x0 + w == m.canvas_w and abs(2 * y0 + h - m.canvas_h) <= 1, (m, x0, y0, w, h)
-        for (ax, _, aw, _), (bx, _, bw, _) in zip(boxes, boxes[1:]):
+        for (ax, _, aw, _), (bx, _, bw, _) in pairwise(boxes):
             assert abs(ax - bx) <= 2 and abs(aw - bw) <= 2, m  # never more than 2 px a frame
         assert m.box(-5) == boxes[0] and m.box(frames + 5) == boxes[-1]  # clamped to the shot
         _assert_motion_spans_its_canvas(kind, m, boxes)
@@ -189,7 +197,9 @@ def _canvas_targets() -> set[tuple[int, int]]:
             for frames in range(1, 201):
                 m = plan_motion(kind, frames, W, H)
                 targets.add((m.canvas_w, m.canvas_h))
-                targets.add((max(2, m.canvas_w // photo.BACKGROUND_SCALE), max(2, m.canvas_h // photo.BACKGROUND_SCALE)))
+                targets.add(
+                    (max(2, m.canvas_w // photo.BACKGROUND_SCALE), max(2, m.canvas_h // photo.BACKGROUND_SCALE))
+                )
     return targets
 
 
@@ -224,7 +234,9 @@ def test_compose_canvas_is_exactly_the_canvas_for_every_shape_motion_and_length(
 def test_the_reported_portrait_zoom_out_shot_prepares_and_draws_every_frame(photo_file: PhotoFactory, tmp_path: Path):
     # The reported failure: 1280x960 stored with orientation 6 (upright 960x1280),
     # a 68-frame zoom_out at 1280x720.
-    stored = quadrants(960, 1280).transpose(STORED_FROM_UPRIGHT[6])
+    op = STORED_FROM_UPRIGHT[6]
+    assert op is not None
+    stored = quadrants(960, 1280).transpose(op)
     assert stored.size == (1280, 960)
     exif = Image.Exif()
     exif[0x0112] = 6
@@ -232,8 +244,9 @@ def test_the_reported_portrait_zoom_out_shot_prepares_and_draws_every_frame(phot
     stored.save(path, format="JPEG", quality=85, exif=exif)
     params = params_for("720p", "16:9")
     motion = plan_motion("zoom_out", 68, params.width, params.height)
-    planes = photo_planes(MediaInput("p", path, "PHOTO", 1, 0.0), motion.canvas_w, motion.canvas_h,
-                          params.width, params.height)
+    planes = photo_planes(
+        MediaInput("p", path, "PHOTO", 1, 0.0), motion.canvas_w, motion.canvas_h, params.width, params.height
+    )
     assert planes[0].shape == (motion.canvas_h, motion.canvas_w)
     source = PhotoSource(planes, motion)
     for k in range(motion.frames):
@@ -275,8 +288,9 @@ def _assert_quadrants(rgb: np.ndarray, corners, label: str) -> None:
 @pytest.mark.parametrize("aspect", ASPECTS)
 @pytest.mark.parametrize("orientation", range(1, 9))
 @pytest.mark.parametrize("shape", SHAPES)
-def test_the_prepared_canvas_is_upright_for_every_orientation(photo_file: PhotoFactory, shape: str,
-                                                              orientation: int, aspect: str):
+def test_the_prepared_canvas_is_upright_for_every_orientation(
+    photo_file: PhotoFactory, shape: str, orientation: int, aspect: str
+):
     # Larger than the reels below so that each quadrant is many pixels wide even
     # for the 1:3 photo in a 16:9 frame.
     params = params_for("720p", aspect)
@@ -295,8 +309,9 @@ def test_the_prepared_canvas_is_upright_for_every_orientation(photo_file: PhotoF
 
 @pytest.mark.parametrize("orientation", range(1, 9))
 @pytest.mark.parametrize("shape", ["tall", "12mp"])
-def test_the_media_index_orientation_applies_to_an_untagged_photo(photo_file: PhotoFactory, shape: str,
-                                                                  orientation: int):
+def test_the_media_index_orientation_applies_to_an_untagged_photo(
+    photo_file: PhotoFactory, shape: str, orientation: int
+):
     W, H = 320, 180
     upright = SHAPES[shape][0]
     item = MediaInput("p", photo_file(shape, orientation, tagged=False), "PHOTO", orientation, 0.0)
@@ -319,8 +334,9 @@ def _every_motion_and_length_script() -> Script:
 @pytest.mark.parametrize("aspect", ASPECTS)
 @pytest.mark.parametrize("orientation", range(1, 9))
 @pytest.mark.parametrize("shape", SHAPES)
-def test_a_reel_of_every_motion_and_length_renders_for_every_photo(photo_file: PhotoFactory, tmp_path: Path,
-                                                                    shape: str, orientation: int, aspect: str):
+def test_a_reel_of_every_motion_and_length_renders_for_every_photo(
+    photo_file: PhotoFactory, tmp_path: Path, shape: str, orientation: int, aspect: str
+):
     params = ASPECTS[aspect]
     script = _every_motion_and_length_script()
     timeline = build_timeline([s.duration_s for s in script.shots], [s.transition for s in script.shots], FPS)

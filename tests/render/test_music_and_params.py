@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from reels_core.domain import MOODS, MUSIC_STYLES
 from render_service.render import RenderParams, params_for
 from render_service.render.music import SAMPLE_RATE, synthesize
-from reels_core.domain import MOODS, MUSIC_STYLES
 
 
 def test_music_is_deterministic_exact_length_and_fades_out():
@@ -15,9 +15,9 @@ def test_music_is_deterministic_exact_length_and_fades_out():
     b = synthesize("calm", "piano", 5.0, seed=3)
     assert a.shape == (5 * SAMPLE_RATE, 2) and a.dtype == np.int16
     assert np.array_equal(a, b)
-    loud = np.abs(a[SAMPLE_RATE:2 * SAMPLE_RATE].astype(float)).mean()
+    loud = np.abs(a[SAMPLE_RATE : 2 * SAMPLE_RATE].astype(float)).mean()
     assert loud > 500
-    tail = np.abs(a[-SAMPLE_RATE // 20:].astype(float)).mean()
+    tail = np.abs(a[-SAMPLE_RATE // 20 :].astype(float)).mean()
     assert tail < loud / 20
 
 

@@ -30,6 +30,7 @@ def test_output_is_h264_high_yuv420p_with_aac_and_exact_duration(photos, tmp_pat
         assert v.codec_context.pix_fmt == "yuv420p"
         assert (v.codec_context.width, v.codec_context.height) == (320, 180)
         assert a.codec_context.name == "aac"
+        assert c.duration is not None and v.duration is not None and v.time_base is not None
         assert abs(c.duration / 1e6 - script.duration_s) <= 0.1
         assert abs(float(v.duration * v.time_base) - script.duration_s) <= 0.1
         frames = sum(1 for _ in c.decode(video=0))
@@ -125,8 +126,13 @@ def test_missing_media_is_a_render_error(photos, tmp_path: Path):
 def test_title_and_captions_are_drawn_when_scheduled(tmp_path: Path):
     path = save_jpeg(tmp_path / "dark.jpg", Image.new("RGB", (640, 360), (20, 20, 20)))
     media = {"d": MediaInput("d", path, "PHOTO", 1, 0.0)}
-    script = make_script(["d", "d"], [3.0, 3.0], motions=["static"], captions=["", "Shot caption"],
-                         narration=[("A narration line", 0.5, 2.0)])
+    script = make_script(
+        ["d", "d"],
+        [3.0, 3.0],
+        motions=["static"],
+        captions=["", "Shot caption"],
+        narration=[("A narration line", 0.5, 2.0)],
+    )
     out = tmp_path / "reel.mp4.tmp"
     render_reel(script, media, out, SMALL)
     frames = decode_rgb(out)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from render_service.render.timeline import build_timeline, plan_motion
 
 
 def test_total_frames_equal_the_script_duration_whatever_the_transitions():
-    for transitions in (["crossfade"] * 4, ["cut"] * 4, ["fade_black"] * 4, ["fade_black", "crossfade", "cut", "crossfade"]):
+    for transitions in (
+        ["crossfade"] * 4,
+        ["cut"] * 4,
+        ["fade_black"] * 4,
+        ["fade_black", "crossfade", "cut", "crossfade"],
+    ):
         tl = build_timeline([2.5, 3.0, 1.0, 3.5], transitions, 30)
         assert tl.total_frames == 300
         covered = [len(tl.layers(f)) for f in range(tl.total_frames)]
@@ -50,7 +57,7 @@ def test_zoom_boxes_move_by_whole_pixels_keep_aspect_and_stay_inside(kind):
         assert widths[0] == m.canvas_w and widths[-1] == 1280
     else:
         assert widths[0] == 1280 and widths[-1] == m.canvas_w
-    assert {abs(a - b) for a, b in zip(widths, widths[1:])} == {2}  # smooth: 2 px every frame
+    assert {abs(a - b) for a, b in pairwise(widths)} == {2}  # smooth: 2 px every frame
     for x0, y0, w, h in boxes:
         assert 0 <= x0 and x0 + w <= m.canvas_w and 0 <= y0 and y0 + h <= m.canvas_h
         assert abs(w / h - 1280 / 720) < 2 / 720  # aspect within a pixel

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from render_service.media_index import scan_library
 from reels_core import places
-from reels_core.fast_script import fast_script
-from scripter_service.prompt import place_source_id
 from reels_core.domain import Candidate, Kind, Mode, ScriptRequest, Span, Window
+from reels_core.fast_script import fast_script
+from render_service.media_index import scan_library
+from scripter_service.prompt import place_source_id
 from tests.scripter.fake_llm import FakeLLM, Reply, answer, tool_results
 
 TZ_NAME = "Europe/Paris"
@@ -72,8 +72,14 @@ def grounded_answer(req: ScriptRequest, event: dict[str, Any], place_id: str, **
     citing it (and ``place_id``), and a narration line citing the event."""
     draft = fast_script(req)
     shots = [
-        {"media_id": s.media_id, "duration_s": s.duration_s, "caption": s.caption, "motion": s.motion,
-         "transition": s.transition, "source_ids": []}
+        {
+            "media_id": s.media_id,
+            "duration_s": s.duration_s,
+            "caption": s.caption,
+            "motion": s.motion,
+            "transition": s.transition,
+            "source_ids": [],
+        }
         for s in draft.shots
     ]
     shots[0]["caption"] = f"{event['summary']} in the park"
@@ -85,8 +91,12 @@ def grounded_answer(req: ScriptRequest, event: dict[str, Any], place_id: str, **
         "music_style": "acoustic",
         "shots": shots,
         "narration": [
-            {"text": f"{event['summary']}, all afternoon", "start_s": 0.2, "end_s": 5.0,
-             "source_ids": [event["source_id"]]}
+            {
+                "text": f"{event['summary']}, all afternoon",
+                "start_s": 0.2,
+                "end_s": 5.0,
+                "source_ids": [event["source_id"]],
+            }
         ],
     }
     body.update(overrides)

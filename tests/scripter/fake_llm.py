@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass
@@ -87,7 +88,7 @@ class FakeLLM:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server name)
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 reply = fake._next(body, {k.lower(): v for k, v in self.headers.items()})
@@ -120,7 +121,7 @@ class FakeLLM:
             step = self.script[min(index, len(self.script) - 1)]
         return step(body, self) if callable(step) else step
 
-    def start(self) -> "FakeLLM":
+    def start(self) -> FakeLLM:
         self._thread.start()
         return self
 
@@ -131,7 +132,7 @@ class FakeLLM:
         self._server.server_close()
         self._thread.join(5)
 
-    def __enter__(self) -> "FakeLLM":
+    def __enter__(self) -> FakeLLM:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -13,18 +13,18 @@ from pathlib import Path
 
 import pytest
 
+from reels_core.domain import CAPTION_MAX_CHARS, Mode
+from reels_core.fast_script import fast_script
 from scripter_service.agentic import (
+    FINAL_TURN,
     INVALID_SCRIPT,
     LLM_NOT_CONFIGURED,
     LLM_TIMEOUT,
     LLM_UNAVAILABLE,
     TOOL_BUDGET_EXCEEDED,
-    FINAL_TURN,
 )
-from reels_core.fast_script import fast_script
 from scripter_service.generate import ScriptGenerator
 from scripter_service.llm import LLMConfig
-from reels_core.domain import CAPTION_MAX_CHARS, Mode
 from scripter_service.tools.registry import TOOL_NOT_ALLOWED, Tool, default_registry
 from tests.conftest import free_port
 from tests.scripter.agentic_helpers import (
@@ -32,8 +32,8 @@ from tests.scripter.agentic_helpers import (
     PICNIC_UID,
     birthday_request,
     candidate_place_id,
-    day_range,
     cite_event_and_place,
+    day_range,
     grounded_answer,
     place_answer,
 )
@@ -63,10 +63,12 @@ def library(sample_library_src: Path) -> Path:
 
 def test_calendar_and_location_tools_ground_the_captions(library: Path, tmp_path: Path) -> None:
     req = birthday_request(library)
-    with FakeLLM([
-        tool_calls(("calendar_events", day_range(req)), ("locations", day_range(req))),
-        cite_event_and_place(req),
-    ]) as fake:
+    with FakeLLM(
+        [
+            tool_calls(("calendar_events", day_range(req)), ("locations", day_range(req))),
+            cite_event_and_place(req),
+        ]
+    ) as fake:
         script = generator(library, tmp_path, fake.base_url).generate(req, deadline_s=20)
 
     assert script.mode_used is Mode.AGENTIC and script.fallback_reason == ""
@@ -121,14 +123,23 @@ def test_a_tool_outside_the_gate_is_refused_and_the_loop_goes_on(library: Path, 
     written: list[dict] = []
     gen = generator(library, tmp_path, "http://unused")
     registry = default_registry(library / ".reels-context", "Europe/Paris", tmp_path / "cache")
-    registry.register(Tool("write_note", "Write a note.", {"type": "object", "properties": {}}, False,
-                           lambda a, ctx: written.append(a)))
+    registry.register(
+        Tool(
+            "write_note", "Write a note.", {"type": "object", "properties": {}}, False, lambda a, ctx: written.append(a)
+        )
+    )
     gen._registries[(str(library / ".reels-context"), req.timezone)] = registry
-    with FakeLLM([
-        tool_calls(("write_note", {"text": "x"}), ("delete_everything", {}), ("calendar_events", day_range(req)),
-                   ("locations", day_range(req))),
-        cite_event_and_place(req),
-    ]) as fake:
+    with FakeLLM(
+        [
+            tool_calls(
+                ("write_note", {"text": "x"}),
+                ("delete_everything", {}),
+                ("calendar_events", day_range(req)),
+                ("locations", day_range(req)),
+            ),
+            cite_event_and_place(req),
+        ]
+    ) as fake:
         gen.llm_config = LLMConfig(fake.base_url, "fake-model", "", 5.0)
         script = gen.generate(req, deadline_s=20)
 
@@ -149,11 +160,17 @@ def test_nothing_is_written_into_the_library(library: Path, tmp_path: Path) -> N
 
     before = tree()
     req = birthday_request(library)
-    with FakeLLM([
-        tool_calls(("search_notes", {"query": "picnic birthday"}), ("messages", day_range(req)),
-                   ("calendar_events", day_range(req)), ("locations", day_range(req))),
-        cite_event_and_place(req),
-    ]) as fake:
+    with FakeLLM(
+        [
+            tool_calls(
+                ("search_notes", {"query": "picnic birthday"}),
+                ("messages", day_range(req)),
+                ("calendar_events", day_range(req)),
+                ("locations", day_range(req)),
+            ),
+            cite_event_and_place(req),
+        ]
+    ) as fake:
         script = generator(library, tmp_path, fake.base_url).generate(req, deadline_s=20)
     assert script.mode_used is Mode.AGENTIC
     assert tree() == before
@@ -253,8 +270,13 @@ def _invented_source(req):
 
 @pytest.mark.parametrize(
     "make",
-    [lambda req: "Here is a lovely reel about your day!", _long_caption, _unknown_media, _durations_off,
-     _invented_source],
+    [
+        lambda req: "Here is a lovely reel about your day!",
+        _long_caption,
+        _unknown_media,
+        _durations_off,
+        _invented_source,
+    ],
     ids=["not-json", "caption-too-long", "unknown-media", "durations-off-target", "invented-source"],
 )
 def test_an_invalid_script_gets_one_repair_then_falls_back(library: Path, tmp_path: Path, make) -> None:
@@ -268,11 +290,13 @@ def test_an_invalid_script_gets_one_repair_then_falls_back(library: Path, tmp_pa
 
 def test_a_repaired_script_is_taken(library: Path, tmp_path: Path) -> None:
     req = birthday_request(library)
-    with FakeLLM([
-        tool_calls(("calendar_events", day_range(req)), ("locations", day_range(req))),
-        answer(_durations_off(req)),
-        cite_event_and_place(req),
-    ]) as fake:
+    with FakeLLM(
+        [
+            tool_calls(("calendar_events", day_range(req)), ("locations", day_range(req))),
+            answer(_durations_off(req)),
+            cite_event_and_place(req),
+        ]
+    ) as fake:
         script = generator(library, tmp_path, fake.base_url).generate(req, deadline_s=20)
     assert script.mode_used is Mode.AGENTIC and len(fake.requests) == 3
     assert "must add up to 20" in fake.requests[2]["messages"][-1]["content"]

@@ -32,15 +32,20 @@ def scripter(data_dir: Path, **env: str) -> Iterator[scripter_service_pb2_grpc.S
 
 def test_agentic_script_over_grpc_is_grounded(sample_library_src: Path, tmp_path: Path) -> None:
     req = birthday_request(sample_library_src)
-    with FakeLLM([
-        tool_calls(("calendar_events", day_range(req)), ("locations", day_range(req))),
-        cite_event_and_place(req),
-    ]) as fake, scripter(
-        tmp_path / "data",
-        REEL_LLM_BASE_URL=fake.base_url,
-        REEL_LLM_MODEL="fake-model",
-        REEL_LIBRARIES=f"sample={sample_library_src}",
-    ) as stub:
+    with (
+        FakeLLM(
+            [
+                tool_calls(("calendar_events", day_range(req)), ("locations", day_range(req))),
+                cite_event_and_place(req),
+            ]
+        ) as fake,
+        scripter(
+            tmp_path / "data",
+            REEL_LLM_BASE_URL=fake.base_url,
+            REEL_LLM_MODEL="fake-model",
+            REEL_LIBRARIES=f"sample={sample_library_src}",
+        ) as stub,
+    ):
         response = stub.GenerateScript(wire.script_request_to_pb(req), timeout=20)
 
     script = response.script

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 import structlog
 
+from reels_core.domain import Mode
 from scripter_service.agentic import INVALID_SCRIPT
 from scripter_service.generate import ScriptGenerator
 from scripter_service.llm import LLMConfig
-from reels_core.domain import Mode
 from service_kit.logs import configure_logging
 from tests.scripter.agentic_helpers import birthday_request, day_range, grounded_answer
 from tests.scripter.fake_llm import FakeLLM, Reply, answer, tool_calls, tool_results
@@ -76,11 +76,17 @@ def test_no_personal_text_in_any_log_line(
     library = sample_library_src
     req = birthday_request(library)
     span = day_range(req)
-    with FakeLLM([
-        tool_calls(("calendar_events", span), ("locations", span), ("messages", span),
-                   ("search_notes", {"query": "Nice weekend castle"})),
-        quoting_answer(req, too_long=too_long),
-    ]) as fake:
+    with FakeLLM(
+        [
+            tool_calls(
+                ("calendar_events", span),
+                ("locations", span),
+                ("messages", span),
+                ("search_notes", {"query": "Nice weekend castle"}),
+            ),
+            quoting_answer(req, too_long=too_long),
+        ]
+    ) as fake:
         gen = ScriptGenerator(
             llm_config=LLMConfig(fake.base_url, "fake-model", "sk-secret-key", 5.0),
             libraries={"sample": library},

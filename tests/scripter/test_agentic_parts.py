@@ -10,11 +10,6 @@ from pathlib import Path
 import pytest
 
 from reels_core import places
-from scripter_service.agentic import AnswerRejected, LoopLimits, SourceBook, parse_script
-from reels_core.fast_script import fast_script, target_duration_s
-from scripter_service.generate import ScriptGenerator, agentic_budget_s, library_roots
-from scripter_service.llm import LLMConfig, OpenAIChat
-from scripter_service.prompt import MAX_PROMPT_CANDIDATES, build_messages, place_source_id
 from reels_core.domain import (
     MOODS,
     Candidate,
@@ -23,6 +18,11 @@ from reels_core.domain import (
     Preferences,
     StyleStat,
 )
+from reels_core.fast_script import fast_script, target_duration_s
+from scripter_service.agentic import AnswerRejected, LoopLimits, SourceBook, parse_script
+from scripter_service.generate import ScriptGenerator, agentic_budget_s, library_roots
+from scripter_service.llm import LLMConfig, OpenAIChat
+from scripter_service.prompt import MAX_PROMPT_CANDIDATES, build_messages, place_source_id
 from scripter_service.tools.registry import default_registry
 from tests.conftest import make_settings
 from tests.scripter.agentic_helpers import (
@@ -58,8 +58,11 @@ def test_place_ids_match_the_fast_scripts_grounding(req) -> None:
 def test_the_prompt_has_window_candidates_taste_tools_and_schema(req, tmp_path: Path, sample_library_src: Path) -> None:
     req = dataclasses.replace(
         req,
-        preferences=Preferences(favorite_moods=("calm",), disliked_music_styles=("electronic",),
-                                style_stats=(StyleStat("calm", "piano", 4, 1),)),
+        preferences=Preferences(
+            favorite_moods=("calm",),
+            disliked_music_styles=("electronic",),
+            style_stats=(StyleStat("calm", "piano", 4, 1),),
+        ),
     )
     tools = default_registry(sample_library_src / ".reels-context", PARIS, tmp_path).readonly_tools()
     system, user = build_messages(req, fast_script(req), tools, 20.0)
@@ -174,7 +177,7 @@ def test_generator_from_settings(tmp_path: Path) -> None:
     assert gen.context_dir("nope") is None and gen.context_dir("bad key!") is None
     assert set(gen.registry_for("nope", "UTC").tools) == {"media_details"}
 
-    client = OpenAIChat(gen.llm_config)._client  # type: ignore[arg-type]
+    client = OpenAIChat(gen.llm_config)._client
     assert client.max_retries == 0 and client.timeout == 12.0
 
     unconfigured = ScriptGenerator.from_settings(make_settings(tmp_path / "d2"))

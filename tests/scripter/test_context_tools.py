@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -148,8 +149,15 @@ def test_gpx_track_is_read_and_wins_over_json(pack):
 # --------------------------------------------------------------------------- messages
 
 
-MESSAGES = [
-    {"id": "a1", "ts": "2026-11-27T23:59:00+01:00", "from": "Ana", "to": ["me"], "text": "see you tomorrow", "thread": "t1"},
+MESSAGES: list[dict[str, Any]] = [
+    {
+        "id": "a1",
+        "ts": "2026-11-27T23:59:00+01:00",
+        "from": "Ana",
+        "to": ["me"],
+        "text": "see you tomorrow",
+        "thread": "t1",
+    },
     {"ts": "2026-11-28T10:00:00+01:00", "from": "me", "to": ["Ana"], "text": "At the beach in Nice!", "thread": "t1"},
     {"ts": "2026-11-28T09:30:00Z", "from": "Bo", "to": "me", "text": "Happy birthday", "thread": "t2"},
     {"ts": "2026-11-29T00:00:00+01:00", "from": "Ana", "to": ["me"], "text": "beach again?", "thread": "t1"},

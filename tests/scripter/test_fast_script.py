@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from reels_core.fast_script import (
-    MIN_SHOT_S,
-    allocate_durations,
-    fast_script,
-    target_duration_s,
-)
 from reels_core.domain import (
     CAPTION_MAX_CHARS,
     MOTIONS,
@@ -26,6 +21,12 @@ from reels_core.domain import (
     ScriptRequest,
     Span,
     Window,
+)
+from reels_core.fast_script import (
+    MIN_SHOT_S,
+    allocate_durations,
+    fast_script,
+    target_duration_s,
 )
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -47,7 +48,7 @@ def photo(i: int, when: dt.datetime, gps=NICE, kind=MediaKind.PHOTO, duration=0.
     return Candidate(
         media_id=f"m{i:03d}",
         kind=kind,
-        taken_at=when.astimezone(dt.timezone.utc),
+        taken_at=when.astimezone(dt.UTC),
         lat=gps[0] if gps else None,
         lon=gps[1] if gps else None,
         duration_s=duration,
@@ -86,7 +87,7 @@ def test_shot_count_is_capped_and_spread_keeps_first_and_last():
     assert len(ids) == 12
     assert ids[0] == "m000" and ids[-1] == "m059"
     picked = [int(i[1:]) for i in ids]
-    gaps = [b - a for a, b in zip(picked, picked[1:])]
+    gaps = [b - a for a, b in pairwise(picked)]
     assert max(gaps) - min(gaps) <= 1  # evenly spread over the day
 
 
@@ -161,7 +162,7 @@ def test_shots_are_chronological():
 
 def test_captions_use_the_library_time_zone():
     # 23:30 UTC on Friday is 00:30 on Saturday in Paris.
-    when = dt.datetime(2026, 11, 27, 23, 30, tzinfo=dt.timezone.utc)
+    when = dt.datetime(2026, 11, 27, 23, 30, tzinfo=dt.UTC)
     cands = [photo(0, when), photo(1, when + dt.timedelta(hours=2), gps=PARIS_GPS)]
     paris = fast_script(request(cands))
     assert [s.caption for s in paris.shots] == ["Sat 00:30 · Nice", "Sat 02:30 · Paris"]
@@ -218,7 +219,7 @@ def test_narration_lines_fall_inside_the_reel_in_order():
         assert 0 <= line.start_s < line.end_s <= total + 1e-9
         assert line.text and len(line.text) <= CAPTION_MAX_CHARS
         assert line.source_ids == ["place:nice-fr"]
-    assert all(a.end_s <= b.start_s for a, b in zip(lines, lines[1:]))
+    assert all(a.end_s <= b.start_s for a, b in pairwise(lines))
 
 
 def test_captions_are_bounded_and_missing_gps_gives_time_only():

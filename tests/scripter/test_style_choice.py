@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from reels_core.fast_script import choose_style
 from reels_core.domain import MOODS, MUSIC_STYLES, Preferences, StyleStat
+from reels_core.fast_script import choose_style
 
 A = ("calm", "piano")
 B = ("energetic", "electronic")

@@ -42,12 +42,20 @@ def pack(tmp_path: Path) -> Path:
     (ctx / "notes").mkdir(parents=True)
     (ctx / "calendar.ics").write_text(ICS, encoding="utf-8")
     msgs = [
-        {"ts": (SAT + dt.timedelta(hours=h)).isoformat(), "from": "Ana", "to": ["me"], "text": f"hello {h} " + "x" * 200, "thread": "t"}
+        {
+            "ts": (SAT + dt.timedelta(hours=h)).isoformat(),
+            "from": "Ana",
+            "to": ["me"],
+            "text": f"hello {h} " + "x" * 200,
+            "thread": "t",
+        }
         for h in range(-72, 96, 6)
     ]
     (ctx / "messages.json").write_text(json.dumps(msgs), encoding="utf-8")
     (ctx / "locations.json").write_text(
-        json.dumps([{"ts": (SAT + dt.timedelta(hours=h)).isoformat(), "lat": 43.7031, "lon": 7.2661} for h in range(0, 24, 3)]),
+        json.dumps(
+            [{"ts": (SAT + dt.timedelta(hours=h)).isoformat(), "lat": 43.7031, "lon": 7.2661} for h in range(0, 24, 3)]
+        ),
         encoding="utf-8",
     )
     (ctx / "notes" / "trip.md").write_text("# Trip\nSocca in Nice\n", encoding="utf-8")
@@ -55,7 +63,12 @@ def pack(tmp_path: Path) -> Path:
 
 
 def ctx_for_saturday(**kw) -> ToolContext:
-    defaults = {"window_start": SAT, "window_end": SAT + dt.timedelta(days=1), "margin": dt.timedelta(hours=6), "tz": PARIS}
+    defaults = {
+        "window_start": SAT,
+        "window_end": SAT + dt.timedelta(days=1),
+        "margin": dt.timedelta(hours=6),
+        "tz": PARIS,
+    }
     return ToolContext(**{**defaults, **kw})
 
 
@@ -66,7 +79,9 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
 def test_unknown_and_writing_tools_are_refused_and_never_run():
     calls = []
     reg = ToolRegistry()
-    reg.register(Tool("delete_photos", "writes", {"type": "object", "properties": {}}, False, lambda a, c: calls.append(a)))
+    reg.register(
+        Tool("delete_photos", "writes", {"type": "object", "properties": {}}, False, lambda a, c: calls.append(a))
+    )
     reg.register(Tool("peek", "reads", {"type": "object", "properties": {}}, True, lambda a, c: ["ok"]))
     ctx = ctx_for_saturday()
     assert reg.call("delete_photos", {}, ctx) == {"error": TOOL_NOT_ALLOWED}
@@ -95,7 +110,9 @@ def test_time_ranges_are_clamped_to_the_window_plus_margin(pack, tmp_path):
     assert out["clamped"] is True
     assert out["range"] == {"start": "2026-11-27T18:00:00+01:00", "end": "2026-11-29T06:00:00+01:00"}
     assert [e["start"] for e in out["results"]] == ["2026-11-28T09:00:00+01:00"]
-    inside = reg.call("calendar_events", {"start": "2026-11-28T08:00:00+01:00", "end": "2026-11-28T12:00:00+01:00"}, ctx)
+    inside = reg.call(
+        "calendar_events", {"start": "2026-11-28T08:00:00+01:00", "end": "2026-11-28T12:00:00+01:00"}, ctx
+    )
     assert inside["clamped"] is False and len(inside["results"]) == 1
     outside = reg.call("messages", {"start": "2025-01-01T00:00:00Z", "end": "2025-02-01T00:00:00Z"}, ctx)
     assert outside["results"] == []
@@ -145,7 +162,7 @@ def test_bad_arguments_and_provider_failures_become_error_results(pack, tmp_path
 def test_every_tool_answers_and_nothing_is_written(pack, tmp_path):
     before = snapshot(pack.parent)
     reg = default_registry(pack, "Europe/Paris", tmp_path / "cache")
-    t0 = SAT.astimezone(dt.timezone.utc)
+    t0 = SAT.astimezone(dt.UTC)
     cands = (
         Candidate("p1", MediaKind.PHOTO, t0 + dt.timedelta(hours=10), 4000, 3000, 43.7031, 7.2661),
         Candidate("v1", MediaKind.VIDEO, t0 + dt.timedelta(hours=11), 1920, 1080, duration_s=4.5),

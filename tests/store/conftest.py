@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from render_service.store import LocalStore, ReelStore, S3Store, StoredObject, open_store
-from tests.s3_fixtures import s3_bucket, s3_env, s3_server  # noqa: F401
+from tests.s3_fixtures import s3_bucket, s3_env, s3_server  # noqa: F401  (fixtures, used by name)
 
 
 def make_store(request: pytest.FixtureRequest, tmp_path: Path, backend: str) -> ReelStore:

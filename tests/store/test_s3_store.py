@@ -70,7 +70,13 @@ def test_a_bucket_without_prefix(tmp_path, s3_bucket):
 def _deps(tmp_path, store) -> PipelineDeps:
     engine = make_engine(None, tmp_path / "db")
     migrate(engine)
-    return PipelineDeps(engine=engine, store=store, scripter=None, libraries={}, keep_per_scope=2)
+    return PipelineDeps(
+        engine=engine,
+        store=store,
+        scripter=None,  # type: ignore[arg-type]  # these tests render nothing
+        libraries={},
+        keep_per_scope=2,
+    )
 
 
 def test_prune_superseded_deletes_the_old_reels_objects(tmp_path, s3_bucket):
@@ -79,23 +85,33 @@ def test_prune_superseded_deletes_the_old_reels_objects(tmp_path, s3_bucket):
 
     with session_scope(deps.engine) as session:
         library_dao.upsert_library(session, "home", str(tmp_path), "UTC")
-    start = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     for day in (1, 2, 3):
         key = f"home-day-recap-2026010{day}"
         for ext in ("mp4", "json", "jpg"):
             put(store, f"{key}.{ext}", f"{key}.{ext}".encode())
         with session_scope(deps.engine) as session:
             reel_dao.record_reel(
-                session, key=key, library_key="home", span="DAY", kind="RECAP",
-                anchor_date=dt.date(2026, 1, day), window_start=start, window_end=start,
+                session,
+                key=key,
+                library_key="home",
+                span="DAY",
+                kind="RECAP",
+                anchor_date=dt.date(2026, 1, day),
+                window_start=start,
+                window_end=start,
                 valid_until=start + dt.timedelta(days=60),
-                video_path=f"{key}.mp4", sidecar_path=f"{key}.json", poster_path=f"{key}.jpg",
+                video_path=f"{key}.mp4",
+                sidecar_path=f"{key}.json",
+                poster_path=f"{key}.jpg",
             )
 
     removed = prune_scope(deps, "home", "DAY", "RECAP")
 
     assert [r["key"] for r in removed] == ["home-day-recap-20260101"]
-    assert removed[0]["files"] == {f"home-day-recap-20260101.{e}": len(f"home-day-recap-20260101.{e}") for e in ("mp4", "json", "jpg")}
+    assert removed[0]["files"] == {
+        f"home-day-recap-20260101.{e}": len(f"home-day-recap-20260101.{e}") for e in ("mp4", "json", "jpg")
+    }
     assert sorted(s3_bucket.keys()) == sorted(
         f"reels/home-day-recap-2026010{d}.{e}" for d in (2, 3) for e in ("mp4", "json", "jpg")
     )
@@ -103,6 +119,7 @@ def test_prune_superseded_deletes_the_old_reels_objects(tmp_path, s3_bucket):
 
 def test_the_sweeper_cleans_the_bucket_and_the_local_staging_dir(tmp_path, s3_bucket):
     store = open_store(s3_bucket.url(), tmp_path / "reels", s3_bucket.endpoint_url, tmp_path / "staging")
+    assert isinstance(store, S3Store)
     deps = _deps(tmp_path, store)
     for ext in ("mp4", "json", "jpg"):
         put(store, f"cached.{ext}", b"x" * 10)

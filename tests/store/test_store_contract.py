@@ -67,7 +67,8 @@ def test_open_seek_read_returns_exact_bytes(store: ReelStore):
 
 def test_an_empty_object_reads_as_empty(store: ReelStore):
     put(store, "e.json", b"")
-    assert store.stat("e.json").size == 0
+    stat = store.stat("e.json")
+    assert stat is not None and stat.size == 0
     with store.open("e.json") as fh:
         assert fh.read() == b"" and fh.read(10) == b""
 
@@ -83,7 +84,8 @@ def test_stat_and_delete(store: ReelStore):
     put(store, "d.mp4", DATA[:4321])
     put(store, "d.json", b"{}")
 
-    assert store.stat("d.mp4").size == 4321
+    stat = store.stat("d.mp4")
+    assert stat is not None and stat.size == 4321
     assert store.delete("d.mp4") is True
 
     assert store.stat("d.mp4") is None

@@ -73,6 +73,15 @@ def _changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return {k: {"from": old.get(k), "to": v} for k, v in new.items() if old.get(k) != v}
 
 
+def _stored_distillate(prefs_json: dict[str, Any]) -> dict[str, Any]:
+    """The stored distillate as JSON, read through the ledger's one parser; one that
+    no longer parses compares as empty, so this pass rewrites it."""
+    try:
+        return prefs_dao.Distillate.from_json(prefs_json).to_json()
+    except ValueError:
+        return {}
+
+
 def run_consolidation(engine: Engine, libraries: Sequence[str], dry_run: bool) -> PassResult:
     """One transaction writes every library's distillate (none in a dry run)."""
     report: dict[str, Any] = {"dry_run": dry_run, "libraries": {}}
@@ -83,7 +92,7 @@ def run_consolidation(engine: Engine, libraries: Sequence[str], dry_run: bool) -
                 ratings = feedback_dao.list_feedback(session, library_key=library)
                 new = distil(ratings)
                 stored = prefs_dao.get_library_preferences(session, library)
-                old = dict(stored.prefs_json) if stored else {}
+                old = _stored_distillate(stored.prefs_json) if stored else {}
                 changes = _changes(old, new)
                 report["libraries"][library] = {"ratings": len(ratings), "changed": sorted(changes), "changes": changes}
                 if changes and not dry_run:

@@ -73,9 +73,7 @@ def get_job(session: Session, job_id: str) -> ReelJob | None:
     return session.get(ReelJob, job_id, populate_existing=True)
 
 
-def claim_next_job(
-    session: Session, owner: str, lease_s: float, *, now: dt.datetime | None = None
-) -> ReelJob | None:
+def claim_next_job(session: Session, owner: str, lease_s: float, *, now: dt.datetime | None = None) -> ReelJob | None:
     """Claim the oldest QUEUED job for ``owner`` (RUNNING, leased for ``lease_s``).
 
     One statement, so each job is claimed exactly once by concurrent workers:
@@ -110,9 +108,7 @@ def claim_next_job(
     return None if job_id is None else _load(session, job_id)
 
 
-def renew_lease(
-    session: Session, job_id: str, owner: str, lease_s: float, *, now: dt.datetime | None = None
-) -> bool:
+def renew_lease(session: Session, job_id: str, owner: str, lease_s: float, *, now: dt.datetime | None = None) -> bool:
     """Extend the lease of a RUNNING job ``owner`` holds. False: stop working on it."""
     now = now or utcnow()
     stmt = (
@@ -270,8 +266,13 @@ def release_job(session: Session, job_id: str, owner: str, *, now: dt.datetime |
     stmt = (
         sa.update(ReelJob)
         .where(ReelJob.id == job_id, ReelJob.claimed_by == owner, ReelJob.state == JobState.RUNNING)
-        .values(state=JobState.QUEUED, claimed_by=None, lease_until=None, updated_at=now,
-                message="requeued: the service stopped during the render")
+        .values(
+            state=JobState.QUEUED,
+            claimed_by=None,
+            lease_until=None,
+            updated_at=now,
+            message="requeued: the service stopped during the render",
+        )
         .execution_options(synchronize_session=False)
     )
     if session.execute(stmt).rowcount != 1:
@@ -301,8 +302,12 @@ def requeue_expired(
     for job_id, attempts in rows:
         if attempts >= max_attempts:
             failed.append(job_id)
-            values: dict[str, Any] = {"state": JobState.FAILED, "reason": INTERRUPTED, "finished_at": now,
-                                      "message": "the worker stopped before the job finished"}
+            values: dict[str, Any] = {
+                "state": JobState.FAILED,
+                "reason": INTERRUPTED,
+                "finished_at": now,
+                "message": "the worker stopped before the job finished",
+            }
         else:
             requeued.append(job_id)
             values = {"state": JobState.QUEUED, "message": "requeued: its worker stopped"}
@@ -314,8 +319,15 @@ def requeue_expired(
         )
         state = JobState.FAILED if job_id in failed else JobState.QUEUED
         job = _load(session, job_id)
-        append_event(session, job_id, "interrupted" if state is JobState.FAILED else "requeued", job.progress,
-                     "interrupted" if state is JobState.FAILED else "requeued", state, now=now)
+        append_event(
+            session,
+            job_id,
+            "interrupted" if state is JobState.FAILED else "requeued",
+            job.progress,
+            "interrupted" if state is JobState.FAILED else "requeued",
+            state,
+            now=now,
+        )
     return requeued, failed
 
 
@@ -335,9 +347,7 @@ def expire_jobs(session: Session, older_than: dt.datetime) -> int:
         session.execute(
             sa.delete(JobEvent).where(JobEvent.job_id.in_(chunk)).execution_options(synchronize_session=False)
         )
-        session.execute(
-            sa.delete(ReelJob).where(ReelJob.id.in_(chunk)).execution_options(synchronize_session=False)
-        )
+        session.execute(sa.delete(ReelJob).where(ReelJob.id.in_(chunk)).execution_options(synchronize_session=False))
     return len(ids)
 
 

@@ -181,9 +181,7 @@ def replace_media_index(session: Session, library_key: str, items: Sequence[Mapp
     return IndexChanges(inserted=inserted, updated=updated, deleted=deleted, unchanged=unchanged)
 
 
-def media_in_range(
-    session: Session, library_key: str, start_utc: dt.datetime, end_utc: dt.datetime
-) -> list[MediaItem]:
+def media_in_range(session: Session, library_key: str, start_utc: dt.datetime, end_utc: dt.datetime) -> list[MediaItem]:
     """Media taken in ``[start_utc, end_utc)``, oldest first."""
     stmt = (
         select(MediaItem)
@@ -209,9 +207,7 @@ def count_media(session: Session, library_key: str) -> int:
 def media_kind_counts(session: Session, library_key: str) -> tuple[int, int]:
     """(photos, videos) in the library's index."""
     stmt = (
-        sa.select(MediaItem.kind, sa.func.count())
-        .where(MediaItem.library_key == library_key)
-        .group_by(MediaItem.kind)
+        sa.select(MediaItem.kind, sa.func.count()).where(MediaItem.library_key == library_key).group_by(MediaItem.kind)
     )
     counts = {kind: int(n) for kind, n in session.execute(stmt)}
     return counts.get("PHOTO", 0), counts.get("VIDEO", 0)

@@ -53,9 +53,7 @@ def try_acquire_lock(
     return LockAttempt(False, None, None)
 
 
-def renew_lock(
-    session: Session, lock_id: str, owner: str, ttl_s: float, *, now: dt.datetime | None = None
-) -> bool:
+def renew_lock(session: Session, lock_id: str, owner: str, ttl_s: float, *, now: dt.datetime | None = None) -> bool:
     """Push the expiry of a lock ``owner`` holds to now + ``ttl_s``. False: not ours."""
     now = now or utcnow()
     stmt = (

@@ -162,7 +162,7 @@ class _Readers:
     sqlite: _SqliteReader | None  # None: use Core on the main engine
 
 
-_READERS: "weakref.WeakKeyDictionary[Engine, _Readers]" = weakref.WeakKeyDictionary()
+_READERS: weakref.WeakKeyDictionary[Engine, _Readers] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
 

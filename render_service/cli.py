@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
-import io
-import json
 import os
 import sys
 import tempfile
@@ -35,16 +33,20 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
-from reels.v1 import common_pb2, reel_admin_service_pb2 as admin_pb2, reel_admin_service_pb2_grpc
+from reels.v1 import common_pb2, reel_admin_service_pb2_grpc, reel_service_pb2_grpc
+from reels.v1 import reel_admin_service_pb2 as admin_pb2
+from reels.v1 import reel_service_pb2 as pb2
 from reels_core.domain import MAX_TARGET_S, MIN_TARGET_S
-from reels.v1 import reel_service_pb2 as pb2, reel_service_pb2_grpc
 
 console = Console(stderr=True)
 out = Console()
 
 SPANS = {"day": common_pb2.SPAN_DAY, "week": common_pb2.SPAN_WEEK, "month": common_pb2.SPAN_MONTH}
-KINDS = {"recap": common_pb2.REEL_KIND_RECAP, "on-this-day": common_pb2.REEL_KIND_ON_THIS_DAY,
-         "on_this_day": common_pb2.REEL_KIND_ON_THIS_DAY}
+KINDS = {
+    "recap": common_pb2.REEL_KIND_RECAP,
+    "on-this-day": common_pb2.REEL_KIND_ON_THIS_DAY,
+    "on_this_day": common_pb2.REEL_KIND_ON_THIS_DAY,
+}
 MODES = {"fast": common_pb2.SCRIPT_MODE_FAST, "agentic": common_pb2.SCRIPT_MODE_AGENTIC}
 
 # What to tell a person for each status code, before the server's own message.
@@ -107,16 +109,25 @@ def cmd_libraries(c: Client, args) -> int:
     resp = c.admin.ListLibraries(admin_pb2.ListLibrariesRequest(), metadata=c.metadata)
     table = Table("library", "media", "photos", "videos", "skipped", "time zone", "root")
     for lib in resp.libraries:
-        table.add_row(lib.key, str(lib.media_count), str(lib.photo_count), str(lib.video_count),
-                      str(lib.skipped_count), lib.time_zone, lib.root_path)
+        table.add_row(
+            lib.key,
+            str(lib.media_count),
+            str(lib.photo_count),
+            str(lib.video_count),
+            str(lib.skipped_count),
+            lib.time_zone,
+            lib.root_path,
+        )
     out.print(table)
     return 0
 
 
 def cmd_rescan(c: Client, args) -> int:
     resp = c.admin.RescanLibrary(admin_pb2.RescanLibraryRequest(library=args.library), metadata=c.metadata)
-    out.print(f"{resp.library.key}: {resp.library.media_count} media (+{resp.added} -{resp.removed}), "
-              f"{resp.library.skipped_count} skipped, {resp.scan_seconds:.2f}s")
+    out.print(
+        f"{resp.library.key}: {resp.library.media_count} media (+{resp.added} -{resp.removed}), "
+        f"{resp.library.skipped_count} skipped, {resp.scan_seconds:.2f}s"
+    )
     for s in resp.library.skipped:
         out.print(f"  skipped {s.relative_path}: {s.reason}")
     return 0
@@ -124,8 +135,14 @@ def cmd_rescan(c: Client, args) -> int:
 
 def _watch(c: Client, job_id: str) -> int:
     job = None
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                  TimeRemainingColumn(), console=console, transient=False) as progress:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
         task = progress.add_task("queued", total=1.0)
         for item in c.reels.WatchReelJob(pb2.WatchReelJobRequest(job_id=job_id), metadata=c.metadata):
             job = item.job
@@ -142,12 +159,19 @@ def _watch(c: Client, job_id: str) -> int:
 
 def cmd_create(c: Client, args) -> int:
     options = common_pb2.RenderOptions(
-        resolution=args.resolution, aspect=args.aspect, target_duration_seconds=args.duration or 0,
-        mood=args.mood or "", music_style=args.music_style or "",
+        resolution=args.resolution,
+        aspect=args.aspect,
+        target_duration_seconds=args.duration or 0,
+        mood=args.mood or "",
+        music_style=args.music_style or "",
     )
     req = pb2.CreateReelRequest(
-        library=args.library, span=SPANS[args.span], kind=KINDS[args.kind], mode=MODES[args.mode],
-        options=options, request_id=args.request_id or uuid.uuid4().hex,
+        library=args.library,
+        span=SPANS[args.span],
+        kind=KINDS[args.kind],
+        mode=MODES[args.mode],
+        options=options,
+        request_id=args.request_id or uuid.uuid4().hex,
     )
     anchor = _date(args.anchor)
     if anchor is not None:
@@ -173,7 +197,8 @@ def cmd_cancel(c: Client, args) -> int:
 def cmd_get_precomputed(c: Client, args) -> int:
     resp = c.reels.GetPrecomputedReel(
         pb2.GetPrecomputedReelRequest(library=args.library, span=SPANS[args.span], kind=KINDS[args.kind]),
-        metadata=c.metadata)
+        metadata=c.metadata,
+    )
     _print_json(resp.reel)
     return 0
 
@@ -182,13 +207,27 @@ def cmd_list(c: Client, args) -> int:
     token = ""
     table = Table("key", "title", "span", "kind", "anchor", "seconds", "MB")
     while True:
-        resp = c.reels.ListReels(pb2.ListReelsRequest(
-            library=args.library or "", span=SPANS.get(args.span or "", 0), kind=KINDS.get(args.kind or "", 0),
-            page_size=100, page_token=token), metadata=c.metadata)
+        resp = c.reels.ListReels(
+            pb2.ListReelsRequest(
+                library=args.library or "",
+                span=SPANS.get(args.span or "", 0),
+                kind=KINDS.get(args.kind or "", 0),
+                page_size=100,
+                page_token=token,
+            ),
+            metadata=c.metadata,
+        )
         for r in resp.reels:
             a = r.window.anchor_date
-            table.add_row(r.key, r.title, common_pb2.Span.Name(r.span)[5:], common_pb2.ReelKind.Name(r.kind)[10:],
-                          f"{a.year:04d}-{a.month:02d}-{a.day:02d}", f"{r.duration_seconds:.1f}", f"{r.size_bytes / 1e6:.1f}")
+            table.add_row(
+                r.key,
+                r.title,
+                common_pb2.Span.Name(r.span)[5:],
+                common_pb2.ReelKind.Name(r.kind)[10:],
+                f"{a.year:04d}-{a.month:02d}-{a.day:02d}",
+                f"{r.duration_seconds:.1f}",
+                f"{r.size_bytes / 1e6:.1f}",
+            )
         token = resp.next_page_token
         if not token:
             break
@@ -208,8 +247,17 @@ def download(c: Client, key: str, dest: Path, show_progress: bool = True) -> str
     if have > info.size_bytes:
         have = 0  # not a prefix of this reel
     mode = "ab" if have else "wb"
-    with open(dest, mode) as fh, Progress(TextColumn(key[:40]), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                                          console=console, disable=not show_progress) as progress:
+    with (
+        open(dest, mode) as fh,
+        Progress(
+            TextColumn(key[:40]),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            console=console,
+            disable=not show_progress,
+        ) as progress,
+    ):
         task = progress.add_task("download", total=info.size_bytes, completed=have)
         for msg in c.reels.StreamReelVideo(pb2.StreamReelVideoRequest(key=key, read_offset=have), metadata=c.metadata):
             if msg.offset != fh.tell():
@@ -270,17 +318,26 @@ def cmd_contact_sheet(c: Client, args) -> int:
 
 
 def cmd_pregen(c: Client, args) -> int:
-    req = admin_pb2.RunPregenNowRequest(libraries=args.library or [], dry_run=args.dry_run,
-                                        spans=[SPANS[s] for s in args.span or []],
-                                        kinds=[KINDS[k] for k in args.kind or []])
+    req = admin_pb2.RunPregenNowRequest(
+        libraries=args.library or [],
+        dry_run=args.dry_run,
+        spans=[SPANS[s] for s in args.span or []],
+        kinds=[KINDS[k] for k in args.kind or []],
+    )
     anchor = _date(args.anchor)
     if anchor is not None:
         req.anchor_date.CopyFrom(anchor)
     resp = c.admin.RunPregenNow(req, metadata=c.metadata, timeout=args.timeout)
     table = Table("library", "span", "kind", "outcome", "reason", "key")
     for o in resp.outcomes:
-        table.add_row(o.library, common_pb2.Span.Name(o.span)[5:], common_pb2.ReelKind.Name(o.kind)[10:],
-                      o.outcome, o.reason, o.reel_key)
+        table.add_row(
+            o.library,
+            common_pb2.Span.Name(o.span)[5:],
+            common_pb2.ReelKind.Name(o.kind)[10:],
+            o.outcome,
+            o.reason,
+            o.reel_key,
+        )
     out.print(table)
     out.print(f"run {resp.run.run_id}: {resp.run.status}")
     return 0

@@ -84,8 +84,16 @@ def rescan(engine: Engine, lib: LibraryConfig) -> RescanResult:
         library = library_dao.get_library(session, lib.key)
     seconds = time.perf_counter() - started
     photos = sum(1 for i in items if i.kind == "PHOTO")
-    log.info("library scanned", library=lib.key, media=len(items), skipped=len(skipped),
-             added=changes.inserted, removed=changes.deleted, decoded=decoded, seconds=round(seconds, 3))
+    log.info(
+        "library scanned",
+        library=lib.key,
+        media=len(items),
+        skipped=len(skipped),
+        added=changes.inserted,
+        removed=changes.deleted,
+        decoded=decoded,
+        seconds=round(seconds, 3),
+    )
     assert library is not None
     return RescanResult(library, changes.inserted, changes.deleted, seconds, photos, len(items) - photos)
 

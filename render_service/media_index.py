@@ -350,15 +350,11 @@ def _text(value: Any) -> str | None:
     return value.strip("\x00 \t\r\n") or None
 
 
-def _exif_taken_at(
-    ifd0: Image.Exif, exif_ifd: dict, zone: ZoneInfo
-) -> tuple[dt.datetime, int | None] | None:
+def _exif_taken_at(ifd0: Image.Exif, exif_ifd: dict, zone: ZoneInfo) -> tuple[dt.datetime, int | None] | None:
     """(aware UTC datetime, offset minutes or None) from the first usable date tag."""
     candidates = (
-        (exif_ifd.get(_DATETIME_ORIGINAL), exif_ifd.get(_OFFSET_TIME_ORIGINAL),
-         exif_ifd.get(_SUBSEC_TIME_ORIGINAL)),
-        (exif_ifd.get(_DATETIME_DIGITIZED), exif_ifd.get(_OFFSET_TIME_DIGITIZED),
-         exif_ifd.get(_SUBSEC_TIME_DIGITIZED)),
+        (exif_ifd.get(_DATETIME_ORIGINAL), exif_ifd.get(_OFFSET_TIME_ORIGINAL), exif_ifd.get(_SUBSEC_TIME_ORIGINAL)),
+        (exif_ifd.get(_DATETIME_DIGITIZED), exif_ifd.get(_OFFSET_TIME_DIGITIZED), exif_ifd.get(_SUBSEC_TIME_DIGITIZED)),
         (ifd0.get(_DATETIME), exif_ifd.get(_OFFSET_TIME), exif_ifd.get(_SUBSEC_TIME)),
     )
     for raw_date, raw_offset, raw_subsec in candidates:

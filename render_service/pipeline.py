@@ -677,11 +677,15 @@ def produce_reel(
     def describe(video: VideoFile) -> Sidecar:
         until = valid_until(spec.anchor, spec.span, lib.timezone, deps.valid_hours) if spec.precomputed else None
         stats = SidecarStats.of(
-            rendered.stats, timings=timings, missing=selection.missing, dropped=rendered.dropped,
+            rendered.stats,
+            timings=timings,
+            missing=selection.missing,
+            dropped=rendered.dropped,
             wall_s=time.perf_counter() - t0,
         )
-        return describe_reel(spec, lib.timezone, names, selection, scripted, rendered, video, stats,
-                             created=utcnow(), until=until)
+        return describe_reel(
+            spec, lib.timezone, names, selection, scripted, rendered, video, stats, created=utcnow(), until=until
+        )
 
     report("publish", 0.96, "writing poster and sidecar")
     sidecar = publish_reel(
@@ -691,7 +695,13 @@ def produce_reel(
     if spec.precomputed:
         record_precomputed(deps.engine, spec, lib.timezone, produced)
     report("published", 0.99, "reel published")
-    log.info("reel produced", key=names.key, shots=len(rendered.script.shots), bytes=produced.size_bytes,
-             wall_s=produced.stats.wall_s, mode_used=rendered.script.mode_used.value,
-             fallback_reason=rendered.script.fallback_reason)
+    log.info(
+        "reel produced",
+        key=names.key,
+        shots=len(rendered.script.shots),
+        bytes=produced.size_bytes,
+        wall_s=produced.stats.wall_s,
+        mode_used=rendered.script.mode_used.value,
+        fallback_reason=rendered.script.fallback_reason,
+    )
     return produced

@@ -262,7 +262,10 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
             preferred_duration_seconds=p.preferred_duration_s,
             style_stats=[
                 common_pb2.StyleStat(
-                    mood=x.mood, music_style=x.music_style, good_count=x.good, bad_count=x.bad,
+                    mood=x.mood,
+                    music_style=x.music_style,
+                    good_count=x.good,
+                    bad_count=x.bad,
                     success_rate=x.success_rate,
                 )
                 for x in p.style_stats

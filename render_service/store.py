@@ -270,7 +270,7 @@ class S3Store:
         self.versioned = False
 
     @classmethod
-    def connect(cls, blob_url: str, endpoint_url: str, staging_dir: Path, max_pool_connections: int = 32) -> "S3Store":
+    def connect(cls, blob_url: str, endpoint_url: str, staging_dir: Path, max_pool_connections: int = 32) -> S3Store:
         """Check that ``s3://bucket/prefix`` is reachable and exists; ValueError (one
         line naming REEL_BLOB_URL) otherwise. Credentials and region come from the
         standard AWS variables and files."""
@@ -293,12 +293,18 @@ class S3Store:
         except ClientError as exc:
             code = _error_code(exc)
             if code in ("404", "NoSuchBucket", "NotFound"):
-                raise ValueError(f"REEL_BLOB_URL={blob_url!r}: bucket {store.bucket!r} does not exist at {where}") from None
+                raise ValueError(
+                    f"REEL_BLOB_URL={blob_url!r}: bucket {store.bucket!r} does not exist at {where}"
+                ) from None
             if code in ("403", "AccessDenied"):
-                raise ValueError(f"REEL_BLOB_URL={blob_url!r}: access to bucket {store.bucket!r} denied (check the AWS_* credentials)") from None
+                raise ValueError(
+                    f"REEL_BLOB_URL={blob_url!r}: access to bucket {store.bucket!r} denied (check the AWS_* credentials)"
+                ) from None
             raise ValueError(f"REEL_BLOB_URL={blob_url!r}: bucket check failed at {where} ({code})") from None
         except NoCredentialsError:
-            raise ValueError(f"REEL_BLOB_URL={blob_url!r}: no AWS credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)") from None
+            raise ValueError(
+                f"REEL_BLOB_URL={blob_url!r}: no AWS credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+            ) from None
         except BotoCoreError as exc:
             raise ValueError(f"REEL_BLOB_URL={blob_url!r}: cannot reach {where} ({type(exc).__name__})") from None
         try:
@@ -307,8 +313,11 @@ class S3Store:
         except (ClientError, BotoCoreError):
             status = "unknown"
         if not store.versioned:
-            log.warning("reel bucket is not versioned: a stream cut by a delete ends early",
-                        bucket=store.bucket, versioning=status or "off")
+            log.warning(
+                "reel bucket is not versioned: a stream cut by a delete ends early",
+                bucket=store.bucket,
+                versioning=status or "off",
+            )
         return store
 
     def _key(self, name: str) -> str:
@@ -354,7 +363,11 @@ class S3Store:
             raise FileNotFoundError(errno.ENOENT, "no such object", key)
         version = head.get("VersionId")
         reader = S3Reader(
-            self.client, self.bucket, key, int(head["ContentLength"]), head["ETag"],
+            self.client,
+            self.bucket,
+            key,
+            int(head["ContentLength"]),
+            head["ETag"],
             version if version and version != "null" else None,
         )
         return cast(BinaryIO, reader)

@@ -179,12 +179,25 @@ def run_pregen_batch(
                 outcome = pregen_one(deps, lib, span, kind, lib_anchor, dry_run=dry_run, min_free_mb=min_free_mb)
             except Exception as exc:  # one scope's failure never aborts the batch
                 log.exception("scope failed", library=lib.key, span=span.value, kind=kind.value)
-                outcome = ScopeOutcome(lib.key, span.value, kind.value, "FAILED", "INTERNAL",
-                                       message=type(exc).__name__, anchor_date=lib_anchor.isoformat())
+                outcome = ScopeOutcome(
+                    lib.key,
+                    span.value,
+                    kind.value,
+                    "FAILED",
+                    "INTERNAL",
+                    message=type(exc).__name__,
+                    anchor_date=lib_anchor.isoformat(),
+                )
             if outcome.outcome == "FAILED":
                 errors.append(f"{lib.key}/{span.value}/{kind.value}: {outcome.reason}")
-            log.info("scope", library=lib.key, span=span.value, kind=kind.value,
-                     outcome=outcome.outcome, reason=outcome.reason)
+            log.info(
+                "scope",
+                library=lib.key,
+                span=span.value,
+                kind=kind.value,
+                outcome=outcome.outcome,
+                reason=outcome.reason,
+            )
             outcomes.append(outcome)
     if len(outcomes) < len(libraries) * len(spans) * len(kinds) and lost():
         errors.append("LOCK_LOST: stopped before the remaining scopes")

@@ -3,7 +3,16 @@ faststart) and a JPEG poster, with bounded memory and frames generated in
 step with the encoder. See renderer.py for the entry points."""
 
 from .renderer import make_poster, render_reel
-from .types import RESOLUTIONS, MediaInput, RenderCancelled, RenderError, RenderParams, RenderStats, ShotFailed, params_for
+from .types import (
+    RESOLUTIONS,
+    MediaInput,
+    RenderCancelled,
+    RenderError,
+    RenderParams,
+    RenderStats,
+    ShotFailed,
+    params_for,
+)
 
 __all__ = [
     "RESOLUTIONS",

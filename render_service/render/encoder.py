@@ -37,13 +37,36 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def encoder_args(width: int, height: int, fps: int, crf: int, preset: str, audio_fd: int | None,
-                 sample_rate: int, out: str) -> list[str]:
+def encoder_args(
+    width: int, height: int, fps: int, crf: int, preset: str, audio_fd: int | None, sample_rate: int, out: str
+) -> list[str]:
     args = [
-        "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y",
-        "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}", "-framerate", str(fps),
-        "-color_range", "tv", "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
-        "-blocksize", str(1 << 20), "-i", "pipe:0",
+        "-hide_banner",
+        "-nostdin",
+        "-nostats",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "yuv420p",
+        "-s",
+        f"{width}x{height}",
+        "-framerate",
+        str(fps),
+        "-color_range",
+        "tv",
+        "-colorspace",
+        "bt709",
+        "-color_primaries",
+        "bt709",
+        "-color_trc",
+        "bt709",
+        "-blocksize",
+        str(1 << 20),
+        "-i",
+        "pipe:0",
     ]
     if audio_fd is not None:
         args += ["-f", "s16le", "-ar", str(sample_rate), "-ac", "2", "-i", f"pipe:{audio_fd}"]
@@ -51,8 +74,24 @@ def encoder_args(width: int, height: int, fps: int, crf: int, preset: str, audio
     if audio_fd is not None:
         args += ["-map", "1:a:0"]
     args += [
-        "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-profile:v", "high", "-pix_fmt", "yuv420p",
-        "-color_range", "tv", "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
+        "-c:v",
+        "libx264",
+        "-preset",
+        preset,
+        "-crf",
+        str(crf),
+        "-profile:v",
+        "high",
+        "-pix_fmt",
+        "yuv420p",
+        "-color_range",
+        "tv",
+        "-colorspace",
+        "bt709",
+        "-color_primaries",
+        "bt709",
+        "-color_trc",
+        "bt709",
     ]
     if audio_fd is not None:
         args += ["-c:a", "aac", "-aac_coder", "fast", "-b:a", "128k"]  # 'fast': half the CPU of twoloop
@@ -64,8 +103,15 @@ class FfmpegEncoder:
     """One ffmpeg process. ``submit(buf)`` queues a frame buffer; the writer
     thread hands it back through ``release`` once it is in the pipe."""
 
-    def __init__(self, args: list[str], audio, audio_read_fd: int | None,
-                 audio_write_fd: int | None, release, queue_size: int = 4):
+    def __init__(
+        self,
+        args: list[str],
+        audio,
+        audio_read_fd: int | None,
+        audio_write_fd: int | None,
+        release,
+        queue_size: int = 4,
+    ):
         self.args = args
         self._release = release
         self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
@@ -77,8 +123,11 @@ class FfmpegEncoder:
         pass_fds = (audio_read_fd,) if audio_read_fd is not None else ()
         try:
             self.proc = subprocess.Popen(
-                [ffmpeg_exe(), *args], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE, pass_fds=pass_fds,
+                [ffmpeg_exe(), *args],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                pass_fds=pass_fds,
             )
         except OSError as exc:
             if audio_write_fd is not None:
@@ -94,8 +143,11 @@ class FfmpegEncoder:
             threading.Thread(target=self._drain_stderr, name="reel-ffmpeg-stderr", daemon=True),
         ]
         if audio_write_fd is not None:
-            self._threads.append(threading.Thread(target=self._write_audio, args=(audio_write_fd, audio),
-                                                  name="reel-audio-writer", daemon=True))
+            self._threads.append(
+                threading.Thread(
+                    target=self._write_audio, args=(audio_write_fd, audio), name="reel-audio-writer", daemon=True
+                )
+            )
         for t in self._threads:
             t.start()
 
@@ -212,4 +264,3 @@ def audio_pipe() -> tuple[int, int]:
     with contextlib.suppress(OSError):
         fcntl.fcntl(w, _F_SETPIPE_SZ, 1 << 20)
     return r, w
-

@@ -43,8 +43,8 @@ def split_planes(buf: np.ndarray, width: int, height: int) -> tuple[np.ndarray, 
     cs = ys // 4
     return (
         buf[:ys].reshape(height, width),
-        buf[ys:ys + cs].reshape(height // 2, width // 2),
-        buf[ys + cs:ys + 2 * cs].reshape(height // 2, width // 2),
+        buf[ys : ys + cs].reshape(height // 2, width // 2),
+        buf[ys + cs : ys + 2 * cs].reshape(height // 2, width // 2),
     )
 
 
@@ -55,15 +55,18 @@ def new_buffer(width: int, height: int) -> np.ndarray:
 def black_buffer(width: int, height: int) -> np.ndarray:
     buf = new_buffer(width, height)
     buf[: width * height] = 16
-    buf[width * height:] = 128
+    buf[width * height :] = 128
     return buf
 
 
 def rgb_to_planes(im: Image.Image) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """RGB image (even size) -> BT.709 limited-range Y, U, V planes (swscale)."""
     frame = av.VideoFrame.from_image(im).reformat(
-        format="yuv420p", dst_colorspace="ITU709", dst_color_range="MPEG",
-        interpolation="BICUBIC", threads=1,
+        format="yuv420p",
+        dst_colorspace="ITU709",
+        dst_color_range="MPEG",
+        interpolation="BICUBIC",
+        threads=1,
     )
     return tuple(_plane_array(p) for p in frame.planes)  # type: ignore[return-value]
 
@@ -77,10 +80,10 @@ def _fill_frame_planes(frame: av.VideoFrame, planes, x0: int, y0: int, w: int, h
     for i, (plane, src) in enumerate(zip(frame.planes, planes)):
         dst = np.frombuffer(plane, dtype=np.uint8).reshape(plane.height, plane.line_size)
         if i == 0:
-            dst[:, :w] = src[y0:y0 + h, x0:x0 + w]
+            dst[:, :w] = src[y0 : y0 + h, x0 : x0 + w]
         else:
             cw, ch = (w + 1) // 2, (h + 1) // 2
-            dst[:, :cw] = src[y0 // 2:y0 // 2 + ch, x0 // 2:x0 // 2 + cw]
+            dst[:, :cw] = src[y0 // 2 : y0 // 2 + ch, x0 // 2 : x0 // 2 + cw]
 
 
 def _copy_frame_to(frame: av.VideoFrame, dst_planes) -> None:
@@ -122,9 +125,9 @@ class PhotoSource:
         if (bw, bh) == (w, h):
             yv, uv, vv = views
             Y, U, V = self.planes
-            yv[...] = Y[y0:y0 + h, x0:x0 + w]
-            uv[...] = U[y0 // 2:y0 // 2 + h // 2, x0 // 2:x0 // 2 + w // 2]
-            vv[...] = V[y0 // 2:y0 // 2 + h // 2, x0 // 2:x0 // 2 + w // 2]
+            yv[...] = Y[y0 : y0 + h, x0 : x0 + w]
+            uv[...] = U[y0 // 2 : y0 // 2 + h // 2, x0 // 2 : x0 // 2 + w // 2]
+            vv[...] = V[y0 // 2 : y0 // 2 + h // 2, x0 // 2 : x0 // 2 + w // 2]
         else:
             crop = av.VideoFrame(bw, bh, "yuv420p")
             _fill_frame_planes(crop, self.planes, x0, y0, bw, bh)
@@ -208,8 +211,15 @@ class VideoSource:
         scale = max(W / uw, H / uh) if cover else min(W / uw, H / uh)
         sw, sh = max(2, 2 * round(uw * scale / 2)), max(2, 2 * round(uh * scale / 2))
         tw, th = (sh, sw) if swap else (sw, sh)
-        scaled = frame.reformat(width=tw, height=th, format="yuv420p", dst_colorspace="ITU709",
-                                dst_color_range="MPEG", interpolation="BICUBIC", threads=1)
+        scaled = frame.reformat(
+            width=tw,
+            height=th,
+            format="yuv420p",
+            dst_colorspace="ITU709",
+            dst_color_range="MPEG",
+            interpolation="BICUBIC",
+            threads=1,
+        )
         planes = [_plane_array(p) for p in scaled.planes]
         if rot:
             turns = {90: 1, 180: 2, 270: 3}[rot]  # np.rot90 turns counter-clockwise
@@ -217,14 +227,14 @@ class VideoSource:
         yv, uv, vv = self._views
         if cover:
             x0, y0 = (sw - W) // 2 & ~1, (sh - H) // 2 & ~1
-            yv[...] = planes[0][y0:y0 + H, x0:x0 + W]
-            uv[...] = planes[1][y0 // 2:y0 // 2 + H // 2, x0 // 2:x0 // 2 + W // 2]
-            vv[...] = planes[2][y0 // 2:y0 // 2 + H // 2, x0 // 2:x0 // 2 + W // 2]
+            yv[...] = planes[0][y0 : y0 + H, x0 : x0 + W]
+            uv[...] = planes[1][y0 // 2 : y0 // 2 + H // 2, x0 // 2 : x0 // 2 + W // 2]
+            vv[...] = planes[2][y0 // 2 : y0 // 2 + H // 2, x0 // 2 : x0 // 2 + W // 2]
         else:
             x0, y0 = (W - sw) // 2 & ~1, (H - sh) // 2 & ~1
-            yv[y0:y0 + sh, x0:x0 + sw] = planes[0]
-            uv[y0 // 2:y0 // 2 + sh // 2, x0 // 2:x0 // 2 + sw // 2] = planes[1]
-            vv[y0 // 2:y0 // 2 + sh // 2, x0 // 2:x0 // 2 + sw // 2] = planes[2]
+            yv[y0 : y0 + sh, x0 : x0 + sw] = planes[0]
+            uv[y0 // 2 : y0 // 2 + sh // 2, x0 // 2 : x0 // 2 + sw // 2] = planes[1]
+            vv[y0 // 2 : y0 // 2 + sh // 2, x0 // 2 : x0 // 2 + sw // 2] = planes[2]
 
     def render_into(self, k: int, dst: np.ndarray) -> None:
         np.copyto(dst, self.frame(k))
@@ -255,16 +265,24 @@ def photo_planes(item: MediaInput, canvas_w: int, canvas_h: int, frame_w: int, f
     x0, y0, x1, y1 = photo_mod.cover_box(w, h, canvas_w, canvas_h)
     rgb = np.asarray(im)[y0:y1, x0:x1]
     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-    out = frame.reformat(width=canvas_w, height=canvas_h, format="yuv420p", dst_colorspace="ITU709",
-                         dst_color_range="MPEG", interpolation="BICUBIC", threads=1)
+    out = frame.reformat(
+        width=canvas_w,
+        height=canvas_h,
+        format="yuv420p",
+        dst_colorspace="ITU709",
+        dst_color_range="MPEG",
+        interpolation="BICUBIC",
+        threads=1,
+    )
     return tuple(_plane_array(p) for p in out.planes)
 
 
 class FrameComposer:
     """Yields the reel's frames in order as packed yuv420p buffers."""
 
-    def __init__(self, script, media: dict[str, MediaInput], params: RenderParams,
-                 cancel: threading.Event | None = None):
+    def __init__(
+        self, script, media: dict[str, MediaInput], params: RenderParams, cancel: threading.Event | None = None
+    ):
         if not script.shots:
             raise RenderError("script has no shots")
         missing = [s.media_id for s in script.shots if s.media_id not in media]
@@ -274,8 +292,9 @@ class FrameComposer:
         self.media = media
         self.params = params
         self.cancel = cancel
-        self.timeline = build_timeline([s.duration_s for s in script.shots],
-                                       [s.transition for s in script.shots], params.fps)
+        self.timeline = build_timeline(
+            [s.duration_s for s in script.shots], [s.transition for s in script.shots], params.fps
+        )
         if self.timeline.total_frames <= 0:
             raise RenderError("script duration is zero")
         self.text_items = plan_text(script, self.timeline, params.fps)
@@ -327,7 +346,7 @@ class FrameComposer:
         t0 = time.perf_counter()
         try:
             src = self._futures.pop(span.index).result()
-        except Exception as exc:  # noqa: BLE001 - any decoder or geometry failure is this shot's
+        except Exception as exc:
             raise self._shot_failed(span, exc) from exc
         self.wait_prepare_s += time.perf_counter() - t0
         self._sources[span.index] = src
@@ -347,7 +366,7 @@ class FrameComposer:
             return out
         except ShotFailed:
             raise
-        except Exception as exc:  # noqa: BLE001 - a clip that breaks mid-decode fails its shot only
+        except Exception as exc:
             raise self._shot_failed(span, exc) from exc
 
     def _housekeep(self, f: int) -> None:

@@ -51,7 +51,7 @@ def synthesize(mood: str, style: str, duration_s: float, seed: int = 0, sample_r
     fade_in = min(n, round(0.05 * sample_rate))
     mix[:fade_in] *= np.linspace(0.0, 1.0, fade_in, dtype=np.float32)[:, None]
     fade_out = min(n, round(FADE_OUT_S * sample_rate))
-    mix[n - fade_out:] *= np.linspace(1.0, 0.0, fade_out, dtype=np.float32)[:, None] ** 1.5
+    mix[n - fade_out :] *= np.linspace(1.0, 0.0, fade_out, dtype=np.float32)[:, None] ** 1.5
     return np.clip(np.rint(mix * 32767), -32768, 32767).astype(np.int16)
 
 
@@ -97,7 +97,7 @@ def _tone(midi: int, length: int, kind: str, sample_rate: int) -> np.ndarray:
         out *= _ar(length, sample_rate, attack=0.5, release=0.7)
     elif kind == "brass":
         for h in range(1, 6):
-            out += (0.7 / h ** 0.8) * np.sin(2 * np.pi * f * h * t)
+            out += (0.7 / h**0.8) * np.sin(2 * np.pi * f * h * t)
         out *= _ar(length, sample_rate, attack=0.12, release=0.4)
     elif kind == "bass":
         for h in range(1, 5):
@@ -120,7 +120,7 @@ def _ar(length: int, sample_rate: int, attack: float, release: float) -> np.ndar
     if a:
         env[:a] = np.linspace(0, 1, a, dtype=np.float32)
     if r:
-        env[length - r:] = np.linspace(1, 0, r, dtype=np.float32)
+        env[length - r :] = np.linspace(1, 0, r, dtype=np.float32)
     return env
 
 
@@ -155,8 +155,14 @@ def _ambient(mix, chords, beat, bar, sr, rng):
         for step in range(2):
             if rng.random() < 0.6:
                 midi = chord[int(rng.integers(3))] + 24
-                _add(mix, t0 + (step * 2 + rng.integers(2)) * beat, _tone(midi, round(2.0 * sr), "bell", sr), 0.10,
-                     float(rng.uniform(-0.6, 0.6)), sr)
+                _add(
+                    mix,
+                    t0 + (step * 2 + rng.integers(2)) * beat,
+                    _tone(midi, round(2.0 * sr), "bell", sr),
+                    0.10,
+                    float(rng.uniform(-0.6, 0.6)),
+                    sr,
+                )
 
 
 def _acoustic(mix, chords, beat, bar, sr, rng):
@@ -168,8 +174,14 @@ def _acoustic(mix, chords, beat, bar, sr, rng):
             down = s == int(s)
             order = voicing if down else voicing[::-1]
             for k, midi in enumerate(order):
-                _add(mix, t0 + s * beat + k * 0.012, _tone(midi, round(1.0 * sr), "pluck", sr),
-                     0.16 if down else 0.10, 0.3 * (k / 4 - 0.5), sr)
+                _add(
+                    mix,
+                    t0 + s * beat + k * 0.012,
+                    _tone(midi, round(1.0 * sr), "pluck", sr),
+                    0.16 if down else 0.10,
+                    0.3 * (k / 4 - 0.5),
+                    sr,
+                )
         _add(mix, t0, _tone(chord[0] - 12, round(2 * beat * sr), "pluck", sr), 0.3, 0.0, sr)
         _add(mix, t0 + 2 * beat, _tone(chord[0] - 12, round(2 * beat * sr), "pluck", sr), 0.25, 0.0, sr)
 
@@ -184,8 +196,14 @@ def _electronic(mix, chords, beat, bar, sr, rng):
             _add(mix, t0 + step * beat / 2, _tone(chord[0] - 12, round(beat / 2 * 0.9 * sr), "bass", sr), 0.3, 0.0, sr)
         for step in range(16):
             midi = chord[arp[step % 4]] + 24
-            _add(mix, t0 + step * beat / 4, _tone(midi, round(beat / 4 * 1.5 * sr), "square", sr), 0.12,
-                 0.4 if step % 2 else -0.4, sr)
+            _add(
+                mix,
+                t0 + step * beat / 4,
+                _tone(midi, round(beat / 4 * 1.5 * sr), "square", sr),
+                0.12,
+                0.4 if step % 2 else -0.4,
+                sr,
+            )
         for q in range(4):
             _add(mix, t0 + q * beat, kick, 0.55, 0.0, sr)
             _add(mix, t0 + (q + 0.5) * beat, hat, 0.12, 0.2, sr)
@@ -233,7 +251,7 @@ def _reverb(mix: np.ndarray, sr: int, rng, wet: float) -> np.ndarray:
     decay = np.exp(-np.arange(length, dtype=np.float32) / lsr * 4.5)
     ir = rng.standard_normal((length, 2)).astype(np.float32) * decay[:, None]
     ir[: round(0.015 * lsr)] = 0
-    ir /= np.sqrt(np.sum(ir ** 2, axis=0, keepdims=True))
+    ir /= np.sqrt(np.sum(ir**2, axis=0, keepdims=True))
     size = 1 << int(np.ceil(np.log2(len(low) + length)))
     spec = np.fft.rfft(low, size, axis=0) * np.fft.rfft(ir, size, axis=0)
     tail_low = np.fft.irfft(spec, size, axis=0)[: len(low)]

@@ -100,7 +100,9 @@ def compose_canvas(im: Image.Image, canvas_w: int, canvas_h: int, frame_w: int, 
     w, h = im.size
     if is_cover(w, h, frame_w, frame_h):
         return _cover(im, canvas_w, canvas_h, Image.Resampling.BICUBIC)
-    small = _cover(im, max(2, canvas_w // BACKGROUND_SCALE), max(2, canvas_h // BACKGROUND_SCALE), Image.Resampling.BILINEAR)
+    small = _cover(
+        im, max(2, canvas_w // BACKGROUND_SCALE), max(2, canvas_h // BACKGROUND_SCALE), Image.Resampling.BILINEAR
+    )
     small = small.filter(ImageFilter.GaussianBlur(radius=max(2.0, small.width / 40)))
     small = small.point(lambda v: int(v * BACKGROUND_DIM))
     canvas = small.resize((canvas_w, canvas_h), Image.Resampling.BILINEAR)

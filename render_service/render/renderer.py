@@ -13,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import music, photo as photo_mod
+from . import music
+from . import photo as photo_mod
 from .encoder import FfmpegEncoder, audio_pipe, encoder_args
 from .frames import FrameComposer, VideoSource, new_buffer, split_planes
-from .text import title_panel
 from .sched import batch_scheduling, set_batch_scheduling
+from .text import title_panel
 from .timeline import plan_motion
 from .types import MediaInput, RenderCancelled, RenderError, RenderParams, RenderStats
 
@@ -25,8 +26,14 @@ Progress = Callable[[float, str], None]
 FRAME_BUFFERS = 8  # frames in flight between the frame loop and the pipe writer (11 MB at 720p)
 
 
-def render_reel(script, media: dict[str, MediaInput], out_tmp: Path, params: RenderParams | None = None,
-                progress: Progress | None = None, cancel: threading.Event | None = None) -> RenderStats:
+def render_reel(
+    script,
+    media: dict[str, MediaInput],
+    out_tmp: Path,
+    params: RenderParams | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> RenderStats:
     """Render ``script`` to ``out_tmp`` (an MP4 whatever its name; the caller renames it).
 
     Raises RenderCancelled when ``cancel`` is set and RenderError on any failure;
@@ -46,8 +53,9 @@ def render_reel(script, media: dict[str, MediaInput], out_tmp: Path, params: Ren
         composer = FrameComposer(script, media, params, cancel)
         composer.start()
         total = composer.total_frames
-        audio = _Background("reel-music", music.synthesize, script.mood, script.music_style,
-                            total / params.fps, params.seed)
+        audio = _Background(
+            "reel-music", music.synthesize, script.mood, script.music_style, total / params.fps, params.seed
+        )
         _check(cancel)
 
         pool: queue.SimpleQueue[np.ndarray] = queue.SimpleQueue()
@@ -55,8 +63,16 @@ def render_reel(script, media: dict[str, MediaInput], out_tmp: Path, params: Ren
             pool.put(new_buffer(params.width, params.height))
         out_tmp.parent.mkdir(parents=True, exist_ok=True)
         audio_fds = audio_pipe()
-        args = encoder_args(params.width, params.height, params.fps, params.crf, params.preset,
-                            audio_fds[0], music.SAMPLE_RATE, str(out_tmp))
+        args = encoder_args(
+            params.width,
+            params.height,
+            params.fps,
+            params.crf,
+            params.preset,
+            audio_fds[0],
+            music.SAMPLE_RATE,
+            str(out_tmp),
+        )
         read_fd, write_fd = audio_fds
         audio_fds = None  # the encoder owns both ends from here on
         encoder = FfmpegEncoder(args, audio, read_fd, write_fd, release=pool.put, queue_size=FRAME_BUFFERS)
@@ -189,7 +205,9 @@ def make_poster(script, media: dict[str, MediaInput], out_path: Path, params: Re
         raise RenderError("no media for the poster")
     # Photos first, then clips; the first that can be drawn (one broken file never
     # costs the reel its poster).
-    ordered = [s for s in shots if media[s.media_id].kind != "VIDEO"] + [s for s in shots if media[s.media_id].kind == "VIDEO"]
+    ordered = [s for s in shots if media[s.media_id].kind != "VIDEO"] + [
+        s for s in shots if media[s.media_id].kind == "VIDEO"
+    ]
     image = None
     failure: Exception | None = None
     for shot in ordered:

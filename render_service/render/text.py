@@ -66,8 +66,14 @@ def _clip(line: str, fnt, max_width: int) -> str:
     return line + "…"
 
 
-def _panel(blocks: list[tuple[list[str], int]], width: int, height: int, center_y: float | None,
-           bottom_margin: int, box_alpha: int) -> tuple[Image.Image, int, int]:
+def _panel(
+    blocks: list[tuple[list[str], int]],
+    width: int,
+    height: int,
+    center_y: float | None,
+    bottom_margin: int,
+    box_alpha: int,
+) -> tuple[Image.Image, int, int]:
     """Draw text blocks (lines, font size) centred on a translucent rounded panel.
     Returns the RGBA panel cropped to its box and its (x, y) in the frame."""
     short = min(width, height)
@@ -145,7 +151,7 @@ class Overlay:
     rgba: Image.Image
 
     @classmethod
-    def from_rgba(cls, rgba: Image.Image, x: int, y: int) -> "Overlay":
+    def from_rgba(cls, rgba: Image.Image, x: int, y: int) -> Overlay:
         bbox = rgba.getchannel("A").getbbox()
         if bbox is None:
             bbox = (0, 0, 2, 2)
@@ -180,9 +186,11 @@ class Overlay:
 
     def __post_init__(self) -> None:
         # premultiplied at full opacity: out = (dst * (256 - a) + top * a) >> 8
-        self._full = [(self.luma * self.alpha, 256 - self.alpha),
-                      (self.chroma_u * self.alpha_c, 256 - self.alpha_c),
-                      (self.chroma_v * self.alpha_c, 256 - self.alpha_c)]
+        self._full = [
+            (self.luma * self.alpha, 256 - self.alpha),
+            (self.chroma_u * self.alpha_c, 256 - self.alpha_c),
+            (self.chroma_v * self.alpha_c, 256 - self.alpha_c),
+        ]
 
     def blend(self, y: np.ndarray, u: np.ndarray, v: np.ndarray, level: float = 1.0) -> None:
         """Blend into the frame planes (views of the output buffer), in place."""
@@ -193,9 +201,9 @@ class Overlay:
             ac = (self.alpha_c * level).astype(np.uint16)
             terms = [(self.luma * a, 256 - a), (self.chroma_u * ac, 256 - ac), (self.chroma_v * ac, 256 - ac)]
         x, yy, cx, cy = self.x, self.y, self.x // 2, self.y // 2
-        _mix(y[yy:yy + self.h, x:x + self.w], *terms[0])
-        _mix(u[cy:cy + self.h // 2, cx:cx + self.w // 2], *terms[1])
-        _mix(v[cy:cy + self.h // 2, cx:cx + self.w // 2], *terms[2])
+        _mix(y[yy : yy + self.h, x : x + self.w], *terms[0])
+        _mix(u[cy : cy + self.h // 2, cx : cx + self.w // 2], *terms[1])
+        _mix(v[cy : cy + self.h // 2, cx : cx + self.w // 2], *terms[2])
 
 
 def _mix(region: np.ndarray, top_times_alpha: np.ndarray, inverse_alpha: np.ndarray) -> None:
@@ -235,8 +243,17 @@ def plan_text(script, timeline, fps: int) -> list[TextItem]:
     items: list[TextItem] = []
     title_end = min(total, round(TITLE_S * fps))
     if (script.title.strip() or script.subtitle.strip()) and title_end > 0:
-        items.append(TextItem(0, title_end, 0, min(round(TITLE_FADE_OUT_S * fps), title_end // 2), "title",
-                              script.title, script.subtitle))
+        items.append(
+            TextItem(
+                0,
+                title_end,
+                0,
+                min(round(TITLE_FADE_OUT_S * fps), title_end // 2),
+                "title",
+                script.title,
+                script.subtitle,
+            )
+        )
     fade = round(CAPTION_FADE_S * fps)
     covered = np.zeros(total + 1, dtype=bool)
     for line in script.narration:

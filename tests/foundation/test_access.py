@@ -8,8 +8,9 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from reels.v1 import reel_admin_service_pb2 as admin_pb2, reel_admin_service_pb2_grpc, reel_service_pb2 as pb2
-from reels.v1 import reel_service_pb2_grpc
+from reels.v1 import reel_admin_service_pb2 as admin_pb2
+from reels.v1 import reel_admin_service_pb2_grpc, reel_service_pb2_grpc
+from reels.v1 import reel_service_pb2 as pb2
 from tests.conftest import error_reason, start_stack, stop_stack
 
 
@@ -55,7 +56,7 @@ def _self_signed(tmp_path):
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)

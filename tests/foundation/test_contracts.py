@@ -26,12 +26,25 @@ def test_public_surface_is_complete():
     }
     assert methods["ScripterService"] == {"GenerateScript"}
     assert methods["ReelService"] >= {
-        "CreateReel", "GetReelJob", "WatchReelJob", "CancelReelJob", "GetPrecomputedReel",
-        "StreamReelVideo", "GetReel", "ListReels", "RateReel", "GetPreferences",
+        "CreateReel",
+        "GetReelJob",
+        "WatchReelJob",
+        "CancelReelJob",
+        "GetPrecomputedReel",
+        "StreamReelVideo",
+        "GetReel",
+        "ListReels",
+        "RateReel",
+        "GetPreferences",
     }
     assert methods["ReelAdminService"] >= {
-        "RunPregenNow", "RunRetentionNow", "RunConsolidationNow", "ListMaintenanceRuns",
-        "GetLedgerStats", "ListLibraries", "RescanLibrary",
+        "RunPregenNow",
+        "RunRetentionNow",
+        "RunConsolidationNow",
+        "ListMaintenanceRuns",
+        "GetLedgerStats",
+        "ListLibraries",
+        "RescanLibrary",
     }
 
 

@@ -50,7 +50,10 @@ def pair(tmp_path, sample_library):
         REEL_SHUTDOWN_GRACE_S="3",
     )
     # Logs go to files: an unread pipe would fill up and block the servers.
-    logs = {mod: (open(tmp_path / f"{mod}.out", "w"), open(tmp_path / f"{mod}.err", "w")) for mod in ("scripter_service", "render_service")}
+    logs = {
+        mod: (open(tmp_path / f"{mod}.out", "w"), open(tmp_path / f"{mod}.err", "w"))
+        for mod in ("scripter_service", "render_service")
+    }
     procs = [
         subprocess.Popen([sys.executable, "-m", mod], cwd=ROOT, env=env, stdout=out, stderr=err, text=True)
         for mod, (out, err) in logs.items()
@@ -105,7 +108,9 @@ def test_sigterm_exits_zero(pair):
 def test_bad_setting_stops_startup_with_one_line(tmp_path):
     for module in ("render_service", "scripter_service"):
         env = subprocess_env(REEL_DATA_DIR=str(tmp_path), REEL_PREGEN_HOUR="25")
-        proc = subprocess.run([sys.executable, "-m", module], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-m", module], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
         assert proc.returncode == 2
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and "REEL_PREGEN_HOUR" in lines[0] and "25" in lines[0]

@@ -17,12 +17,14 @@ import pytest
 
 from ledger import feedback as feedback_dao
 from ledger.db import session_scope
-from reels.v1 import common_pb2, reel_admin_service_pb2 as admin_pb2, reel_service_pb2 as pb2
-from render_service.feedback import COMMENT_MAX_CHARS
+from reels.v1 import common_pb2
+from reels.v1 import reel_admin_service_pb2 as admin_pb2
+from reels.v1 import reel_service_pb2 as pb2
 from reels_core import wire
-from reels_core.fast_script import choose_style, fast_script
 from reels_core.domain import MOODS, MUSIC_STYLES, Candidate, Kind, MediaKind, Mode, ScriptRequest, Span
+from reels_core.fast_script import choose_style, fast_script
 from reels_core.windows import window_for
+from render_service.feedback import COMMENT_MAX_CHARS
 from tests.conftest import Stack, error_reason, start_stack, stop_stack, wait_scanned
 from tests.loops.helpers import DAY, RECAP, add_photos, pb_date, pregen, today_utc
 
@@ -45,8 +47,11 @@ def stack(tmp_path_factory):
 
 def create_and_wait(stack: Stack, mood: str, music_style: str, request_id: str) -> pb2.ReelJob:
     options = common_pb2.RenderOptions(mood=mood, music_style=music_style, target_duration_seconds=10)
-    job = stack.reels.CreateReel(pb2.CreateReelRequest(
-        library=LIB, span=DAY, kind=RECAP, anchor_date=pb_date(TODAY), options=options, request_id=request_id)).job
+    job = stack.reels.CreateReel(
+        pb2.CreateReelRequest(
+            library=LIB, span=DAY, kind=RECAP, anchor_date=pb_date(TODAY), options=options, request_id=request_id
+        )
+    ).job
     last = job
     for item in stack.reels.WatchReelJob(pb2.WatchReelJobRequest(job_id=job.job_id), timeout=120):
         last = item.job
@@ -61,7 +66,9 @@ def styled(stack: Stack) -> dict[tuple[str, str], str]:
 
 
 def rate(stack: Stack, key: str, rating: int, rater: str, comment: str = "", reasons=()) -> pb2.RateReelResponse:
-    return stack.reels.RateReel(pb2.RateReelRequest(key=key, rating=rating, rater=rater, comment=comment, reasons=list(reasons)))
+    return stack.reels.RateReel(
+        pb2.RateReelRequest(key=key, rating=rating, rater=rater, comment=comment, reasons=list(reasons))
+    )
 
 
 def feedback_count(stack: Stack) -> int:
@@ -144,14 +151,20 @@ def test_consolidation_distils_ratings_into_preferences(consolidated):
 def test_the_distillate_steers_style_choice_and_still_explores(stack: Stack, consolidated):
     prefs = wire.preferences_from_pb(consolidated[3].preferences)
     window = window_for(Span.DAY, Kind.RECAP, TODAY)
-    noon = dt.datetime.combine(window.start, dt.time(12), tzinfo=dt.timezone.utc)
-    candidates = tuple(
-        Candidate(f"m{i}", MediaKind.PHOTO, noon + dt.timedelta(hours=i), 640, 480) for i in range(3)
-    )
+    noon = dt.datetime.combine(window.start, dt.time(12), tzinfo=dt.UTC)
+    candidates = tuple(Candidate(f"m{i}", MediaKind.PHOTO, noon + dt.timedelta(hours=i), 640, 480) for i in range(3))
 
     def script_style(seed: int) -> tuple[str, str]:
-        req = ScriptRequest(library=LIB, window=window, timezone="UTC", mode=Mode.FAST, candidates=candidates,
-                            preferences=prefs, target_duration_s=10, seed=seed)
+        req = ScriptRequest(
+            library=LIB,
+            window=window,
+            timezone="UTC",
+            mode=Mode.FAST,
+            candidates=candidates,
+            preferences=prefs,
+            target_duration_s=10,
+            seed=seed,
+        )
         s = fast_script(req)
         return s.mood, s.music_style
 
@@ -178,7 +191,10 @@ def test_the_next_pregen_script_request_carries_the_distillate(stack: Stack, con
     assert reel.script.mood in MOODS and reel.script.music_style in MUSIC_STYLES
     assert (reel.reel.mood, reel.reel.music_style) == (reel.script.mood, reel.script.music_style)
     carried = _sidecar(stack, outcome.reel_key)["params"]["preferences"]
-    assert {(s["mood"], s["music_style"]): (s["good"], s["bad"]) for s in carried["style_stats"]} == {A: (0, 10), B: (10, 0)}
+    assert {(s["mood"], s["music_style"]): (s["good"], s["bad"]) for s in carried["style_stats"]} == {
+        A: (0, 10),
+        B: (10, 0),
+    }
     assert carried["favorite_moods"] == [B[0]] and carried["disliked_music_styles"] == [A[1]]
     # Only the distillate: no raw rating reaches the script request.
     assert not {"ratings", "comment", "rater", "history"} & set(carried)

@@ -12,8 +12,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
 from ledger.db import alembic_config, current_revision, make_engine, migrate, session_scope
-from ledger.libraries import get_library, upsert_library
 from ledger.jobs import get_job
+from ledger.libraries import get_library, upsert_library
 from ledger.models import Library, ReelJob
 
 HEAD = "0004_run_request_id"

@@ -62,8 +62,13 @@ def test_create_job_is_idempotent_on_request_id(engine):
         assert created
     with session_scope(engine) as session:
         again, created_again = create_job(
-            session, library_key="other", span="WEEK", kind="RECAP", anchor_date=dt.date(2024, 1, 1),
-            mode="FAST", request_id="req-1",
+            session,
+            library_key="other",
+            span="WEEK",
+            kind="RECAP",
+            anchor_date=dt.date(2024, 1, 1),
+            mode="FAST",
+            request_id="req-1",
         )
     assert not created_again
     assert again.id == job.id and again.library_key == "fam" and again.params_json == {"mood": "calm"}
@@ -159,7 +164,10 @@ def test_terminal_states_are_final(engine):
         claim_next_job(session, "a", 60)
         done = set_job_state(session, job.id, JobState.SUCCEEDED, reel_key="reel-1", now=T0 + dt.timedelta(1))
         assert (done.state, done.progress, done.reel_key, done.lease_until) == (
-            JobState.SUCCEEDED, 1.0, "reel-1", None,
+            JobState.SUCCEEDED,
+            1.0,
+            "reel-1",
+            None,
         )
         assert done.finished_at == T0 + dt.timedelta(1)
         after = set_job_state(session, job.id, JobState.CANCELLED, reason="LATE_CANCEL")

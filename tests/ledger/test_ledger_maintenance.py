@@ -100,8 +100,14 @@ def test_runs_are_recorded_and_finished(engine):
     with session_scope(engine) as session:
         run = start_run(session, RunKind.PREGEN, "a", RunTrigger.SCHEDULED, dry_run=False, now=T0)
         assert (run.status, run.finished_at) == (None, None)
-        finish_run(session, run.id, RunStatus.PARTIAL, {"rendered": 3, "libraries": {"fam": "OK"}},
-                   ["work: disk full"], now=T0 + dt.timedelta(minutes=5))
+        finish_run(
+            session,
+            run.id,
+            RunStatus.PARTIAL,
+            {"rendered": 3, "libraries": {"fam": "OK"}},
+            ["work: disk full"],
+            now=T0 + dt.timedelta(minutes=5),
+        )
     with session_scope(engine) as session:
         (stored,), _ = list_runs(session)
         assert (stored.kind, stored.trigger, stored.dry_run, stored.status) == ("PREGEN", "SCHEDULED", False, "PARTIAL")

@@ -51,21 +51,33 @@ def test_library_preferences_are_replaced_per_library(engine):
 
 def _reel(session, key: str, library: str, mood: str = "calm"):
     return record_reel(
-        session, key=key, library_key=library, span="DAY", kind="RECAP", anchor_date=dt.date(2024, 6, 1),
-        window_start=T0, window_end=T0 + dt.timedelta(days=1), valid_until=T0 + dt.timedelta(days=2),
-        video_path=f"{key}.mp4", sidecar_path=f"{key}.json", poster_path=f"{key}.jpg", mood=mood,
+        session,
+        key=key,
+        library_key=library,
+        span="DAY",
+        kind="RECAP",
+        anchor_date=dt.date(2024, 6, 1),
+        window_start=T0,
+        window_end=T0 + dt.timedelta(days=1),
+        valid_until=T0 + dt.timedelta(days=2),
+        video_path=f"{key}.mp4",
+        sidecar_path=f"{key}.json",
+        poster_path=f"{key}.jpg",
+        mood=mood,
     )
 
 
 def test_a_later_rating_by_the_same_rater_replaces_the_earlier(engine):
     with session_scope(engine) as session:
         _reel(session, "r1", "fam")
-        first, created = upsert_feedback(session, reel_key="r1", rater="ann", rating="GOOD", mood="calm",
-                                         reasons=["music"], comment="lovely", now=T0)
+        first, created = upsert_feedback(
+            session, reel_key="r1", rater="ann", rating="GOOD", mood="calm", reasons=["music"], comment="lovely", now=T0
+        )
         assert created
     with session_scope(engine) as session:
-        second, created_again = upsert_feedback(session, reel_key="r1", rater="ann", rating="BAD",
-                                                reasons=["too long"], now=T0 + dt.timedelta(hours=1))
+        second, created_again = upsert_feedback(
+            session, reel_key="r1", rater="ann", rating="BAD", reasons=["too long"], now=T0 + dt.timedelta(hours=1)
+        )
         upsert_feedback(session, reel_key="r1", rater="bob", rating="GOOD")
     assert not created_again and second.id == first.id
     assert (second.rating, second.reasons_json, second.comment) == ("BAD", ["too long"], "")
@@ -79,8 +91,15 @@ def test_ratings_are_attributed_to_a_library_and_survive_pruning(engine):
     with session_scope(engine) as session:
         _reel(session, "fam-reel", "fam", mood="calm")
         _reel(session, "work-reel", "work", mood="energetic")
-        create_job(session, library_key="fam", span="DAY", kind="RECAP", anchor_date=dt.date(2024, 6, 1),
-                   mode="FAST", reel_key="on-demand")
+        create_job(
+            session,
+            library_key="fam",
+            span="DAY",
+            kind="RECAP",
+            anchor_date=dt.date(2024, 6, 1),
+            mode="FAST",
+            reel_key="on-demand",
+        )
         upsert_feedback(session, reel_key="fam-reel", rating="GOOD", mood="calm")
         upsert_feedback(session, reel_key="work-reel", rating="BAD", mood="energetic")
         upsert_feedback(session, reel_key="on-demand", rating="GOOD", mood="uplifting")
@@ -91,7 +110,9 @@ def test_ratings_are_attributed_to_a_library_and_survive_pruning(engine):
         assert [f.reel_key for f in list_feedback(session, library_key="fam")] == ["fam-reel", "on-demand"]
         assert count_feedback(session, library_key="work") == 1
         assert [f.reel_key for f in list_feedback(session, moods=["calm", "uplifting"])] == [
-            "fam-reel", "on-demand", "unknown",
+            "fam-reel",
+            "on-demand",
+            "unknown",
         ]
         assert list_feedback(session, library_key="fam", moods=["energetic"]) == []
         assert len(list_feedback(session, limit=2)) == 2
@@ -147,8 +168,12 @@ def test_a_distillate_saved_as_the_record_reads_back_the_same(engine):
 
 
 def test_distillate_parsing_is_lenient_on_missing_and_null_but_not_on_nonsense():
-    older = {"favorite_moods": ["calm"], "preferred_duration_s": None, "style_stats": [{"mood": "calm",
-             "music_style": "piano", "good": "2"}], "a_field_from_the_future": 1}
+    older = {
+        "favorite_moods": ["calm"],
+        "preferred_duration_s": None,
+        "style_stats": [{"mood": "calm", "music_style": "piano", "good": "2"}],
+        "a_field_from_the_future": 1,
+    }
     got = Distillate.from_json(older)
     assert (got.preferred_duration_s, got.style_stats) == (0.0, (StyleRecord("calm", "piano", 2, 0, 0.0),))
     assert Distillate.from_json(None) == Distillate.from_json({}) == Distillate()

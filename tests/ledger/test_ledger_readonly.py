@@ -21,12 +21,26 @@ COLUMNS = [f.name for f in dataclasses.fields(ReelRow)]
 def record(session, key: str, anchor: dt.date, created: dt.datetime, library: str = "fam", span: str = "WEEK"):
     start = dt.datetime.combine(anchor, dt.time(), dt.UTC) - dt.timedelta(days=7)
     return record_reel(
-        session, key=key, library_key=library, span=span, kind="RECAP", anchor_date=anchor,
-        window_start=start, window_end=start + dt.timedelta(days=7),
+        session,
+        key=key,
+        library_key=library,
+        span=span,
+        kind="RECAP",
+        anchor_date=anchor,
+        window_start=start,
+        window_end=start + dt.timedelta(days=7),
         valid_until=start + dt.timedelta(days=15, microseconds=123456),
-        video_path=f"{key}.mp4", sidecar_path=f"{key}.json", poster_path=f"{key}.jpg",
-        title="T", duration_s=12.5, size_bytes=10_000_000_000, sha256="ab" * 32, mood="calm",
-        music_style="piano", mode_used="FAST", created_at=created,
+        video_path=f"{key}.mp4",
+        sidecar_path=f"{key}.json",
+        poster_path=f"{key}.jpg",
+        title="T",
+        duration_s=12.5,
+        size_bytes=10_000_000_000,
+        sha256="ab" * 32,
+        mood="calm",
+        music_style="piano",
+        mode_used="FAST",
+        created_at=created,
     )
 
 

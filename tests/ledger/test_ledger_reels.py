@@ -25,8 +25,9 @@ from ledger.reels import (
 BASE = dt.date(2024, 6, 1)
 
 
-def record(session, key: str, anchor: dt.date = BASE, library: str = "fam", span: str = "WEEK",
-           kind: str = "RECAP", **kw):
+def record(
+    session, key: str, anchor: dt.date = BASE, library: str = "fam", span: str = "WEEK", kind: str = "RECAP", **kw
+):
     start = dt.datetime.combine(anchor, dt.time(), dt.UTC) - dt.timedelta(days=7)
     return record_reel(
         session,
@@ -48,8 +49,18 @@ def record(session, key: str, anchor: dt.date = BASE, library: str = "fam", span
 
 def test_record_and_get_by_key(engine):
     with session_scope(engine) as session:
-        record(session, "k1", title="A week", sha256="ab" * 32, media_fingerprint="fp1", mood="calm",
-               music_style="piano", mode_used="FAST", fallback_reason="LLM_NOT_CONFIGURED", duration_s=31.5)
+        record(
+            session,
+            "k1",
+            title="A week",
+            sha256="ab" * 32,
+            media_fingerprint="fp1",
+            mood="calm",
+            music_style="piano",
+            mode_used="FAST",
+            fallback_reason="LLM_NOT_CONFIGURED",
+            duration_s=31.5,
+        )
     with session_scope(engine) as session:
         reel = get_reel_by_key(session, "k1")
         assert (reel.title, reel.mood, reel.music_style, reel.duration_s) == ("A week", "calm", "piano", 31.5)
@@ -148,8 +159,15 @@ def test_referenced_paths_and_stats_by_scope(engine):
 
 def test_an_on_demand_reel_is_found_through_its_job(engine):
     with session_scope(engine) as session:
-        job, _ = create_job(session, library_key="fam", span="DAY", kind="RECAP", anchor_date=BASE, mode="FAST",
-                            reel_key="fam-day-recap-20240601-abcd1234")
+        job, _ = create_job(
+            session,
+            library_key="fam",
+            span="DAY",
+            kind="RECAP",
+            anchor_date=BASE,
+            mode="FAST",
+            reel_key="fam-day-recap-20240601-abcd1234",
+        )
         create_job(session, library_key="fam", span="DAY", kind="RECAP", anchor_date=BASE, mode="FAST")
         record(session, "pregen-key")  # a ledger row is not a job
     with session_scope(engine) as session:

@@ -27,8 +27,9 @@ def pg_engine(pg_migrated_url, tmp_path):
 
 def test_terminal_commit_between_the_watchers_reads(pg_engine, monkeypatch):
     with session_scope(pg_engine) as session:
-        job, _ = job_dao.create_job(session, library_key="lib", span="DAY", kind="RECAP",
-                                    anchor_date=dt.date(2026, 6, 1), mode="FAST")
+        job, _ = job_dao.create_job(
+            session, library_key="lib", span="DAY", kind="RECAP", anchor_date=dt.date(2026, 6, 1), mode="FAST"
+        )
     with session_scope(pg_engine) as session:
         claimed = job_dao.claim_next_job(session, "worker", 60)
         assert claimed is not None and claimed.id == job.id
@@ -47,8 +48,13 @@ def test_terminal_commit_between_the_watchers_reads(pg_engine, monkeypatch):
         return events
 
     monkeypatch.setattr(job_dao, "events_after", events_then_commit)
-    runner = JobRunner(PipelineDeps(engine=pg_engine, store=None, scripter=None, libraries={}),  # type: ignore[arg-type]
-                       owner_id="watcher", workers=1, lease_s=60, single_process=False)
+    runner = JobRunner(
+        PipelineDeps(engine=pg_engine, store=None, scripter=None, libraries={}),  # type: ignore[arg-type]
+        owner_id="watcher",
+        workers=1,
+        lease_s=60,
+        single_process=False,
+    )
     sent = list(runner.watch(job.id, 0, lambda: True))
     assert landed, "the commit was not injected between the reads"
     assert [ev.stage for ev, _ in sent] == ["render", "done"]

@@ -36,8 +36,14 @@ def add_photos(library: Path, days: Iterable[dt.date], prefix: str = "p", hour: 
     for i, day in enumerate(days):
         name = f"{prefix}{i}-{day:%Y%m%d}.jpg"
         shade = (37 * (i + len(prefix))) % 200
-        out.append(write_photo(library / name, dt.datetime.combine(day, dt.time(hour, 5 * i % 60)),
-                               size=(320, 240), color=(40 + shade, 120, 220 - shade)))
+        out.append(
+            write_photo(
+                library / name,
+                dt.datetime.combine(day, dt.time(hour, 5 * i % 60)),
+                size=(320, 240),
+                color=(40 + shade, 120, 220 - shade),
+            )
+        )
     return out
 
 

@@ -125,14 +125,35 @@ def test_retention_deletes_exactly_the_crafted_set(started, caught_up, swept_at_
     live_key = "bg-day-recap-20200101-11111111"
     now = utcnow()
     with session_scope(app.engine) as session:
-        live, _ = job_dao.create_job(session, library_key=LIB, span="DAY", kind="RECAP",
-                                     anchor_date=dt.date(2020, 1, 2), mode="FAST", reel_key=live_key)
+        live, _ = job_dao.create_job(
+            session,
+            library_key=LIB,
+            span="DAY",
+            kind="RECAP",
+            anchor_date=dt.date(2020, 1, 2),
+            mode="FAST",
+            reel_key=live_key,
+        )
         live.state, live.claimed_by, live.lease_until = JobState.RUNNING, "another-replica", now + dt.timedelta(hours=1)
-        old, _ = job_dao.create_job(session, library_key=LIB, span="DAY", kind="RECAP",
-                                    anchor_date=dt.date(2020, 1, 2), mode="FAST", now=now - dt.timedelta(days=40))
+        old, _ = job_dao.create_job(
+            session,
+            library_key=LIB,
+            span="DAY",
+            kind="RECAP",
+            anchor_date=dt.date(2020, 1, 2),
+            mode="FAST",
+            now=now - dt.timedelta(days=40),
+        )
         old.state, old.updated_at = JobState.SUCCEEDED, now - dt.timedelta(days=31)
-        young, _ = job_dao.create_job(session, library_key=LIB, span="DAY", kind="RECAP",
-                                      anchor_date=dt.date(2020, 1, 2), mode="FAST", now=now - dt.timedelta(days=40))
+        young, _ = job_dao.create_job(
+            session,
+            library_key=LIB,
+            span="DAY",
+            kind="RECAP",
+            anchor_date=dt.date(2020, 1, 2),
+            mode="FAST",
+            now=now - dt.timedelta(days=40),
+        )
         young.state, young.updated_at = JobState.FAILED, now - dt.timedelta(days=29)
         session.flush()
         old_id, young_id, live_id = old.id, young.id, live.id

@@ -97,8 +97,9 @@ def test_lock_held_survives_an_enclosing_context_manager(engine):
 def test_the_lease_is_renewed_while_the_pass_runs(engine):
     def long_pass(lease):
         seen = {lock_row(engine, "pregen").expires_at}
-        wait_until(lambda: seen.add(lock_row(engine, "pregen").expires_at) or len(seen) >= 3,
-                   timeout=10, what="two renewals")
+        wait_until(
+            lambda: seen.add(lock_row(engine, "pregen").expires_at) or len(seen) >= 3, timeout=10, what="two renewals"
+        )
         with session_scope(engine) as session:
             assert not maintenance_dao.try_acquire_lock(session, "pregen", "other", 60).acquired
         return PassResult()
@@ -154,8 +155,14 @@ def ledger_url(request):
 def test_ttl_takeover_after_the_holder_is_killed(tmp_path: Path, ledger_url: str):
     data = tmp_path / "data"
     stack = start_stack(data, with_scripter=False, REEL_LOCK_TTL_S="5", REEL_DATABASE_URL=ledger_url)
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(data), "5", ledger_url], cwd=ROOT,
-                              env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(data), "5", ledger_url],
+        cwd=ROOT,
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held", holder.stderr.read()
         # The holder renews while alive; then it dies without releasing.

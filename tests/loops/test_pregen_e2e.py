@@ -197,8 +197,13 @@ def test_ledger_stats_name_the_lock_holder_while_a_pass_holds_it(stack: Stack, w
 
 
 def test_low_disk_skips_and_writes_nothing(library: Path, tmp_path: Path):
-    s = start_stack(tmp_path / "data", libraries=f"{LIB}={library}", with_scripter=False,
-                    REEL_TARGET_DURATION_S="10", REEL_MIN_FREE_DISK_MB=str(10**9))
+    s = start_stack(
+        tmp_path / "data",
+        libraries=f"{LIB}={library}",
+        with_scripter=False,
+        REEL_TARGET_DURATION_S="10",
+        REEL_MIN_FREE_DISK_MB=str(10**9),
+    )
     try:
         wait_scanned(s, LIB)
         resp = pregen(s, TODAY)
@@ -281,8 +286,11 @@ def test_ledger_stats_rows_bytes_cache_and_last_runs(stack: Stack, day_reels, we
 
 def test_pregen_replays_the_options_of_the_last_create_reel(stack: Stack):
     options = common_pb2.RenderOptions(mood="calm", music_style="ambient", target_duration_seconds=12)
-    job = stack.reels.CreateReel(pb2.CreateReelRequest(
-        library=LIB, span=DAY, kind=RECAP, anchor_date=pb_date(TODAY), options=options, request_id="replay-1")).job
+    job = stack.reels.CreateReel(
+        pb2.CreateReelRequest(
+            library=LIB, span=DAY, kind=RECAP, anchor_date=pb_date(TODAY), options=options, request_id="replay-1"
+        )
+    ).job
     # Only the capture matters here: cancel the on-demand render.
     stack.reels.CancelReelJob(pb2.CancelReelJobRequest(job_id=job.job_id))
     for _ in stack.reels.WatchReelJob(pb2.WatchReelJobRequest(job_id=job.job_id), timeout=60):

@@ -3,9 +3,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
-
-from reels.v1 import common_pb2, reel_service_pb2 as pb2
+from reels.v1 import common_pb2
+from reels.v1 import reel_service_pb2 as pb2
 from tests.conftest import Stack
 
 SHORT = common_pb2.RenderOptions(target_duration_seconds=10)
@@ -22,7 +21,9 @@ def create_and_wait(stack: Stack, timeout: float = 240, **fields) -> pb2.ReelJob
 
 
 def stream_all(stack: Stack, key: str, offset: int = 0, limit: int = 0) -> tuple[bytes, list]:
-    messages = list(stack.reels.StreamReelVideo(pb2.StreamReelVideoRequest(key=key, read_offset=offset, read_limit=limit)))
+    messages = list(
+        stack.reels.StreamReelVideo(pb2.StreamReelVideoRequest(key=key, read_offset=offset, read_limit=limit))
+    )
     return b"".join(m.data for m in messages), messages
 
 

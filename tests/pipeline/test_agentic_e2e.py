@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from reels.v1 import common_pb2
+from reels.v1 import reel_service_pb2 as pb2
 from reels_core import clock
-from reels.v1 import common_pb2, reel_service_pb2 as pb2
 from tests.conftest import start_stack, stop_stack, wait_scanned
 from tests.pipeline.conftest import create_and_wait
 from tests.scripter.fake_llm import FakeLLM, Reply, answer, http_error, tool_calls, tool_results
@@ -36,24 +37,45 @@ def _grounded_reply(body: dict[str, Any], _fake: FakeLLM) -> Reply:
     place = next(i for i in items if str(i.get("source_id", "")).startswith("place:"))
     media = [i for i in items if "media_id" in i and i.get("kind") == "PHOTO"][:4]
     per = round(10.0 / len(media), 3)
-    shots = [{"media_id": m["media_id"], "duration_s": per, "caption": f"Moment {n + 1}", "motion": "zoom_in",
-              "transition": "crossfade", "source_ids": []} for n, m in enumerate(media)]
+    shots = [
+        {
+            "media_id": m["media_id"],
+            "duration_s": per,
+            "caption": f"Moment {n + 1}",
+            "motion": "zoom_in",
+            "transition": "crossfade",
+            "source_ids": [],
+        }
+        for n, m in enumerate(media)
+    ]
     shots[-1]["duration_s"] = round(10.0 - per * (len(media) - 1), 3)
     shots[0]["caption"] = "Léa's birthday picnic in the park"
     shots[0]["source_ids"] = [event["source_id"], place["source_id"]]
-    return answer({
-        "title": "Léa's birthday picnic", "subtitle": "A day in Lyon", "mood": "uplifting", "music_style": "acoustic",
-        "shots": shots,
-        "narration": [{"text": "A picnic for Léa", "start_s": 0.5, "end_s": 4.0, "source_ids": [event["source_id"]]}],
-    })
+    return answer(
+        {
+            "title": "Léa's birthday picnic",
+            "subtitle": "A day in Lyon",
+            "mood": "uplifting",
+            "music_style": "acoustic",
+            "shots": shots,
+            "narration": [
+                {"text": "A picnic for Léa", "start_s": 0.5, "end_s": 4.0, "source_ids": [event["source_id"]]}
+            ],
+        }
+    )
 
 
 @pytest.fixture
 def agentic_stack(tmp_path, sample_library):
     def start(script):
         fake = FakeLLM(script).__enter__()
-        stack = start_stack(tmp_path / "d", libraries=f"sample={sample_library}", REEL_TIMEZONE=TZ,
-                            REEL_LLM_BASE_URL=fake.base_url, REEL_LLM_MODEL="fake-model")
+        stack = start_stack(
+            tmp_path / "d",
+            libraries=f"sample={sample_library}",
+            REEL_TIMEZONE=TZ,
+            REEL_LLM_BASE_URL=fake.base_url,
+            REEL_LLM_MODEL="fake-model",
+        )
         wait_scanned(stack, "sample")
         started.append((fake, stack))
         return fake, stack
@@ -73,12 +95,19 @@ def agentic_stack(tmp_path, sample_library):
 
 
 def test_grounded_captions_reach_the_rendered_reel(agentic_stack, capsys):
-    fake, stack = agentic_stack([
-        tool_calls(("calendar_events", _day_range()), ("locations", _day_range()), ("media_details", {})),
-        _grounded_reply,
-    ])
-    job = create_and_wait(stack, library="sample", span=common_pb2.SPAN_DAY, kind=common_pb2.REEL_KIND_RECAP,
-                          mode=common_pb2.SCRIPT_MODE_AGENTIC)
+    fake, stack = agentic_stack(
+        [
+            tool_calls(("calendar_events", _day_range()), ("locations", _day_range()), ("media_details", {})),
+            _grounded_reply,
+        ]
+    )
+    job = create_and_wait(
+        stack,
+        library="sample",
+        span=common_pb2.SPAN_DAY,
+        kind=common_pb2.REEL_KIND_RECAP,
+        mode=common_pb2.SCRIPT_MODE_AGENTIC,
+    )
     assert job.state == pb2.JOB_STATE_SUCCEEDED and job.reason == ""
     reel = stack.reels.GetReel(pb2.GetReelRequest(key=job.reel_key))
     assert reel.script.mode_used == common_pb2.SCRIPT_MODE_AGENTIC
@@ -94,8 +123,13 @@ def test_grounded_captions_reach_the_rendered_reel(agentic_stack, capsys):
 
 def test_broken_llm_still_renders_the_fast_script(agentic_stack):
     _fake, stack = agentic_stack([http_error(500)])
-    job = create_and_wait(stack, library="sample", span=common_pb2.SPAN_DAY, kind=common_pb2.REEL_KIND_RECAP,
-                          mode=common_pb2.SCRIPT_MODE_AGENTIC)
+    job = create_and_wait(
+        stack,
+        library="sample",
+        span=common_pb2.SPAN_DAY,
+        kind=common_pb2.REEL_KIND_RECAP,
+        mode=common_pb2.SCRIPT_MODE_AGENTIC,
+    )
     assert job.state == pb2.JOB_STATE_SUCCEEDED and job.reason == "LLM_UNAVAILABLE"
     reel = stack.reels.GetReel(pb2.GetReelRequest(key=job.reel_key))
     assert reel.script.mode_used == common_pb2.SCRIPT_MODE_FAST and reel.script.fallback_reason == "LLM_UNAVAILABLE"

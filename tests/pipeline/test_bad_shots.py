@@ -10,13 +10,19 @@ import datetime as dt
 import av
 import pytest
 
-from reels.v1 import common_pb2, reel_admin_service_pb2 as admin_pb2, reel_service_pb2 as pb2
+from reels.v1 import common_pb2
+from reels.v1 import reel_admin_service_pb2 as admin_pb2
+from reels.v1 import reel_service_pb2 as pb2
 from tests.conftest import start_stack, stop_stack, today_utc, wait_scanned
 from tests.media_fixtures import cut_clip_after_header, write_clip, write_photo
 from tests.pipeline.conftest import create_and_wait, stream_all
 
-DAY_RECAP = dict(library="lib", span=common_pb2.SPAN_DAY, kind=common_pb2.REEL_KIND_RECAP,
-                 options=common_pb2.RenderOptions(target_duration_seconds=10))
+DAY_RECAP = dict(
+    library="lib",
+    span=common_pb2.SPAN_DAY,
+    kind=common_pb2.REEL_KIND_RECAP,
+    options=common_pb2.RenderOptions(target_duration_seconds=10),
+)
 
 
 def _yesterday(hour: int) -> dt.datetime:
@@ -41,7 +47,7 @@ def lib_stack(tmp_path):
 def test_a_clip_that_does_not_decode_is_dropped_and_the_reel_renders(tmp_path, lib_stack):
     folder = tmp_path / "lib"
     write_photo(folder / "a.jpg", _yesterday(9), color=(200, 60, 60))
-    broken = write_clip(folder / "b.mp4", _yesterday(11).replace(tzinfo=dt.timezone.utc))
+    broken = write_clip(folder / "b.mp4", _yesterday(11).replace(tzinfo=dt.UTC))
     cut_clip_after_header(broken)
     write_photo(folder / "c.jpg", _yesterday(15), color=(60, 60, 200))
     stack = lib_stack(folder)
@@ -69,7 +75,7 @@ def test_a_clip_that_does_not_decode_is_dropped_and_the_reel_renders(tmp_path, l
 def test_nothing_usable_fails_the_job_with_no_usable_media(tmp_path, lib_stack):
     folder = tmp_path / "lib"
     for n in range(2):
-        cut_clip_after_header(write_clip(folder / f"v{n}.mp4", _yesterday(10 + n).replace(tzinfo=dt.timezone.utc)))
+        cut_clip_after_header(write_clip(folder / f"v{n}.mp4", _yesterday(10 + n).replace(tzinfo=dt.UTC)))
     stack = lib_stack(folder)
     job = create_and_wait(stack, **DAY_RECAP)
     assert job.state == pb2.JOB_STATE_FAILED

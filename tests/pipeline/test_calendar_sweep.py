@@ -19,7 +19,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reels.v1 import common_pb2, reel_admin_service_pb2 as admin_pb2, reel_service_pb2 as pb2
+from reels.v1 import common_pb2
+from reels.v1 import reel_admin_service_pb2 as admin_pb2
+from reels.v1 import reel_service_pb2 as pb2
 from reels_core import clock
 from tests.conftest import ROOT, start_stack, stop_stack, wait_scanned
 from tests.pipeline.conftest import create_and_wait
@@ -50,9 +52,18 @@ def samples(tmp_path_factory) -> dict[dt.date, Path]:
     root = tmp_path_factory.mktemp("sweep")
     days = sorted({day for _, day, _ in ANCHORS})
     procs = {
-        day: subprocess.Popen([sys.executable, str(ROOT / "scripts" / "make_sample.py"),
-                               "--data-dir", str(root / day.isoformat()), "--today", day.isoformat()],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        day: subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "scripts" / "make_sample.py"),
+                "--data-dir",
+                str(root / day.isoformat()),
+                "--today",
+                day.isoformat(),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         for day in days
     }
     for day, proc in procs.items():
@@ -71,33 +82,45 @@ def test_every_window_renders_and_is_served(name, anchor, zone, samples, tmp_pat
             wait_scanned(stack, "sample")
             # An on-demand reel with no anchor is today's; its options are captured and
             # replayed by the pre-generation below.
-            job = create_and_wait(stack, library="sample", span=common_pb2.SPAN_DAY,
-                                  kind=common_pb2.REEL_KIND_RECAP, options=PREVIEW)
+            job = create_and_wait(
+                stack, library="sample", span=common_pb2.SPAN_DAY, kind=common_pb2.REEL_KIND_RECAP, options=PREVIEW
+            )
             assert job.state == pb2.JOB_STATE_SUCCEEDED, (job.reason, job.message)
             assert (job.anchor_date.year, job.anchor_date.month, job.anchor_date.day) == (
-                anchor.year, anchor.month, anchor.day)
+                anchor.year,
+                anchor.month,
+                anchor.day,
+            )
 
-            resp = stack.admin.RunPregenNow(admin_pb2.RunPregenNowRequest(
-                spans=SPANS, kinds=KINDS), timeout=600)
+            resp = stack.admin.RunPregenNow(admin_pb2.RunPregenNowRequest(spans=SPANS, kinds=KINDS), timeout=600)
             outcomes = {(o.span, o.kind): o for o in resp.outcomes}
             assert set(outcomes) == set(SCOPES)
-            bad = {common_pb2.Span.Name(s) + "/" + common_pb2.ReelKind.Name(k): (o.outcome, o.reason, o.message)
-                   for (s, k), o in outcomes.items() if o.outcome not in DOCUMENTED}
+            bad = {
+                common_pb2.Span.Name(s) + "/" + common_pb2.ReelKind.Name(k): (o.outcome, o.reason, o.message)
+                for (s, k), o in outcomes.items()
+                if o.outcome not in DOCUMENTED
+            }
             assert not bad, f"{name}: {bad}"
 
             for (span, kind), outcome in outcomes.items():
-                reel = stack.reels.GetPrecomputedReel(pb2.GetPrecomputedReelRequest(
-                    library="sample", span=span, kind=kind)).reel
+                reel = stack.reels.GetPrecomputedReel(
+                    pb2.GetPrecomputedReelRequest(library="sample", span=span, kind=kind)
+                ).reel
                 assert reel.key == outcome.reel_key
-                assert reel.valid_until.ToDatetime(tzinfo=dt.timezone.utc) > clock.now()
+                assert reel.valid_until.ToDatetime(tzinfo=dt.UTC) > clock.now()
                 info = stack.reels.GetReel(pb2.GetReelRequest(key=reel.key))
                 assert info.stats.width == 640 and info.stats.frames == 300
                 assert not info.stats.dropped_media
                 assert info.media, "a reel of no media"
                 for m in info.media:  # every shot lies in the window, in the library's zone
-                    local = m.taken_at.ToDatetime(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(zone)).date()
+                    local = m.taken_at.ToDatetime(tzinfo=dt.UTC).astimezone(ZoneInfo(zone)).date()
                     assert any(_date(r.start_date) <= local < _date(r.end_date) for r in reel.window.ranges), (
-                        name, common_pb2.Span.Name(span), common_pb2.ReelKind.Name(kind), m.relative_path, local)
+                        name,
+                        common_pb2.Span.Name(span),
+                        common_pb2.ReelKind.Name(kind),
+                        m.relative_path,
+                        local,
+                    )
         finally:
             stop_stack(stack)
 

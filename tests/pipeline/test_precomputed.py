@@ -9,8 +9,10 @@ import grpc
 import pytest
 from google.type import date_pb2
 
+from reels.v1 import common_pb2
+from reels.v1 import reel_admin_service_pb2 as admin_pb2
+from reels.v1 import reel_service_pb2 as pb2
 from reels_core import clock
-from reels.v1 import common_pb2, reel_admin_service_pb2 as admin_pb2, reel_service_pb2 as pb2
 from tests.conftest import error_reason, ledger_env, start_stack, stop_stack, today_utc, wait_scanned
 
 
@@ -28,14 +30,21 @@ def pregen(request, tmp_path_factory, sample_library_src):
     env_cm = ledger_env(request.param)
     env = env_cm.__enter__()
     # Week reels expire 3.6 s after local midnight of their anchor: already expired.
-    stack = start_stack(root / "data", libraries=f"sample={lib}", REEL_TARGET_DURATION_S="10",
-                        REEL_VALID_HOURS_WEEK="0.001", **env)
+    stack = start_stack(
+        root / "data", libraries=f"sample={lib}", REEL_TARGET_DURATION_S="10", REEL_VALID_HOURS_WEEK="0.001", **env
+    )
     wait_scanned(stack, "sample")
     today = today_utc()
-    resp = stack.admin.RunPregenNow(admin_pb2.RunPregenNowRequest(
-        anchor_date=d(today), spans=[common_pb2.SPAN_DAY], kinds=[common_pb2.REEL_KIND_RECAP]))
-    old = stack.admin.RunPregenNow(admin_pb2.RunPregenNowRequest(
-        anchor_date=d(today), spans=[common_pb2.SPAN_WEEK], kinds=[common_pb2.REEL_KIND_RECAP]))
+    resp = stack.admin.RunPregenNow(
+        admin_pb2.RunPregenNowRequest(
+            anchor_date=d(today), spans=[common_pb2.SPAN_DAY], kinds=[common_pb2.REEL_KIND_RECAP]
+        )
+    )
+    old = stack.admin.RunPregenNow(
+        admin_pb2.RunPregenNowRequest(
+            anchor_date=d(today), spans=[common_pb2.SPAN_WEEK], kinds=[common_pb2.REEL_KIND_RECAP]
+        )
+    )
     yield stack, resp, old
     stop_stack(stack)
     env_cm.__exit__(None, None, None)
@@ -51,11 +60,12 @@ def test_pregen_report(pregen):
 
 def test_get_precomputed_returns_the_valid_reel(pregen):
     stack, resp, _old = pregen
-    reel = stack.reels.GetPrecomputedReel(pb2.GetPrecomputedReelRequest(
-        library="sample", span=common_pb2.SPAN_DAY, kind=common_pb2.REEL_KIND_RECAP)).reel
+    reel = stack.reels.GetPrecomputedReel(
+        pb2.GetPrecomputedReelRequest(library="sample", span=common_pb2.SPAN_DAY, kind=common_pb2.REEL_KIND_RECAP)
+    ).reel
     assert reel.key == resp.outcomes[0].reel_key
     assert reel.size_bytes > 0 and len(reel.sha256) == 64 and reel.poster_key
-    assert reel.valid_until.ToDatetime(tzinfo=dt.timezone.utc) > clock.now()
+    assert reel.valid_until.ToDatetime(tzinfo=dt.UTC) > clock.now()
     assert reel.precomputed and reel.title
     today = today_utc()
     [window] = reel.window.ranges  # the day before the anchor
@@ -65,16 +75,20 @@ def test_get_precomputed_returns_the_valid_reel(pregen):
 def test_no_reel_for_an_empty_scope(pregen):
     stack, _resp, _old = pregen
     with pytest.raises(grpc.RpcError) as err:
-        stack.reels.GetPrecomputedReel(pb2.GetPrecomputedReelRequest(
-            library="sample", span=common_pb2.SPAN_WEEK, kind=common_pb2.REEL_KIND_ON_THIS_DAY))
+        stack.reels.GetPrecomputedReel(
+            pb2.GetPrecomputedReelRequest(
+                library="sample", span=common_pb2.SPAN_WEEK, kind=common_pb2.REEL_KIND_ON_THIS_DAY
+            )
+        )
     assert err.value.code() == grpc.StatusCode.NOT_FOUND and error_reason(err.value) == "NO_REEL"
 
 
 def test_expired(pregen):
     stack, _resp, _old = pregen
     with pytest.raises(grpc.RpcError) as err:
-        stack.reels.GetPrecomputedReel(pb2.GetPrecomputedReelRequest(
-            library="sample", span=common_pb2.SPAN_WEEK, kind=common_pb2.REEL_KIND_RECAP))
+        stack.reels.GetPrecomputedReel(
+            pb2.GetPrecomputedReelRequest(library="sample", span=common_pb2.SPAN_WEEK, kind=common_pb2.REEL_KIND_RECAP)
+        )
     assert err.value.code() == grpc.StatusCode.NOT_FOUND and error_reason(err.value) == "EXPIRED"
 
 
@@ -95,15 +109,17 @@ def test_file_missing_last(pregen):
     key = resp.outcomes[0].reel_key
     (stack.settings.reel_dir / f"{key}.mp4").unlink()
     with pytest.raises(grpc.RpcError) as err:
-        stack.reels.GetPrecomputedReel(pb2.GetPrecomputedReelRequest(
-            library="sample", span=common_pb2.SPAN_DAY, kind=common_pb2.REEL_KIND_RECAP))
+        stack.reels.GetPrecomputedReel(
+            pb2.GetPrecomputedReelRequest(library="sample", span=common_pb2.SPAN_DAY, kind=common_pb2.REEL_KIND_RECAP)
+        )
     assert err.value.code() == grpc.StatusCode.NOT_FOUND and error_reason(err.value) == "FILE_MISSING"
 
 
 def test_run_pregen_now_is_idempotent_on_request_id(pregen):
     stack, _resp, _old = pregen
-    req = admin_pb2.RunPregenNowRequest(spans=[common_pb2.SPAN_MONTH], kinds=[common_pb2.REEL_KIND_ON_THIS_DAY],
-                                        dry_run=True, request_id="pregen-once")
+    req = admin_pb2.RunPregenNowRequest(
+        spans=[common_pb2.SPAN_MONTH], kinds=[common_pb2.REEL_KIND_ON_THIS_DAY], dry_run=True, request_id="pregen-once"
+    )
     first = stack.admin.RunPregenNow(req)
     again = stack.admin.RunPregenNow(req)
     assert first.run.run_id == again.run.run_id

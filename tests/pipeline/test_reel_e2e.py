@@ -9,7 +9,8 @@ import av
 import pytest
 from PIL import Image
 
-from reels.v1 import common_pb2, reel_service_pb2 as pb2
+from reels.v1 import common_pb2
+from reels.v1 import reel_service_pb2 as pb2
 from render_service import cli
 from tests.conftest import ledger_env, start_stack, stop_stack, wait_scanned
 from tests.pipeline.conftest import create_and_wait, stream_all
@@ -28,7 +29,11 @@ def rendered(request, tmp_path_factory, sample_library_src):
         try:
             wait_scanned(stack, "sample")
             job = create_and_wait(
-                stack, library="sample", span=common_pb2.SPAN_WEEK, kind=common_pb2.REEL_KIND_RECAP, request_id="e2e-week-1"
+                stack,
+                library="sample",
+                span=common_pb2.SPAN_WEEK,
+                kind=common_pb2.REEL_KIND_RECAP,
+                request_id="e2e-week-1",
             )
             yield stack, job, root
         finally:
@@ -44,7 +49,9 @@ def test_job_succeeds_with_a_reel_key(rendered):
 def test_create_is_idempotent_on_request_id(rendered):
     stack, job, _root = rendered
     again = stack.reels.CreateReel(
-        pb2.CreateReelRequest(library="sample", span=common_pb2.SPAN_WEEK, kind=common_pb2.REEL_KIND_RECAP, request_id="e2e-week-1")
+        pb2.CreateReelRequest(
+            library="sample", span=common_pb2.SPAN_WEEK, kind=common_pb2.REEL_KIND_RECAP, request_id="e2e-week-1"
+        )
     ).job
     assert again.job_id == job.job_id and again.state == pb2.JOB_STATE_SUCCEEDED
 
@@ -57,7 +64,10 @@ def test_watch_replays_stored_events_in_order_and_ends(rendered):
     assert events[0].state == pb2.JOB_STATE_QUEUED
     assert events[-1].state == pb2.JOB_STATE_SUCCEEDED
     assert {"select", "script", "render"} <= {e.stage for e in events}
-    tail = [i.event.sequence for i in stack.reels.WatchReelJob(pb2.WatchReelJobRequest(job_id=job.job_id, after_sequence=seqs[-2]))]
+    tail = [
+        i.event.sequence
+        for i in stack.reels.WatchReelJob(pb2.WatchReelJobRequest(job_id=job.job_id, after_sequence=seqs[-2]))
+    ]
     assert tail == [seqs[-1]]
 
 
@@ -129,12 +139,29 @@ def test_poster_streams_as_jpeg(rendered, tmp_path):
 def test_cli_contact_sheet(rendered, tmp_path):
     stack, job, _root = rendered
     out = tmp_path / "sheet.png"
-    assert cli.main(["--addr", f"127.0.0.1:{stack.render_port}", "contact-sheet", job.reel_key, "-o", str(out),
-                     "--columns", "3", "--rows", "2"]) == 0
+    assert (
+        cli.main(
+            [
+                "--addr",
+                f"127.0.0.1:{stack.render_port}",
+                "contact-sheet",
+                job.reel_key,
+                "-o",
+                str(out),
+                "--columns",
+                "3",
+                "--rows",
+                "2",
+            ]
+        )
+        == 0
+    )
     with Image.open(out) as img:
         assert img.size == (3 * 320, 2 * 180)
         # Frames differ from one another: the reel moves.
-        tiles = [img.crop((x * 320, y * 180, x * 320 + 320, y * 180 + 180)).tobytes() for y in range(2) for x in range(3)]
+        tiles = [
+            img.crop((x * 320, y * 180, x * 320 + 320, y * 180 + 180)).tobytes() for y in range(2) for x in range(3)
+        ]
         assert len(set(tiles)) == 6
 
 

@@ -12,9 +12,9 @@ import threading
 from concurrent import futures
 
 import grpc
-import pytest
 
-from reels.v1 import common_pb2, reel_service_pb2 as pb2, reel_service_pb2_grpc, scripter_service_pb2_grpc
+from reels.v1 import common_pb2, reel_service_pb2_grpc, scripter_service_pb2_grpc
+from reels.v1 import reel_service_pb2 as pb2
 from tests.conftest import ROOT, free_port, start_stack, stop_stack, subprocess_env, wait_scanned
 from tests.pipeline.conftest import create_and_wait, reel_files, wait_until
 
@@ -29,7 +29,10 @@ def test_scripter_down_falls_back_to_fast_script(tmp_path, sample_library):
         assert job.state == pb2.JOB_STATE_SUCCEEDED
         assert job.reason == "SCRIPTER_UNAVAILABLE"
         reel = stack.reels.GetReel(pb2.GetReelRequest(key=job.reel_key))
-        assert reel.script.fallback_reason == "SCRIPTER_UNAVAILABLE" and reel.reel.fallback_reason == "SCRIPTER_UNAVAILABLE"
+        assert (
+            reel.script.fallback_reason == "SCRIPTER_UNAVAILABLE"
+            and reel.reel.fallback_reason == "SCRIPTER_UNAVAILABLE"
+        )
         assert reel.script.shots
     finally:
         stop_stack(stack)
@@ -54,8 +57,13 @@ def test_scripter_late_falls_back_with_timeout_reason(tmp_path, sample_library):
     scripter_service_pb2_grpc.add_ScripterServiceServicer_to_server(stuck, server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
-    stack = start_stack(tmp_path / "d", libraries=f"sample={sample_library}", with_scripter=False,
-                        REEL_SCRIPTER_ADDR=f"127.0.0.1:{port}", REEL_SCRIPTER_TIMEOUT_S="1")
+    stack = start_stack(
+        tmp_path / "d",
+        libraries=f"sample={sample_library}",
+        with_scripter=False,
+        REEL_SCRIPTER_ADDR=f"127.0.0.1:{port}",
+        REEL_SCRIPTER_TIMEOUT_S="1",
+    )
     try:
         wait_scanned(stack, "sample")
         job = create_and_wait(stack, **WEEK)
@@ -72,8 +80,9 @@ def test_cancel_stops_render_and_removes_temporaries(tmp_path, sample_library):
     stack = start_stack(data, libraries=f"sample={sample_library}")
     try:
         wait_scanned(stack, "sample")
-        job = stack.reels.CreateReel(pb2.CreateReelRequest(
-            **WEEK, options=common_pb2.RenderOptions(target_duration_seconds=60))).job
+        job = stack.reels.CreateReel(
+            pb2.CreateReelRequest(**WEEK, options=common_pb2.RenderOptions(target_duration_seconds=60))
+        ).job
         for item in stack.reels.WatchReelJob(pb2.WatchReelJobRequest(job_id=job.job_id)):
             if item.event.stage == "render" and item.event.progress > 0.25:
                 break
@@ -91,16 +100,25 @@ def test_cancel_stops_render_and_removes_temporaries(tmp_path, sample_library):
 
 
 def _start_render(env, log_path):
-    return subprocess.Popen([sys.executable, "-m", "render_service"], cwd=ROOT, env=env,
-                            stdout=open(log_path, "a"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "render_service"],
+        cwd=ROOT,
+        env=env,
+        stdout=open(log_path, "a"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 def test_kill_9_mid_render_leaves_no_partial_file_and_no_running_job(tmp_path, sample_library):
     data = tmp_path / "d"
     port = free_port()
-    env = subprocess_env(REEL_DATA_DIR=str(data), REEL_LIBRARIES=f"sample={sample_library}",
-                         REEL_RENDER_ADDR=f"127.0.0.1:{port}", REEL_SCRIPTER_ADDR=f"127.0.0.1:{free_port()}",
-                         REEL_CACHE_SWEEP_ENABLED="0")
+    env = subprocess_env(
+        REEL_DATA_DIR=str(data),
+        REEL_LIBRARIES=f"sample={sample_library}",
+        REEL_RENDER_ADDR=f"127.0.0.1:{port}",
+        REEL_SCRIPTER_ADDR=f"127.0.0.1:{free_port()}",
+        REEL_CACHE_SWEEP_ENABLED="0",
+    )
     proc = _start_render(env, tmp_path / "render.log")
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     stub = reel_service_pb2_grpc.ReelServiceStub(channel)
@@ -126,8 +144,9 @@ def test_kill_9_mid_render_leaves_no_partial_file_and_no_running_job(tmp_path, s
 
 def _try_create(stub):
     try:
-        return stub.CreateReel(pb2.CreateReelRequest(**WEEK, options=common_pb2.RenderOptions(target_duration_seconds=60)),
-                               timeout=10).job
+        return stub.CreateReel(
+            pb2.CreateReelRequest(**WEEK, options=common_pb2.RenderOptions(target_duration_seconds=60)), timeout=10
+        ).job
     except grpc.RpcError as err:
         if err.code() == grpc.StatusCode.FAILED_PRECONDITION:  # not scanned yet
             return None
@@ -138,8 +157,9 @@ def test_graceful_stop_mid_render_requeues_and_restart_finishes(tmp_path, sample
     data = tmp_path / "d"
     stack = start_stack(data, libraries=f"sample={sample_library}")
     wait_scanned(stack, "sample")
-    job = stack.reels.CreateReel(pb2.CreateReelRequest(
-        **WEEK, options=common_pb2.RenderOptions(target_duration_seconds=30))).job
+    job = stack.reels.CreateReel(
+        pb2.CreateReelRequest(**WEEK, options=common_pb2.RenderOptions(target_duration_seconds=30))
+    ).job
     for item in stack.reels.WatchReelJob(pb2.WatchReelJobRequest(job_id=job.job_id)):
         if item.event.stage == "render" and item.event.progress > 0.2:
             break

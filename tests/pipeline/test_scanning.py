@@ -10,7 +10,9 @@ from concurrent import futures
 import grpc
 import pytest
 
-from reels.v1 import common_pb2, reel_admin_service_pb2 as admin_pb2, reel_service_pb2 as pb2
+from reels.v1 import common_pb2
+from reels.v1 import reel_admin_service_pb2 as admin_pb2
+from reels.v1 import reel_service_pb2 as pb2
 from render_service import indexing
 from tests.conftest import error_reason, start_stack, stop_stack, wait_scanned
 from tests.pipeline.conftest import SHORT, wait_until
@@ -54,8 +56,11 @@ def test_requests_during_the_first_scan_wait_or_say_scanning(tmp_path, sample_li
         assert error_reason(err.value) == "LIBRARY_SCANNING"
 
         # RunPregenNow records the scope as waiting for the scan, not as empty.
-        resp = stack.admin.RunPregenNow(admin_pb2.RunPregenNowRequest(
-            spans=[common_pb2.SPAN_WEEK], kinds=[common_pb2.REEL_KIND_RECAP], dry_run=True))
+        resp = stack.admin.RunPregenNow(
+            admin_pb2.RunPregenNowRequest(
+                spans=[common_pb2.SPAN_WEEK], kinds=[common_pb2.REEL_KIND_RECAP], dry_run=True
+            )
+        )
         assert [o.reason for o in resp.outcomes] == ["LIBRARY_SCANNING"]
 
         # A longer deadline: the call waits for the scan and then succeeds.
@@ -76,8 +81,14 @@ def test_requests_during_the_first_scan_wait_or_say_scanning(tmp_path, sample_li
 
 def test_an_empty_window_after_the_scan_is_no_media(stack):
     with pytest.raises(grpc.RpcError) as err:
-        stack.reels.CreateReel(pb2.CreateReelRequest(
-            library="sample", span=common_pb2.SPAN_DAY, kind=common_pb2.REEL_KIND_RECAP,
-            anchor_date={"year": 1990, "month": 1, "day": 1}), timeout=5)
+        stack.reels.CreateReel(
+            pb2.CreateReelRequest(
+                library="sample",
+                span=common_pb2.SPAN_DAY,
+                kind=common_pb2.REEL_KIND_RECAP,
+                anchor_date={"year": 1990, "month": 1, "day": 1},
+            ),
+            timeout=5,
+        )
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert error_reason(err.value) == "NO_MEDIA_IN_WINDOW"

@@ -10,8 +10,9 @@ import grpc
 import pytest
 from google.type import date_pb2
 
+from reels.v1 import common_pb2
+from reels.v1 import reel_service_pb2 as pb2
 from reels_core import clock
-from reels.v1 import common_pb2, reel_service_pb2 as pb2
 from tests.conftest import error_reason, start_stack, stop_stack, wait_scanned
 from tests.media_fixtures import truncate, write_photo
 from tests.pipeline.conftest import create_and_wait
@@ -34,7 +35,7 @@ def paris(tmp_path_factory):
     # A photo indexed fine, then truncated: it fails only at decode time.
     write_photo(lib / "broken.jpg", dt.datetime(2025, 6, 14, 18, 0), offset="+02:00", size=(1600, 1200))
     # The anchors below are fixed dates: the services' clock is pinned after them.
-    with clock.pinned(dt.datetime(2025, 7, 1, 12, tzinfo=dt.timezone.utc)):
+    with clock.pinned(dt.datetime(2025, 7, 1, 12, tzinfo=dt.UTC)):
         stack = start_stack(root / "data", libraries=f"paris={lib}", REEL_TIMEZONE="Europe/Paris")
         wait_scanned(stack, "paris")
         truncate(lib / "broken.jpg")
@@ -48,8 +49,13 @@ def media_of(stack, job) -> list[str]:
 
 
 def test_photo_at_0030_local_belongs_to_that_local_day(paris):
-    job = create_and_wait(paris, library="paris", span=common_pb2.SPAN_DAY, kind=common_pb2.REEL_KIND_RECAP,
-                          anchor_date=d(dt.date(2025, 6, 15)))
+    job = create_and_wait(
+        paris,
+        library="paris",
+        span=common_pb2.SPAN_DAY,
+        kind=common_pb2.REEL_KIND_RECAP,
+        anchor_date=d(dt.date(2025, 6, 15)),
+    )
     assert job.state == pb2.JOB_STATE_SUCCEEDED, job.message
     used = media_of(paris, job)
     assert "night.jpg" in used and "noon.jpg" in used and "evening.jpg" not in used
@@ -59,9 +65,14 @@ def test_photo_at_0030_local_belongs_to_that_local_day(paris):
 
 
 def test_the_day_before_excludes_it_and_9_16_is_portrait(paris):
-    job = create_and_wait(paris, library="paris", span=common_pb2.SPAN_DAY, kind=common_pb2.REEL_KIND_RECAP,
-                          anchor_date=d(dt.date(2025, 6, 14)),
-                          options=common_pb2.RenderOptions(target_duration_seconds=10, aspect="9:16"))
+    job = create_and_wait(
+        paris,
+        library="paris",
+        span=common_pb2.SPAN_DAY,
+        kind=common_pb2.REEL_KIND_RECAP,
+        anchor_date=d(dt.date(2025, 6, 14)),
+        options=common_pb2.RenderOptions(target_duration_seconds=10, aspect="9:16"),
+    )
     assert job.state == pb2.JOB_STATE_SUCCEEDED
     assert media_of(paris, job) == ["evening.jpg"]
     stats = paris.reels.GetReel(pb2.GetReelRequest(key=job.reel_key)).stats
@@ -69,15 +80,26 @@ def test_the_day_before_excludes_it_and_9_16_is_portrait(paris):
 
 
 def test_on_this_day_29_february_falls_back_to_28(paris):
-    job = create_and_wait(paris, library="paris", span=common_pb2.SPAN_DAY, kind=common_pb2.REEL_KIND_ON_THIS_DAY,
-                          anchor_date=d(dt.date(2024, 2, 29)))
+    job = create_and_wait(
+        paris,
+        library="paris",
+        span=common_pb2.SPAN_DAY,
+        kind=common_pb2.REEL_KIND_ON_THIS_DAY,
+        anchor_date=d(dt.date(2024, 2, 29)),
+    )
     assert job.state == pb2.JOB_STATE_SUCCEEDED
     assert media_of(paris, job) == ["feb.jpg"]
 
 
 def test_window_without_media_is_failed_precondition(paris):
     with pytest.raises(grpc.RpcError) as err:
-        paris.reels.CreateReel(pb2.CreateReelRequest(library="paris", span=common_pb2.SPAN_DAY,
-                                                     kind=common_pb2.REEL_KIND_RECAP, anchor_date=d(dt.date(2025, 6, 20))))
+        paris.reels.CreateReel(
+            pb2.CreateReelRequest(
+                library="paris",
+                span=common_pb2.SPAN_DAY,
+                kind=common_pb2.REEL_KIND_RECAP,
+                anchor_date=d(dt.date(2025, 6, 20)),
+            )
+        )
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert error_reason(err.value) == "NO_MEDIA_IN_WINDOW"

@@ -48,28 +48,68 @@ UNVERSIONED = {
     "poster": "fam-day-recap-20240602-0a1b2c3d.jpg",
     "media_fingerprint": "f" * 32,
     "script": {
-        "title": "Saturday", "subtitle": "June 1", "mood": "calm", "music_style": "piano",
-        "shots": [{"media_id": "fam-1", "duration_s": 10.0, "caption": "", "motion": "zoom_in",
-                   "transition": "crossfade"}],
-        "narration": [], "grounding": [], "mode_used": "AGENTIC", "fallback_reason": "", "duration_s": 10.0,
+        "title": "Saturday",
+        "subtitle": "June 1",
+        "mood": "calm",
+        "music_style": "piano",
+        "shots": [
+            {"media_id": "fam-1", "duration_s": 10.0, "caption": "", "motion": "zoom_in", "transition": "crossfade"}
+        ],
+        "narration": [],
+        "grounding": [],
+        "mode_used": "AGENTIC",
+        "fallback_reason": "",
+        "duration_s": 10.0,
     },
     "media": [{"media_id": "fam-1", "relative_path": "a.jpg", "kind": "PHOTO", "taken_at": TAKEN.isoformat()}],
     "params": {
-        "choice": {"resolution": "1080p", "aspect": "9:16", "target_duration_s": 10.0, "mood": "",
-                   "music_style": "", "max_shots": 0},
+        "choice": {
+            "resolution": "1080p",
+            "aspect": "9:16",
+            "target_duration_s": 10.0,
+            "mood": "",
+            "music_style": "",
+            "max_shots": 0,
+        },
         "render": {"width": 1080, "height": 1920, "fps": 30, "crf": 23, "preset": "veryfast", "seed": 42},
         "mode": "AGENTIC",
-        "preferences": {"mood": "", "music_style": "", "target_duration_s": 10.0, "favorite_moods": ["calm"],
-                        "disliked_music_styles": [], "preferred_duration_s": 0.0,
-                        "style_stats": [{"mood": "calm", "music_style": "piano", "good": 3, "bad": 1}]},
+        "preferences": {
+            "mood": "",
+            "music_style": "",
+            "target_duration_s": 10.0,
+            "favorite_moods": ["calm"],
+            "disliked_music_styles": [],
+            "preferred_duration_s": 0.0,
+            "style_stats": [{"mood": "calm", "music_style": "piano", "good": 3, "bad": 1}],
+        },
         "seed": 42,
     },
-    "stats": {"wall_s": 4.2, "frames": 300, "width": 1080, "height": 1920, "fps": 30, "bytes": 123456,
-              "duration_s": 10.0, "encoder": "libx264", "encoder_args": ["-crf", "23"], "stages": {"encode": 1.5},
-              "peak_rss_mb": 200.5, "encoder_peak_rss_mb": None, "select_s": 0.01, "script_s": 0.2,
-              "render_s": 3.9, "skipped_media": 1,
-              "dropped_media": [{"media_id": "fam-2", "relative_path": "b.mp4", "reason": "SHOT_FAILED",
-                                 "detail": "cannot prepare shot 1: ValueError"}]},
+    "stats": {
+        "wall_s": 4.2,
+        "frames": 300,
+        "width": 1080,
+        "height": 1920,
+        "fps": 30,
+        "bytes": 123456,
+        "duration_s": 10.0,
+        "encoder": "libx264",
+        "encoder_args": ["-crf", "23"],
+        "stages": {"encode": 1.5},
+        "peak_rss_mb": 200.5,
+        "encoder_peak_rss_mb": None,
+        "select_s": 0.01,
+        "script_s": 0.2,
+        "render_s": 3.9,
+        "skipped_media": 1,
+        "dropped_media": [
+            {
+                "media_id": "fam-2",
+                "relative_path": "b.mp4",
+                "reason": "SHOT_FAILED",
+                "detail": "cannot prepare shot 1: ValueError",
+            }
+        ],
+    },
 }
 
 
@@ -84,15 +124,17 @@ def test_a_sidecar_written_before_versioning_reads_as_version_0():
     assert sidecar.window == ((dt.date(2024, 6, 1), dt.date(2024, 6, 2)),)
     assert sidecar.created_at == dt.datetime(2024, 6, 2, 8, 0, 0, 123456, tzinfo=dt.UTC)
     assert sidecar.valid_until is None
-    assert sidecar.script == Script("Saturday", "June 1", "calm", "piano", [Shot("fam-1", 10.0)],
-                                    mode_used=Mode.AGENTIC)
+    assert sidecar.script == Script(
+        "Saturday", "June 1", "calm", "piano", [Shot("fam-1", 10.0)], mode_used=Mode.AGENTIC
+    )
     assert sidecar.media == (SidecarMedia("fam-1", "a.jpg", MediaKind.PHOTO, TAKEN),)
     assert sidecar.params == SidecarParams(
         choice=RenderChoice("1080p", "9:16", 10.0),
         render=RenderParams(width=1080, height=1920, seed=42),
         mode=Mode.AGENTIC,
-        preferences=Preferences(target_duration_s=10.0, favorite_moods=("calm",),
-                                style_stats=(StyleStat("calm", "piano", 3, 1),)),
+        preferences=Preferences(
+            target_duration_s=10.0, favorite_moods=("calm",), style_stats=(StyleStat("calm", "piano", 3, 1),)
+        ),
         seed=42,
     )
     stats = sidecar.stats
@@ -111,10 +153,16 @@ def test_a_sidecar_round_trips_and_keeps_the_layout_it_always_had():
 
 
 def test_missing_null_and_unknown_fields_get_defaults():
-    sidecar = Sidecar.from_dict({
-        "key": "k", "script": {"title": "Only a title"}, "stats": {"frames": 3, "new_counter": 7},
-        "media": [{"media_id": "m"}], "params": None, "from_a_newer_writer": {"x": 1},
-    })
+    sidecar = Sidecar.from_dict(
+        {
+            "key": "k",
+            "script": {"title": "Only a title"},
+            "stats": {"frames": 3, "new_counter": 7},
+            "media": [{"media_id": "m"}],
+            "params": None,
+            "from_a_newer_writer": {"x": 1},
+        }
+    )
     assert (sidecar.version, sidecar.key, sidecar.span, sidecar.job_id) == (0, "k", None, "")
     assert sidecar.script is not None and (sidecar.script.title, sidecar.script.shots) == ("Only a title", [])
     assert sidecar.stats == SidecarStats(frames=3)
@@ -143,8 +191,9 @@ def test_load_sidecar_serves_an_empty_record_when_the_file_is_missing_or_broken(
 
 
 def test_scripts_round_trip_through_their_dict():
-    script = Script("t", "s", "calm", "piano", [Shot("a", 2.5, caption="hi")], mode_used=Mode.AGENTIC,
-                    fallback_reason="LLM_TIMEOUT")
+    script = Script(
+        "t", "s", "calm", "piano", [Shot("a", 2.5, caption="hi")], mode_used=Mode.AGENTIC, fallback_reason="LLM_TIMEOUT"
+    )
     data = script_to_dict(script)
     assert (data["mode_used"], data["duration_s"]) == ("AGENTIC", 2.5)
     assert script_from_dict(data) == script

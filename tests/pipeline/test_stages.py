@@ -52,8 +52,13 @@ def _item(n: int, hour: int, rel_path: str) -> dict:
 
 
 def _row(n: int, rel_path: str, kind: str = "PHOTO") -> MediaItem:
-    return MediaItem(id=f"fam-{n}", library_key="fam", rel_path=rel_path, kind=kind,
-                     taken_at_utc=dt.datetime(2024, 6, 1, 9 + n, tzinfo=dt.UTC))
+    return MediaItem(
+        id=f"fam-{n}",
+        library_key="fam",
+        rel_path=rel_path,
+        kind=kind,
+        taken_at_utc=dt.datetime(2024, 6, 1, 9 + n, tzinfo=dt.UTC),
+    )
 
 
 def _index(engine, lib: LibraryConfig, items: list[dict]) -> None:
@@ -69,12 +74,16 @@ def test_select_keeps_the_window_media_whose_file_is_still_there(engine, tmp_pat
     lib = LibraryConfig("fam", tmp_path / "lib", TZ)
     for name in ("a.jpg", "c.jpg"):
         write_photo(lib.root / name, dt.datetime(2024, 6, 1, 12))
-    _index(engine, lib, [
-        _item(3, 15, "c.jpg"),
-        _item(1, 8, "a.jpg"),
-        _item(2, 10, "gone.jpg"),  # indexed, deleted since the scan
-        _item(4, 23, "next-day.jpg"),  # 01:00 on June 2nd in Paris: outside the window
-    ])
+    _index(
+        engine,
+        lib,
+        [
+            _item(3, 15, "c.jpg"),
+            _item(1, 8, "a.jpg"),
+            _item(2, 10, "gone.jpg"),  # indexed, deleted since the scan
+            _item(4, 23, "next-day.jpg"),  # 01:00 on June 2nd in Paris: outside the window
+        ],
+    )
 
     selection = select_media(engine, lib, SPEC)
 
@@ -126,8 +135,9 @@ def test_unusable_shots_are_dropped_and_their_time_shared_out(tmp_path: Path):
     write_photo(tmp_path / "good.jpg", dt.datetime(2024, 6, 1, 12))
     truncate(write_photo(tmp_path / "broken.jpg", dt.datetime(2024, 6, 1, 13)), keep=0.3)
     selection = _selection(tmp_path, [_row(1, "good.jpg"), _row(2, "broken.jpg")])
-    script = Script("t", "", "calm", "piano", [Shot("fam-1", 4.0), Shot("fam-2", 3.0), Shot("elsewhere", 3.0)],
-                    mode_used=Mode.FAST)
+    script = Script(
+        "t", "", "calm", "piano", [Shot("fam-1", 4.0), Shot("fam-2", 3.0), Shot("elsewhere", 3.0)], mode_used=Mode.FAST
+    )
 
     kept, dropped = usable_shots(script, selection, tmp_path)
 
@@ -223,12 +233,23 @@ def test_a_failed_video_publish_never_shows_the_video_and_cleans_the_staging(tmp
 
 
 def _produced(key: str, valid_until: dt.datetime | None) -> ProducedReel:
-    script = Script("Saturday", "June 1", "calm", "piano", [Shot("fam-1", 10.0)], mode_used=Mode.AGENTIC,
-                    fallback_reason="")
+    script = Script(
+        "Saturday", "June 1", "calm", "piano", [Shot("fam-1", 10.0)], mode_used=Mode.AGENTIC, fallback_reason=""
+    )
     names = ReelNames(key)
-    return ProducedReel(key=key, video_name=names.video, sidecar_name=names.sidecar, poster_name=names.poster,
-                        size_bytes=1234, sha256="ab" * 32, duration_s=10.0, script=script, window=WINDOW,
-                        media_fingerprint="fp", valid_until=valid_until)
+    return ProducedReel(
+        key=key,
+        video_name=names.video,
+        sidecar_name=names.sidecar,
+        poster_name=names.poster,
+        size_bytes=1234,
+        sha256="ab" * 32,
+        duration_s=10.0,
+        script=script,
+        window=WINDOW,
+        media_fingerprint="fp",
+        valid_until=valid_until,
+    )
 
 
 def test_record_writes_the_ledger_row_of_a_pregenerated_reel(engine):
@@ -243,7 +264,9 @@ def test_record_writes_the_ledger_row_of_a_pregenerated_reel(engine):
     assert (row.title, row.mood, row.music_style, row.mode_used) == ("Saturday", "calm", "piano", "AGENTIC")
     assert (row.size_bytes, row.sha256, row.media_fingerprint, row.valid_until) == (1234, "ab" * 32, "fp", until)
     assert (row.video_path, row.sidecar_path, row.poster_path) == (
-        "fam-day-recap-20240602-1.mp4", "fam-day-recap-20240602-1.json", "fam-day-recap-20240602-1.jpg",
+        "fam-day-recap-20240602-1.mp4",
+        "fam-day-recap-20240602-1.json",
+        "fam-day-recap-20240602-1.jpg",
     )
 
 

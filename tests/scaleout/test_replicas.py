@@ -18,8 +18,9 @@ import grpc
 import pytest
 import sqlalchemy as sa
 
-from reels.v1 import common_pb2, reel_admin_service_pb2 as admin_pb2, reel_admin_service_pb2_grpc
-from reels.v1 import reel_service_pb2 as pb2, reel_service_pb2_grpc
+from reels.v1 import common_pb2, reel_admin_service_pb2_grpc, reel_service_pb2_grpc
+from reels.v1 import reel_admin_service_pb2 as admin_pb2
+from reels.v1 import reel_service_pb2 as pb2
 from tests.conftest import ROOT, error_reason, free_port, make_settings, subprocess_env, today_utc
 from tests.db_fixtures import fresh_pg_schema, require_postgres
 from tests.media_fixtures import write_photo
@@ -33,11 +34,16 @@ class Replica:
     def __init__(self, name: str, env: dict[str, str], log_dir) -> None:
         self.name = name
         self.port = free_port()
-        self.env = {**env, "REEL_REPLICA_ID": name, "REEL_RENDER_ADDR": f"127.0.0.1:{self.port}",
-                    "REEL_DATA_DIR": str(log_dir / name)}
+        self.env = {
+            **env,
+            "REEL_REPLICA_ID": name,
+            "REEL_RENDER_ADDR": f"127.0.0.1:{self.port}",
+            "REEL_DATA_DIR": str(log_dir / name),
+        }
         self.log = open(log_dir / f"{name}.log", "w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "render_service"], cwd=ROOT, env=self.env,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "render_service"], cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT
+        )
         self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
         self.reels = reel_service_pb2_grpc.ReelServiceStub(self.channel)
         self.admin = reel_admin_service_pb2_grpc.ReelAdminServiceStub(self.channel)
@@ -64,8 +70,11 @@ def cluster(tmp_path, s3_bucket):  # noqa: F811
     today = today_utc()
     lib = tmp_path / "lib"
     for i in range(4):
-        write_photo(lib / f"p{i}.jpg", dt.datetime.combine(today - dt.timedelta(days=1), dt.time(9 + 2 * i)),
-                    color=(40 * i + 60, 120, 200 - 30 * i))
+        write_photo(
+            lib / f"p{i}.jpg",
+            dt.datetime.combine(today - dt.timedelta(days=1), dt.time(9 + 2 * i)),
+            color=(40 * i + 60, 120, 200 - 30 * i),
+        )
     s3_bucket.enable_versioning()
     scripter, scripter_port = create_scripter(make_settings(tmp_path / "scripter"), "127.0.0.1:0")
     scripter.server.start()
@@ -114,7 +123,9 @@ def _wait_jobs(replica: Replica, job_ids: list[str], timeout: float) -> dict[str
 def test_two_replicas_share_the_work(cluster):
     replicas, engine, bucket = cluster
     ids = [
-        replicas[i % 2].reels.CreateReel(pb2.CreateReelRequest(**DAY, options=SHORT, request_id=f"burst-{i}")).job.job_id
+        replicas[i % 2]
+        .reels.CreateReel(pb2.CreateReelRequest(**DAY, options=SHORT, request_id=f"burst-{i}"))
+        .job.job_id
         for i in range(20)
     ]
     jobs = _wait_jobs(replicas[0], ids, timeout=600)
@@ -139,8 +150,10 @@ def test_two_replicas_share_the_work(cluster):
 
     def pregen(r: Replica) -> None:
         try:
-            results[r.name] = r.admin.RunPregenNow(admin_pb2.RunPregenNowRequest(
-                spans=[common_pb2.SPAN_DAY], kinds=[common_pb2.REEL_KIND_RECAP]), timeout=300)
+            results[r.name] = r.admin.RunPregenNow(
+                admin_pb2.RunPregenNowRequest(spans=[common_pb2.SPAN_DAY], kinds=[common_pb2.REEL_KIND_RECAP]),
+                timeout=300,
+            )
         except grpc.RpcError as err:
             results[r.name] = err
 
@@ -158,8 +171,15 @@ def test_two_replicas_share_the_work(cluster):
 
 def test_job_of_a_killed_replica_completes_on_the_other(cluster):
     replicas, engine, _bucket = cluster
-    job = replicas[0].reels.CreateReel(pb2.CreateReelRequest(
-        **DAY, options=common_pb2.RenderOptions(target_duration_seconds=30), request_id="long-1")).job
+    job = (
+        replicas[0]
+        .reels.CreateReel(
+            pb2.CreateReelRequest(
+                **DAY, options=common_pb2.RenderOptions(target_duration_seconds=30), request_id="long-1"
+            )
+        )
+        .job
+    )
     for item in replicas[0].reels.WatchReelJob(pb2.WatchReelJobRequest(job_id=job.job_id), timeout=120):
         if item.event.stage == "render" and item.event.progress > 0.2:
             break
@@ -175,4 +195,6 @@ def test_job_of_a_killed_replica_completes_on_the_other(cluster):
         row = c.execute(sa.text("SELECT claimed_by, attempts FROM reel_jobs WHERE id = :id"), {"id": job.job_id}).one()
     assert row.claimed_by == survivor.name and row.attempts == 2
     data = b"".join(m.data for m in survivor.reels.StreamReelVideo(pb2.StreamReelVideoRequest(key=final.reel_key)))
-    assert hashlib.sha256(data).hexdigest() == survivor.reels.GetReel(pb2.GetReelRequest(key=final.reel_key)).reel.sha256
+    assert (
+        hashlib.sha256(data).hexdigest() == survivor.reels.GetReel(pb2.GetReelRequest(key=final.reel_key)).reel.sha256
+    )

@@ -59,9 +59,7 @@ def upgrade() -> None:
         sa.CheckConstraint("kind IN ('PHOTO', 'VIDEO')", name="ck_media_items_kind"),
     )
     op.create_index("ix_media_items_taken_at_utc", "media_items", ["taken_at_utc"])
-    op.create_index(
-        "ix_media_items_library_key_taken_at_utc", "media_items", ["library_key", "taken_at_utc"]
-    )
+    op.create_index("ix_media_items_library_key_taken_at_utc", "media_items", ["library_key", "taken_at_utc"])
 
     op.create_table(
         "reel_jobs",
@@ -201,9 +199,7 @@ def upgrade() -> None:
         sa.Column("errors_json", sa.JSON(), nullable=False),
         sa.CheckConstraint("kind IN ('PREGEN', 'RETENTION', 'CONSOLIDATION')", name="ck_maintenance_runs_kind"),
         sa.CheckConstraint("trigger IN ('SCHEDULED', 'MANUAL')", name="ck_maintenance_runs_trigger"),
-        sa.CheckConstraint(
-            "status IN ('OK', 'PARTIAL', 'FAILED', 'SKIPPED')", name="ck_maintenance_runs_status"
-        ),
+        sa.CheckConstraint("status IN ('OK', 'PARTIAL', 'FAILED', 'SKIPPED')", name="ck_maintenance_runs_status"),
     )
     op.create_index("ix_maintenance_runs_kind_id", "maintenance_runs", ["kind", "id"])
 

@@ -17,15 +17,18 @@ import enum
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from reels_core import clock
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -80,9 +83,9 @@ class Label(sa.types.TypeDecorator[str]):
     impl = sa.String
     cache_ok = True
 
-    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> str | None:
+    def process_bind_param(self, value: str | enum.Enum | None, dialect: sa.Dialect) -> str | None:
         if isinstance(value, enum.Enum):
-            value = value.value
+            return str(value.value)
         return value
 
 
@@ -163,14 +166,26 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         session.close()
 
 
-def dialect_insert(session: Session, model: Any) -> Any:
+def dialect_insert(session: Session, model: type[SQLModel]) -> postgresql.Insert | sqlite.Insert:
     """``INSERT`` for the session's dialect, with ``on_conflict_do_nothing`` and
     ``on_conflict_do_update`` (both SQLite and PostgreSQL support them)."""
     name = session.get_bind().dialect.name
     if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - only the two supported back ends reach here
-        raise NotImplementedError(f"unsupported database dialect: {name}")
-    return insert(model)
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(model)
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(model)
+    raise NotImplementedError(f"unsupported database dialect: {name}")  # pragma: no cover - two back ends only
+
+
+def rowcount(result: sa.Result[*tuple[Any, ...]]) -> int:
+    """How many rows an ``UPDATE`` or ``DELETE`` run by ``session.execute`` matched.
+
+    ``Session.execute`` is typed as returning a plain ``Result``; for a DML statement
+    it returns a ``CursorResult``, the subclass that carries ``rowcount``."""
+    if not isinstance(result, sa.CursorResult):
+        raise TypeError(f"expected the CursorResult of a DML statement, got {type(result).__name__}")
+    return result.rowcount

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from ledger.db import UTCDateTime, dialect_insert, utcnow
+from ledger.db import UTCDateTime, dialect_insert, rowcount, utcnow
 from ledger.models import MAX_EVENTS_PER_JOB, TERMINAL_JOB_STATES, JobEvent, JobState, ReelJob
 
 INTERRUPTED = "INTERRUPTED"
@@ -52,12 +52,16 @@ def create_job(
         created_at=now,
         updated_at=now,
     )
-    stmt = dialect_insert(session, ReelJob).values(**job.model_dump())
-    stmt = stmt.on_conflict_do_nothing(index_elements=["request_id"]).returning(ReelJob.id)
+    stmt = (
+        dialect_insert(session, ReelJob)
+        .values(**job.model_dump())
+        .on_conflict_do_nothing(index_elements=["request_id"])
+        .returning(col(ReelJob.id))
+    )
     if session.execute(stmt).scalar_one_or_none() is not None:
         return _load(session, job.id), True
     existing = session.exec(
-        select(ReelJob).where(ReelJob.request_id == request_id).execution_options(populate_existing=True)
+        select(ReelJob).where(col(ReelJob.request_id) == request_id).execution_options(populate_existing=True)
     ).one()
     return existing, False
 
@@ -83,25 +87,25 @@ def claim_next_job(session: Session, owner: str, lease_s: float, *, now: dt.date
     ``state = 'QUEUED'`` guard."""
     now = now or utcnow()
     oldest_queued = (
-        sa.select(ReelJob.id)
-        .where(ReelJob.state == JobState.QUEUED)
-        .order_by(ReelJob.created_at, ReelJob.id)
+        sa.select(col(ReelJob.id))
+        .where(col(ReelJob.state) == JobState.QUEUED)
+        .order_by(col(ReelJob.created_at), col(ReelJob.id))
         .limit(1)
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )
     stmt = (
         sa.update(ReelJob)
-        .where(ReelJob.id == oldest_queued, ReelJob.state == JobState.QUEUED)
+        .where(col(ReelJob.id) == oldest_queued, col(ReelJob.state) == JobState.QUEUED)
         .values(
             state=JobState.RUNNING,
             claimed_by=owner,
             lease_until=now + dt.timedelta(seconds=lease_s),
             started_at=now,
             updated_at=now,
-            attempts=ReelJob.attempts + 1,
+            attempts=col(ReelJob.attempts) + 1,
         )
-        .returning(ReelJob.id)
+        .returning(col(ReelJob.id))
         .execution_options(synchronize_session=False)
     )
     job_id = session.execute(stmt).scalar_one_or_none()
@@ -113,11 +117,11 @@ def renew_lease(session: Session, job_id: str, owner: str, lease_s: float, *, no
     now = now or utcnow()
     stmt = (
         sa.update(ReelJob)
-        .where(ReelJob.id == job_id, ReelJob.claimed_by == owner, ReelJob.state == JobState.RUNNING)
+        .where(col(ReelJob.id) == job_id, col(ReelJob.claimed_by) == owner, col(ReelJob.state) == JobState.RUNNING)
         .values(lease_until=now + dt.timedelta(seconds=lease_s), updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    return session.execute(stmt).rowcount == 1
+    return rowcount(session.execute(stmt)) == 1
 
 
 def set_job_state(
@@ -149,13 +153,13 @@ def set_job_state(
     elif state is JobState.SUCCEEDED:
         values["progress"] = 1.0
     if state is JobState.RUNNING:
-        values["started_at"] = sa.func.coalesce(ReelJob.started_at, sa.literal(now, UTCDateTime))
+        values["started_at"] = sa.func.coalesce(col(ReelJob.started_at), sa.literal(now, UTCDateTime))
     if state in TERMINAL_JOB_STATES:
         values["finished_at"] = now
         values["lease_until"] = None
     stmt = (
         sa.update(ReelJob)
-        .where(ReelJob.id == job_id, ReelJob.state.not_in(_TERMINAL))
+        .where(col(ReelJob.id) == job_id, col(ReelJob.state).not_in(_TERMINAL))
         .values(**values)
         .execution_options(synchronize_session=False)
     )
@@ -169,7 +173,7 @@ def set_job_result(
     """Store what the job produced (``result_json``), whatever its state."""
     stmt = (
         sa.update(ReelJob)
-        .where(ReelJob.id == job_id)
+        .where(col(ReelJob.id) == job_id)
         .values(result_json=dict(result), updated_at=now or utcnow())
         .execution_options(synchronize_session=False)
     )
@@ -192,7 +196,7 @@ def append_event(
     ``state`` defaults to the job's current state."""
     now = now or utcnow()
     job = _load(session, job_id, for_update=True)  # serialises appenders of one job
-    last = session.execute(sa.select(sa.func.max(JobEvent.seq)).where(JobEvent.job_id == job_id)).scalar()
+    last = session.execute(sa.select(sa.func.max(col(JobEvent.seq))).where(col(JobEvent.job_id) == job_id)).scalar()
     seq = (last or 0) + 1
     event = JobEvent(
         job_id=job_id,
@@ -209,7 +213,7 @@ def append_event(
     session.flush()
     session.execute(
         sa.delete(JobEvent)
-        .where(JobEvent.job_id == job_id, JobEvent.seq <= seq - MAX_EVENTS_PER_JOB)
+        .where(col(JobEvent.job_id) == job_id, col(JobEvent.seq) <= seq - MAX_EVENTS_PER_JOB)
         .execution_options(synchronize_session=False)
     )
     return event
@@ -217,7 +221,7 @@ def append_event(
 
 def events_after(session: Session, job_id: str, seq: int = 0, limit: int | None = None) -> list[JobEvent]:
     """Events of a job with ``seq`` greater than the given one, oldest first."""
-    stmt = select(JobEvent).where(JobEvent.job_id == job_id, JobEvent.seq > seq).order_by(JobEvent.seq)
+    stmt = select(JobEvent).where(col(JobEvent.job_id) == job_id, col(JobEvent.seq) > seq).order_by(col(JobEvent.seq))
     if limit is not None:
         stmt = stmt.limit(limit)
     return list(session.exec(stmt))
@@ -232,11 +236,13 @@ def mark_interrupted(session: Session, owner: str | None = None, *, now: dt.date
     restart) and any RUNNING job whose lease has expired; use this with several
     replicas on one PostgreSQL ledger."""
     now = now or utcnow()
-    cond = ReelJob.state == JobState.RUNNING
+    cond = col(ReelJob.state) == JobState.RUNNING
     if owner is not None:
         cond = sa.and_(
             cond,
-            sa.or_(ReelJob.claimed_by == owner, ReelJob.lease_until.is_(None), ReelJob.lease_until < now),
+            sa.or_(
+                col(ReelJob.claimed_by) == owner, col(ReelJob.lease_until).is_(None), col(ReelJob.lease_until) < now
+            ),
         )
     stmt = (
         sa.update(ReelJob)
@@ -249,7 +255,7 @@ def mark_interrupted(session: Session, owner: str | None = None, *, now: dt.date
             updated_at=now,
             lease_until=None,
         )
-        .returning(ReelJob.id)
+        .returning(col(ReelJob.id))
         .execution_options(synchronize_session=False)
     )
     ids = sorted(session.execute(stmt).scalars())
@@ -265,7 +271,7 @@ def release_job(session: Session, job_id: str, owner: str, *, now: dt.datetime |
     now = now or utcnow()
     stmt = (
         sa.update(ReelJob)
-        .where(ReelJob.id == job_id, ReelJob.claimed_by == owner, ReelJob.state == JobState.RUNNING)
+        .where(col(ReelJob.id) == job_id, col(ReelJob.claimed_by) == owner, col(ReelJob.state) == JobState.RUNNING)
         .values(
             state=JobState.QUEUED,
             claimed_by=None,
@@ -275,7 +281,7 @@ def release_job(session: Session, job_id: str, owner: str, *, now: dt.datetime |
         )
         .execution_options(synchronize_session=False)
     )
-    if session.execute(stmt).rowcount != 1:
+    if rowcount(session.execute(stmt)) != 1:
         return False
     job = _load(session, job_id)
     append_event(session, job_id, "requeued", job.progress, "requeued", JobState.QUEUED, now=now)
@@ -290,12 +296,12 @@ def requeue_expired(
     A job claimed ``max_attempts`` times fails with INTERRUPTED instead. Returns
     (requeued ids, failed ids)."""
     now = now or utcnow()
-    stale = sa.or_(ReelJob.lease_until.is_(None), ReelJob.lease_until < now)
+    stale = sa.or_(col(ReelJob.lease_until).is_(None), col(ReelJob.lease_until) < now)
     if owner is not None:
-        stale = sa.or_(stale, ReelJob.claimed_by == owner)
+        stale = sa.or_(stale, col(ReelJob.claimed_by) == owner)
     rows = session.execute(
-        sa.select(ReelJob.id, ReelJob.attempts)
-        .where(ReelJob.state == JobState.RUNNING, stale)
+        sa.select(col(ReelJob.id), col(ReelJob.attempts))
+        .where(col(ReelJob.state) == JobState.RUNNING, stale)
         .with_for_update(skip_locked=True)
     ).all()
     requeued, failed = [], []
@@ -313,7 +319,7 @@ def requeue_expired(
             values = {"state": JobState.QUEUED, "message": "requeued: its worker stopped"}
         session.execute(
             sa.update(ReelJob)
-            .where(ReelJob.id == job_id, ReelJob.state == JobState.RUNNING)
+            .where(col(ReelJob.id) == job_id, col(ReelJob.state) == JobState.RUNNING)
             .values(claimed_by=None, lease_until=None, updated_at=now, **values)
             .execution_options(synchronize_session=False)
         )
@@ -334,7 +340,7 @@ def requeue_expired(
 def expired_job_ids(session: Session, older_than: dt.datetime) -> list[str]:
     """Ids of the terminal jobs last updated before ``older_than``, sorted: what
     ``expire_jobs`` with the same cutoff deletes."""
-    stmt = sa.select(ReelJob.id).where(ReelJob.state.in_(_TERMINAL), ReelJob.updated_at < older_than)
+    stmt = sa.select(col(ReelJob.id)).where(col(ReelJob.state).in_(_TERMINAL), col(ReelJob.updated_at) < older_than)
     return sorted(session.execute(stmt).scalars())
 
 
@@ -345,15 +351,19 @@ def expire_jobs(session: Session, older_than: dt.datetime) -> int:
     for i in range(0, len(ids), 500):
         chunk = ids[i : i + 500]
         session.execute(
-            sa.delete(JobEvent).where(JobEvent.job_id.in_(chunk)).execution_options(synchronize_session=False)
+            sa.delete(JobEvent).where(col(JobEvent.job_id).in_(chunk)).execution_options(synchronize_session=False)
         )
-        session.execute(sa.delete(ReelJob).where(ReelJob.id.in_(chunk)).execution_options(synchronize_session=False))
+        session.execute(
+            sa.delete(ReelJob).where(col(ReelJob.id).in_(chunk)).execution_options(synchronize_session=False)
+        )
     return len(ids)
 
 
 def live_reel_keys(session: Session) -> set[str]:
     """Reel keys of jobs still QUEUED or RUNNING (their files must not be swept)."""
-    stmt = sa.select(ReelJob.reel_key).where(ReelJob.state.not_in(_TERMINAL), ReelJob.reel_key.is_not(None))
+    stmt = sa.select(col(ReelJob.reel_key)).where(
+        col(ReelJob.state).not_in(_TERMINAL), col(ReelJob.reel_key).is_not(None)
+    )
     return set(session.execute(stmt).scalars())
 
 

@@ -94,7 +94,7 @@ def get_library(session: Session, key: str) -> Library | None:
 
 
 def list_libraries(session: Session) -> list[Library]:
-    return list(session.exec(select(Library).order_by(Library.key)))
+    return list(session.exec(select(Library).order_by(col(Library.key))))
 
 
 def _media_row(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -142,17 +142,17 @@ def replace_media_index(session: Session, library_key: str, items: Sequence[Mapp
     columns = [getattr(MediaItem, f) for f in _MEDIA_FIELDS]
     existing = {
         r["rel_path"]: dict(r)
-        for r in session.execute(sa.select(*columns).where(MediaItem.library_key == library_key)).mappings()
+        for r in session.execute(sa.select(*columns).where(col(MediaItem.library_key) == library_key)).mappings()
     }
 
     delete_ids: list[str] = []  # vanished rel_paths, and rel_paths whose id changed
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     inserted = updated = unchanged = 0
-    for rel_path, old in existing.items():
-        new = incoming.get(rel_path)
-        if new is None or new["id"] != old["id"]:
-            delete_ids.append(old["id"])
+    for rel_path, stored in existing.items():
+        wanted = incoming.get(rel_path)
+        if wanted is None or wanted["id"] != stored["id"]:
+            delete_ids.append(stored["id"])
     for rel_path, new in incoming.items():
         old = existing.get(rel_path)
         if old is None:
@@ -169,7 +169,7 @@ def replace_media_index(session: Session, library_key: str, items: Sequence[Mapp
 
     # Deletes go first so that a moved file (same id, new rel_path) can be re-inserted.
     for chunk in _chunks(delete_ids):
-        session.execute(sa.delete(MediaItem).where(MediaItem.id.in_(chunk)))
+        session.execute(sa.delete(MediaItem).where(col(MediaItem.id).in_(chunk)))
     if inserts:
         session.execute(sa.insert(MediaItem), inserts)
     if updates:
@@ -185,29 +185,31 @@ def media_in_range(session: Session, library_key: str, start_utc: dt.datetime, e
     """Media taken in ``[start_utc, end_utc)``, oldest first."""
     stmt = (
         select(MediaItem)
-        .where(MediaItem.library_key == library_key)
-        .where(MediaItem.taken_at_utc >= start_utc)
-        .where(MediaItem.taken_at_utc < end_utc)
-        .order_by(MediaItem.taken_at_utc, MediaItem.id)
+        .where(col(MediaItem.library_key) == library_key)
+        .where(col(MediaItem.taken_at_utc) >= start_utc)
+        .where(col(MediaItem.taken_at_utc) < end_utc)
+        .order_by(col(MediaItem.taken_at_utc), col(MediaItem.id))
     )
     return list(session.exec(stmt))
 
 
 def media_item_ids(session: Session, library_key: str) -> set[str]:
     """The ids of the library's media rows (the indexer's ids, as stored)."""
-    stmt = sa.select(MediaItem.id).where(MediaItem.library_key == library_key)
+    stmt = sa.select(col(MediaItem.id)).where(col(MediaItem.library_key) == library_key)
     return set(session.execute(stmt).scalars())
 
 
 def count_media(session: Session, library_key: str) -> int:
-    stmt = sa.select(sa.func.count()).select_from(MediaItem).where(MediaItem.library_key == library_key)
+    stmt = sa.select(sa.func.count()).select_from(MediaItem).where(col(MediaItem.library_key) == library_key)
     return int(session.execute(stmt).scalar_one())
 
 
 def media_kind_counts(session: Session, library_key: str) -> tuple[int, int]:
     """(photos, videos) in the library's index."""
     stmt = (
-        sa.select(MediaItem.kind, sa.func.count()).where(MediaItem.library_key == library_key).group_by(MediaItem.kind)
+        sa.select(col(MediaItem.kind), sa.func.count())
+        .where(col(MediaItem.library_key) == library_key)
+        .group_by(col(MediaItem.kind))
     )
     counts = {kind: int(n) for kind, n in session.execute(stmt)}
     return counts.get("PHOTO", 0), counts.get("VIDEO", 0)

@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from ledger.db import dialect_insert, utcnow
+from ledger.db import dialect_insert, rowcount, utcnow
 from ledger.models import MaintenanceLock, MaintenanceRun, RunKind, RunStatus, RunTrigger
 from ledger.pagination import clamp_page_size, decode_page_token, encode_page_token
 
@@ -36,14 +36,14 @@ def try_acquire_lock(
     for _ in range(3):  # the holder may release between our insert and our read
         session.execute(
             sa.delete(MaintenanceLock)
-            .where(MaintenanceLock.lock_id == lock_id, MaintenanceLock.expires_at <= now)
+            .where(col(MaintenanceLock.lock_id) == lock_id, col(MaintenanceLock.expires_at) <= now)
             .execution_options(synchronize_session=False)
         )
         inserted = session.execute(
             dialect_insert(session, MaintenanceLock)
             .values(lock_id=lock_id, owner_id=owner, acquired_at=now, expires_at=expires)
             .on_conflict_do_nothing(index_elements=["lock_id"])
-            .returning(MaintenanceLock.lock_id)
+            .returning(col(MaintenanceLock.lock_id))
         ).scalar_one_or_none()
         if inserted is not None:
             return LockAttempt(True, owner, expires)
@@ -58,21 +58,21 @@ def renew_lock(session: Session, lock_id: str, owner: str, ttl_s: float, *, now:
     now = now or utcnow()
     stmt = (
         sa.update(MaintenanceLock)
-        .where(MaintenanceLock.lock_id == lock_id, MaintenanceLock.owner_id == owner)
+        .where(col(MaintenanceLock.lock_id) == lock_id, col(MaintenanceLock.owner_id) == owner)
         .values(expires_at=now + dt.timedelta(seconds=ttl_s))
         .execution_options(synchronize_session=False)
     )
-    return session.execute(stmt).rowcount == 1
+    return rowcount(session.execute(stmt)) == 1
 
 
 def release_lock(session: Session, lock_id: str, owner: str) -> bool:
     """Release the lock if ``owner`` holds it; True when a row was removed."""
     stmt = (
         sa.delete(MaintenanceLock)
-        .where(MaintenanceLock.lock_id == lock_id, MaintenanceLock.owner_id == owner)
+        .where(col(MaintenanceLock.lock_id) == lock_id, col(MaintenanceLock.owner_id) == owner)
         .execution_options(synchronize_session=False)
     )
-    return session.execute(stmt).rowcount == 1
+    return rowcount(session.execute(stmt)) == 1
 
 
 def get_lock(session: Session, lock_id: str) -> MaintenanceLock | None:
@@ -81,7 +81,7 @@ def get_lock(session: Session, lock_id: str) -> MaintenanceLock | None:
 
 def list_locks(session: Session) -> list[MaintenanceLock]:
     """Every lock row, expired or not, by lock id."""
-    return list(session.exec(select(MaintenanceLock).order_by(MaintenanceLock.lock_id)))
+    return list(session.exec(select(MaintenanceLock).order_by(col(MaintenanceLock.lock_id))))
 
 
 def start_run(
@@ -111,7 +111,7 @@ def start_run(
 
 
 def run_by_request_id(session: Session, request_id: str) -> MaintenanceRun | None:
-    return session.exec(select(MaintenanceRun).where(MaintenanceRun.request_id == request_id)).first()
+    return session.exec(select(MaintenanceRun).where(col(MaintenanceRun.request_id) == request_id)).first()
 
 
 def finish_run(
@@ -148,10 +148,10 @@ def list_runs(
     after = decode_page_token("maintenance_runs", page_token, filters)
     stmt = select(MaintenanceRun)
     if kind:
-        stmt = stmt.where(MaintenanceRun.kind == RunKind(kind))
+        stmt = stmt.where(col(MaintenanceRun.kind) == RunKind(kind))
     if after is not None:
-        stmt = stmt.where(MaintenanceRun.id < after)
-    rows = list(session.exec(stmt.order_by(MaintenanceRun.id.desc()).limit(size + 1)))
+        stmt = stmt.where(col(MaintenanceRun.id) < after)
+    rows = list(session.exec(stmt.order_by(col(MaintenanceRun.id).desc()).limit(size + 1)))
     if len(rows) <= size:
         return rows, ""
     rows = rows[:size]
@@ -162,7 +162,7 @@ def last_run_by_kind(session: Session) -> dict[str, MaintenanceRun]:
     """The newest run of each kind that has run at all, finished or not."""
     latest: dict[str, MaintenanceRun] = {}
     for kind in RunKind:
-        stmt = select(MaintenanceRun).where(MaintenanceRun.kind == kind).order_by(MaintenanceRun.id.desc())
+        stmt = select(MaintenanceRun).where(col(MaintenanceRun.kind) == kind).order_by(col(MaintenanceRun.id).desc())
         run = session.exec(stmt.limit(1)).first()
         if run is not None:
             latest[kind.value] = run
@@ -174,9 +174,9 @@ def last_run_start(session: Session, kind: RunKind) -> dt.datetime | None:
     because another owner held the lock); dry runs do not count, so a preview never
     postpones the next scheduled pass."""
     stmt = (
-        sa.select(MaintenanceRun.started_at)
-        .where(MaintenanceRun.kind == RunKind(kind), MaintenanceRun.dry_run.is_(False))
-        .order_by(MaintenanceRun.id.desc())
+        sa.select(col(MaintenanceRun.started_at))
+        .where(col(MaintenanceRun.kind) == RunKind(kind), col(MaintenanceRun.dry_run).is_(False))
+        .order_by(col(MaintenanceRun.id).desc())
         .limit(1)
     )
     return session.execute(stmt).scalar_one_or_none()

@@ -80,7 +80,7 @@ class ReelRow:
 
 
 _COLUMNS = tuple(ReelRow.__dataclass_fields__)
-_TABLE = PrecomputedReel.__table__
+_TABLE = sa.inspect(PrecomputedReel).local_table  # the mapped Table (SQLModel types no __table__)
 assert set(_COLUMNS) == {c.name for c in _TABLE.columns}, "ReelRow must list every precomputed_reels column"
 
 _SQLITE_SELECT = "SELECT " + ", ".join(f'"{c}"' for c in _COLUMNS) + " FROM precomputed_reels"

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
+from ledger.db import rowcount
 from ledger.models import PrecomputedReel
 
 _CHUNK = 500  # keys per IN (...) list
@@ -26,8 +27,8 @@ def delete_reels(session: Session, keys: Iterable[str]) -> int:
     for i in range(0, len(wanted), _CHUNK):
         stmt = (
             sa.delete(PrecomputedReel)
-            .where(PrecomputedReel.key.in_(wanted[i : i + _CHUNK]))
+            .where(col(PrecomputedReel.key).in_(wanted[i : i + _CHUNK]))
             .execution_options(synchronize_session=False)
         )
-        deleted += session.execute(stmt).rowcount
+        deleted += rowcount(session.execute(stmt))
     return deleted

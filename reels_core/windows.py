@@ -140,7 +140,7 @@ def valid_until(
     anchor: dt.date,
     span: Span | str,
     tz: str,
-    hours_by_span: Mapping[Span | str, float] | None = None,
+    hours_by_span: Mapping[Span, float] | Mapping[str, float] | None = None,
 ) -> dt.datetime:
     """When a reel anchored on ``anchor`` stops being served: local midnight of the
     anchor plus 26 h (DAY), 8 days (WEEK) or 32 days (MONTH), or the hours given in

@@ -7,6 +7,7 @@ service's scripter client and `GetReel`.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal, overload
 
 from google.protobuf import timestamp_pb2
 from google.type import date_pb2
@@ -42,6 +43,10 @@ MEDIA_KIND_TO_PB = {MediaKind.PHOTO: common_pb2.MEDIA_KIND_PHOTO, MediaKind.VIDE
 MEDIA_KIND_FROM_PB: dict[int, MediaKind] = {v: k for k, v in MEDIA_KIND_TO_PB.items()}
 
 
+@overload
+def span_from_pb(value: int, *, required: Literal[True] = True) -> Span: ...
+@overload
+def span_from_pb(value: int, *, required: bool) -> Span | None: ...
 def span_from_pb(value: int, *, required: bool = True) -> Span | None:
     if value in SPAN_FROM_PB:
         return SPAN_FROM_PB[value]
@@ -50,6 +55,10 @@ def span_from_pb(value: int, *, required: bool = True) -> Span | None:
     raise InvalidArgument("SPAN_INVALID", "span is required: SPAN_DAY, SPAN_WEEK or SPAN_MONTH")
 
 
+@overload
+def kind_from_pb(value: int, *, required: Literal[True] = True) -> Kind: ...
+@overload
+def kind_from_pb(value: int, *, required: bool) -> Kind | None: ...
 def kind_from_pb(value: int, *, required: bool = True) -> Kind | None:
     if value in KIND_FROM_PB:
         return KIND_FROM_PB[value]
@@ -81,6 +90,12 @@ def date_from_pb(value: date_pb2.Date, field: str = "anchor_date") -> dt.date | 
         raise InvalidArgument("DATE_INVALID", f"{field} is not a valid calendar date") from None
 
 
+@overload
+def ts_to_pb(value: dt.datetime) -> timestamp_pb2.Timestamp: ...
+@overload
+def ts_to_pb(value: None) -> None: ...
+@overload
+def ts_to_pb(value: dt.datetime | None) -> timestamp_pb2.Timestamp | None: ...
 def ts_to_pb(value: dt.datetime | None) -> timestamp_pb2.Timestamp | None:
     if value is None:
         return None

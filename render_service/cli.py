@@ -29,6 +29,7 @@ from pathlib import Path
 
 import grpc
 from google.protobuf import json_format
+from google.type import date_pb2
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
@@ -82,22 +83,22 @@ def _reason(err: grpc.RpcError) -> str:
         from google.rpc import error_details_pb2
         from grpc_status import rpc_status
 
+        if not isinstance(err, grpc.Call):  # raised by a call, an RpcError is also its Call
+            return ""
         status = rpc_status.from_call(err)
         for detail in status.details if status else ():
             info = error_details_pb2.ErrorInfo()
             if detail.Unpack(info):
                 return info.reason
-    except Exception:  # a malformed status must not hide the error itself
+    except Exception:  # noqa: BLE001  # a malformed status must not hide the error itself
         pass
     return ""
 
 
-def _date(text: str | None) -> common_pb2.google_dot_type_dot_date__pb2.Date | None:
+def _date(text: str | None) -> date_pb2.Date | None:
     if not text:
         return None
     d = dt.date.fromisoformat(text)
-    from google.type import date_pb2
-
     return date_pb2.Date(year=d.year, month=d.month, day=d.day)
 
 
@@ -210,8 +211,8 @@ def cmd_list(c: Client, args) -> int:
         resp = c.reels.ListReels(
             pb2.ListReelsRequest(
                 library=args.library or "",
-                span=SPANS.get(args.span or "", 0),
-                kind=KINDS.get(args.kind or "", 0),
+                span=SPANS.get(args.span or "", common_pb2.SPAN_UNSPECIFIED),
+                kind=KINDS.get(args.kind or "", common_pb2.REEL_KIND_UNSPECIFIED),
                 page_size=100,
                 page_token=token,
             ),
@@ -288,11 +289,18 @@ def contact_sheet(video: Path, dest: Path, columns: int = 4, rows: int = 4, widt
     frames = []
     with av.open(str(video)) as container:
         stream = container.streams.video[0]
-        duration = float(container.duration or 0) / 1_000_000 or float(stream.duration * stream.time_base)
+        time_base = stream.time_base
+        if time_base is None:
+            raise RuntimeError(f"{video}: the video stream has no time base")
+        duration = float(container.duration or 0) / 1_000_000
+        if not duration:
+            if stream.duration is None:
+                raise RuntimeError(f"{video}: the video has no duration")
+            duration = float(stream.duration * time_base)
         n = columns * rows
         for i in range(n):
             t = duration * (i + 0.5) / n
-            container.seek(int(t / stream.time_base), stream=stream, any_frame=False, backward=True)
+            container.seek(int(t / time_base), stream=stream, any_frame=False, backward=True)
             for frame in container.decode(stream):
                 if frame.time is None or frame.time >= t - 0.05:
                     img = frame.to_image()

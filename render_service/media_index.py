@@ -310,7 +310,7 @@ def _decode_jpeg_reduced(img: JpegImagePlugin.JpegImageFile) -> None:
         return data
 
     # On this instance only: shadows JpegImageFile.load_read (mypy refuses any method assignment).
-    img.load_read = load_read  # type: ignore[method-assign,assignment]
+    img.load_read = load_read  # type: ignore[method-assign,assignment]  # per-instance override of a method
     img.load()
 
 

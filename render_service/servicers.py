@@ -140,7 +140,7 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
     def __init__(self, app: App) -> None:
         self.app = app
 
-    def CreateReel(self, request, context):  # noqa: N802
+    def CreateReel(self, request, context):  # noqa: N802  # gRPC method name
         lib = self.app.library(request.library)
         span = wire.span_from_pb(request.span)
         kind = wire.kind_from_pb(request.kind)
@@ -153,10 +153,10 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
         )
         return pb2.CreateReelResponse(job=job_to_pb(job))
 
-    def GetReelJob(self, request, context):  # noqa: N802
+    def GetReelJob(self, request, context):  # noqa: N802  # gRPC method name
         return pb2.GetReelJobResponse(job=job_to_pb(self.app.runner.get(_job_id(request.job_id))))
 
-    def WatchReelJob(self, request, context):  # noqa: N802
+    def WatchReelJob(self, request, context):  # noqa: N802  # gRPC method name
         if request.after_sequence < 0:
             raise InvalidArgument("SEQUENCE_INVALID", "after_sequence must not be negative")
         for event, job in self.app.runner.watch(_job_id(request.job_id), request.after_sequence, context.is_active):
@@ -172,17 +172,17 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
                 job=job_to_pb(job),
             )
 
-    def CancelReelJob(self, request, context):  # noqa: N802
+    def CancelReelJob(self, request, context):  # noqa: N802  # gRPC method name
         return pb2.CancelReelJobResponse(job=job_to_pb(self.app.runner.cancel(_job_id(request.job_id))))
 
-    def GetPrecomputedReel(self, request, context):  # noqa: N802
+    def GetPrecomputedReel(self, request, context):  # noqa: N802  # gRPC method name
         lib = self.app.library(request.library)
         info = catalog.precomputed_reel(
             self.app.engine, self.app.store, lib.key, wire.span_from_pb(request.span), wire.kind_from_pb(request.kind)
         )
         return pb2.GetPrecomputedReelResponse(reel=summary_to_pb(info))
 
-    def StreamReelVideo(self, request, context):  # noqa: N802
+    def StreamReelVideo(self, request, context):  # noqa: N802  # gRPC method name
         target = catalog.stream_target(self.app.engine, self.app.store, request.key)
         chunk_size = self.app.settings.stream_chunk_kib * 1024
         for chunk, offset, first in stream_chunks(
@@ -195,7 +195,7 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
                 msg.content_type = target.content_type
             yield msg
 
-    def GetReel(self, request, context):  # noqa: N802
+    def GetReel(self, request, context):  # noqa: N802  # gRPC method name
         info = catalog.find_reel(self.app.engine, request.key)
         sidecar = load_sidecar(self.app.store, info.sidecar_name)
         stats = sidecar.stats
@@ -233,7 +233,7 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
             response.script.CopyFrom(wire.script_to_pb(sidecar.script))
         return response
 
-    def ListReels(self, request, context):  # noqa: N802
+    def ListReels(self, request, context):  # noqa: N802  # gRPC method name
         library = self.app.library(request.library).key if request.library else None
         reels, token = catalog.list_reels(
             self.app.engine,
@@ -245,14 +245,14 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
         )
         return pb2.ListReelsResponse(reels=[summary_to_pb(r) for r in reels], next_page_token=token)
 
-    def RateReel(self, request, context):  # noqa: N802
+    def RateReel(self, request, context):  # noqa: N802  # gRPC method name
         rating = {pb2.RATING_GOOD: "GOOD", pb2.RATING_BAD: "BAD"}.get(request.rating, "")
         replaced = rate_reel(
             self.app.engine, self.app.store, request.key, rating, list(request.reasons), request.comment, request.rater
         )
         return pb2.RateReelResponse(replaced=replaced)
 
-    def GetPreferences(self, request, context):  # noqa: N802
+    def GetPreferences(self, request, context):  # noqa: N802  # gRPC method name
         lib = self.app.library(request.library)
         stored = get_preferences(self.app.engine, lib.key)
         p = stored.prefs
@@ -337,7 +337,7 @@ class ReelAdminServicer(admin_grpc.ReelAdminServiceServicer):
     def __init__(self, app: App) -> None:
         self.app = app
 
-    def ListLibraries(self, request, context):  # noqa: N802
+    def ListLibraries(self, request, context):  # noqa: N802  # gRPC method name
         rows, token = catalog.list_libraries(
             self.app.engine, self.app.libraries.keys(), check_page_size(request.page_size), request.page_token
         )
@@ -345,7 +345,7 @@ class ReelAdminServicer(admin_grpc.ReelAdminServiceServicer):
             libraries=[_library_to_pb(self.app, r) for r in rows], next_page_token=token
         )
 
-    def RescanLibrary(self, request, context):  # noqa: N802
+    def RescanLibrary(self, request, context):  # noqa: N802  # gRPC method name
         lib = self.app.library(request.library)
         result = self.app.scans.scan(lib.key)
         return admin_pb2.RescanLibraryResponse(
@@ -355,7 +355,7 @@ class ReelAdminServicer(admin_grpc.ReelAdminServiceServicer):
             scan_seconds=result.seconds,
         )
 
-    def RunPregenNow(self, request, context):  # noqa: N802
+    def RunPregenNow(self, request, context):  # noqa: N802  # gRPC method name
         spans = [wire.span_from_pb(s) for s in request.spans]
         kinds = [wire.kind_from_pb(k) for k in request.kinds]
         outcome = self.app.pregen.run(
@@ -382,7 +382,7 @@ class ReelAdminServicer(admin_grpc.ReelAdminServiceServicer):
             ],
         )
 
-    def RunRetentionNow(self, request, context):  # noqa: N802
+    def RunRetentionNow(self, request, context):  # noqa: N802  # gRPC method name
         dry_run = request.dry_run if request.HasField("dry_run") else True
         outcome, plan = self.app.retention.run(dry_run=dry_run, request_id=request.request_id)
         return admin_pb2.RunRetentionNowResponse(
@@ -394,18 +394,18 @@ class ReelAdminServicer(admin_grpc.ReelAdminServiceServicer):
             dry_run=dry_run,
         )
 
-    def RunConsolidationNow(self, request, context):  # noqa: N802
+    def RunConsolidationNow(self, request, context):  # noqa: N802  # gRPC method name
         outcome = self.app.consolidation.run(dry_run=request.dry_run, request_id=request.request_id)
         return admin_pb2.RunConsolidationNowResponse(run=run_to_pb(outcome.run))
 
-    def ListMaintenanceRuns(self, request, context):  # noqa: N802
+    def ListMaintenanceRuns(self, request, context):  # noqa: N802  # gRPC method name
         kind = MAINTENANCE_KIND_FROM_PB.get(request.kind)
         runs, token = catalog.list_maintenance_runs(
             self.app.engine, kind, check_page_size(request.page_size), request.page_token
         )
         return admin_pb2.ListMaintenanceRunsResponse(runs=[run_to_pb(r) for r in runs], next_page_token=token)
 
-    def GetLedgerStats(self, request, context):  # noqa: N802
+    def GetLedgerStats(self, request, context):  # noqa: N802  # gRPC method name
         stats = ledger_stats(self.app.engine, self.app.store)
         return admin_pb2.GetLedgerStatsResponse(
             scopes=[

@@ -298,7 +298,8 @@ class S3Store:
                 ) from None
             if code in ("403", "AccessDenied"):
                 raise ValueError(
-                    f"REEL_BLOB_URL={blob_url!r}: access to bucket {store.bucket!r} denied (check the AWS_* credentials)"
+                    f"REEL_BLOB_URL={blob_url!r}: access to bucket {store.bucket!r} denied"
+                    " (check the AWS_* credentials)"
                 ) from None
             raise ValueError(f"REEL_BLOB_URL={blob_url!r}: bucket check failed at {where} ({code})") from None
         except NoCredentialsError:

@@ -114,7 +114,7 @@ def canonical_errors(behaviour: Callable[..., Any], *, streaming: bool, observe:
         except GeneratorExit:
             finish(_ended_by_client(context) or _Abort("CANCELLED", "CLIENT_CANCELLED", "client went away"), None)
             raise
-        except Exception as exc:  # noqa: BLE001 (every exception becomes a canonical status, sent by abort)
+        except Exception as exc:  # noqa: BLE001  # every exception becomes a canonical status, sent by abort
             ended = _ended_by_client(context)
             err = ended or _status_for(exc)
             finish(err, exc)
@@ -210,7 +210,7 @@ class ServerInterceptor(grpc.ServerInterceptor):
 
 def _code_name(context: grpc.ServicerContext) -> str:
     # grpc.ServicerContext.code() exists since grpcio 1.38; its type stubs lack it.
-    code = context.code()  # type: ignore[attr-defined]
+    code = context.code()  # type: ignore[attr-defined]  # code() is missing from the grpc stubs
     if code is None:
         return "OK"
     if isinstance(code, grpc.StatusCode):

@@ -13,12 +13,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 import grpc
 import pytest
 
 from reels.v1 import (
+    common_pb2,
     reel_admin_service_pb2_grpc,
     reel_service_pb2_grpc,
     scripter_service_pb2_grpc,
@@ -107,6 +108,21 @@ def sample_library(sample_library_src: Path, tmp_path: Path) -> Path:
     return dst
 
 
+class ReelScope(TypedDict):
+    """The scope of a CreateReelRequest, fixed once per module and splatted into
+    it: ``pb2.CreateReelRequest(**WEEK, request_id=...)``."""
+
+    library: str
+    span: common_pb2.Span
+    kind: common_pb2.ReelKind
+
+
+class ReelRequest(ReelScope):
+    """A scope and its render options."""
+
+    options: common_pb2.RenderOptions
+
+
 @dataclass
 class Stack:
     """Both servers in this process, on port 0, with stubs dialled to them."""
@@ -173,8 +189,14 @@ def stack(tmp_path: Path, sample_library: Path) -> Iterator[Stack]:
     stop_stack(s)
 
 
+class LedgerEnv(TypedDict, total=False):
+    """The REEL_* variables of a ledger backend: none for SQLite in the data dir."""
+
+    REEL_DATABASE_URL: str
+
+
 @contextmanager
-def ledger_env(backend: str) -> Iterator[dict[str, str]]:
+def ledger_env(backend: str) -> Iterator[LedgerEnv]:
     """Environment for a stack on `backend`: SQLite in the data dir, or a fresh
     PostgreSQL schema (skipped with a reason when PostgreSQL is absent outside CI,
     failed in CI)."""

@@ -23,6 +23,7 @@ import queue
 import subprocess
 import threading
 import time
+from typing import IO
 
 import imageio_ffmpeg
 import numpy as np
@@ -136,8 +137,10 @@ class FfmpegEncoder:
         finally:
             if audio_read_fd is not None:
                 os.close(audio_read_fd)
+        self._video_pipe = _piped(self.proc.stdin)
+        self._stderr_pipe = _piped(self.proc.stderr)
         with contextlib.suppress(OSError):
-            fcntl.fcntl(self.proc.stdin.fileno(), _F_SETPIPE_SZ, 1 << 20)
+            fcntl.fcntl(self._video_pipe.fileno(), _F_SETPIPE_SZ, 1 << 20)
         self._threads = [
             threading.Thread(target=self._write_video, name="reel-video-writer", daemon=True),
             threading.Thread(target=self._drain_stderr, name="reel-ffmpeg-stderr", daemon=True),
@@ -154,7 +157,7 @@ class FfmpegEncoder:
     # -- threads -----------------------------------------------------------------
 
     def _write_video(self) -> None:
-        fd = self.proc.stdin.fileno()
+        fd = self._video_pipe.fileno()
         try:
             while True:
                 t0 = time.perf_counter()
@@ -171,24 +174,24 @@ class FfmpegEncoder:
                     self._release(item)
         finally:
             with contextlib.suppress(OSError):
-                self.proc.stdin.close()
+                self._video_pipe.close()
 
     def _write_audio(self, fd: int, audio) -> None:
         try:
             if hasattr(audio, "result"):
                 audio = audio.result()
             if audio is not None:
-                _write_all(fd, memoryview(np.ascontiguousarray(audio)).cast("B"))
+                _write_all(fd, np.ascontiguousarray(audio).data.cast("B"))
         except OSError:
             pass  # ffmpeg went away; the video side reports it
-        except Exception as exc:  # noqa: BLE001 - reported through the video side
+        except Exception as exc:  # noqa: BLE001  # reported through the video side
             self.error = exc
         finally:
             with contextlib.suppress(OSError):
                 os.close(fd)
 
     def _drain_stderr(self) -> None:
-        for raw in iter(self.proc.stderr.readline, b""):
+        for raw in iter(self._stderr_pipe.readline, b""):
             self._stderr.append(raw.decode("utf-8", "replace").rstrip())
 
     # -- caller side ---------------------------------------------------------------
@@ -250,6 +253,14 @@ class FfmpegEncoder:
 
     def stderr_tail(self) -> str:
         return " | ".join(list(self._stderr)[-5:])
+
+
+def _piped(stream: IO[bytes] | None) -> IO[bytes]:
+    """One of the process's pipes: set whenever Popen was given ``subprocess.PIPE``
+    for it, as it is above."""
+    if stream is None:
+        raise RenderError("ffmpeg was started without a pipe it needs")
+    return stream
 
 
 def _write_all(fd: int, view: memoryview) -> None:

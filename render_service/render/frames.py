@@ -22,9 +22,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from fractions import Fraction
 
 import av
 import numpy as np
+from av.video.plane import VideoPlane
 from av.video.reformatter import VideoReformatter
 from PIL import Image
 
@@ -68,17 +70,24 @@ def rgb_to_planes(im: Image.Image) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         interpolation="BICUBIC",
         threads=1,
     )
-    return tuple(_plane_array(p) for p in frame.planes)  # type: ignore[return-value]
+    y, u, v = frame.planes  # yuv420p: three planes
+    return _plane_array(y), _plane_array(u), _plane_array(v)
 
 
-def _plane_array(plane) -> np.ndarray:
-    a = np.frombuffer(plane, dtype=np.uint8).reshape(plane.height, plane.line_size)
-    return np.ascontiguousarray(a[:, : plane.width])
+def plane_view(plane: VideoPlane) -> np.ndarray:
+    """A writable (height, line_size) uint8 view of one plane of a frame, padding included."""
+    # through memoryview: numpy's stubs take only their own list of buffer types before 3.12
+    return np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(plane.height, plane.line_size)
+
+
+def _plane_array(plane: VideoPlane) -> np.ndarray:
+    return np.ascontiguousarray(plane_view(plane)[:, : plane.width])
 
 
 def _fill_frame_planes(frame: av.VideoFrame, planes, x0: int, y0: int, w: int, h: int) -> None:
-    for i, (plane, src) in enumerate(zip(frame.planes, planes)):
-        dst = np.frombuffer(plane, dtype=np.uint8).reshape(plane.height, plane.line_size)
+    # both yuv420p: three planes each
+    for i, (plane, src) in enumerate(zip(frame.planes, planes, strict=True)):
+        dst = plane_view(plane)
         if i == 0:
             dst[:, :w] = src[y0 : y0 + h, x0 : x0 + w]
         else:
@@ -87,8 +96,8 @@ def _fill_frame_planes(frame: av.VideoFrame, planes, x0: int, y0: int, w: int, h
 
 
 def _copy_frame_to(frame: av.VideoFrame, dst_planes) -> None:
-    for plane, dst in zip(frame.planes, dst_planes):
-        src = np.frombuffer(plane, dtype=np.uint8).reshape(plane.height, plane.line_size)
+    for plane, dst in zip(frame.planes, dst_planes, strict=True):  # yuv420p and its three plane views
+        src = plane_view(plane)
         dst[...] = src[: dst.shape[0], : dst.shape[1]]
 
 
@@ -159,13 +168,13 @@ class VideoSource:
                 duration = float(stream.duration * stream.time_base)
             elif self.container.duration:
                 duration = self.container.duration / 1_000_000
-        base = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        base = float(stream.start_time * _time_base(stream)) if stream.start_time is not None else 0.0
         need = frames / fps
         self.start = base + max(0.0, (duration - need) / 2)
         self.orientation = item.orientation
         if self.start > base + 0.05:
             try:
-                self.container.seek(int(self.start / stream.time_base), stream=stream, backward=True)
+                self.container.seek(int(self.start / _time_base(stream)), stream=stream, backward=True)
             except av.FFmpegError:
                 self.container.seek(0)
         self._decoder = self.container.decode(stream)
@@ -242,11 +251,19 @@ class VideoSource:
     def close(self) -> None:
         try:
             self.container.close()
-        except Exception:  # noqa: BLE001 - closing is best effort
+        except Exception:  # noqa: BLE001  # closing is best effort
             pass
 
 
-def prepare_source(item: MediaInput, motion_kind: str, frames: int, params: RenderParams):
+def _time_base(stream: av.VideoStream) -> Fraction:
+    """The stream's time base, needed to read its timestamps; a RenderError (the shot
+    fails) when the demuxer set none."""
+    if stream.time_base is None:
+        raise RenderError("video stream has no time base")
+    return stream.time_base
+
+
+def prepare_source(item: MediaInput, motion_kind: str, frames: int, params: RenderParams) -> PhotoSource | VideoSource:
     """Build the shot's source (runs on the worker thread)."""
     W, H = params.width, params.height
     if item.kind == "VIDEO":
@@ -304,8 +321,8 @@ class FrameComposer:
         self._t1 = np.empty(n, dtype=np.uint16)
         self._t2 = np.empty(n, dtype=np.uint16)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reel-prep")
-        self._futures: dict[int, Future] = {}
-        self._sources: dict[int, object] = {}
+        self._futures: dict[int, Future[PhotoSource | VideoSource]] = {}
+        self._sources: dict[int, PhotoSource | VideoSource] = {}
         self._overlays: dict[int, Overlay] = {}
         self.prepare_s = 0.0  # worker-thread time spent preparing shots
         self.wait_prepare_s = 0.0  # time the frame loop waited for a shot
@@ -338,7 +355,7 @@ class FrameComposer:
 
         self._futures[span.index] = self._executor.submit(job)
 
-    def _source(self, span: ShotSpan):
+    def _source(self, span: ShotSpan) -> PhotoSource | VideoSource:
         src = self._sources.get(span.index)
         if src is not None:
             return src

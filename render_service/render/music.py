@@ -33,8 +33,8 @@ def synthesize(mood: str, style: str, duration_s: float, seed: int = 0, sample_r
     """Stereo int16 samples, shape (n, 2), exactly ``round(duration_s * sample_rate)`` long."""
     n = max(1, round(duration_s * sample_rate))
     rng = np.random.default_rng([seed & 0xFFFFFFFF, _stable_hash(mood), _stable_hash(style)])
-    bpm, minor, progression = _MOODS.get(mood, _MOODS["nostalgic"])
-    bpm *= 1.0 + rng.uniform(-0.03, 0.03)
+    base_bpm, minor, progression = _MOODS.get(mood, _MOODS["nostalgic"])
+    bpm = base_bpm * (1.0 + rng.uniform(-0.03, 0.03))
     scale = _MINOR if minor else _MAJOR
     root = _ROOTS[int(rng.integers(len(_ROOTS)))]
     beat = 60.0 / bpm

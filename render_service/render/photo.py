@@ -38,7 +38,7 @@ def load_photo(path: Path, orientation: int, need_w: int, need_h: int, frame_w: 
     ``need_w`` x ``need_h`` canvas can be drawn for a ``frame_w`` x ``frame_h``
     output. Raises RenderError for unreadable files."""
     try:
-        im = Image.open(path)
+        im: Image.Image = Image.open(path)  # convert() and transpose() return plain Images
         file_orientation = im.getexif().get(_ORIENTATION_TAG)
         if file_orientation in _TRANSPOSE or file_orientation == 1:
             orientation = file_orientation

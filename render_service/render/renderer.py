@@ -16,7 +16,7 @@ import numpy as np
 from . import music
 from . import photo as photo_mod
 from .encoder import FfmpegEncoder, audio_pipe, encoder_args
-from .frames import FrameComposer, VideoSource, new_buffer, split_planes
+from .frames import FrameComposer, VideoSource, new_buffer, plane_view, split_planes
 from .sched import batch_scheduling, set_batch_scheduling
 from .text import title_panel
 from .timeline import plan_motion
@@ -153,7 +153,7 @@ class _Background:
         t0 = time.perf_counter()
         try:
             self._value = fn(*args)
-        except BaseException as exc:  # noqa: BLE001 - re-raised by result()
+        except BaseException as exc:  # noqa: BLE001  # re-raised by result()
             self._error = exc
         self.elapsed_s = time.perf_counter() - t0
 
@@ -186,8 +186,8 @@ def _poster_frame(item: MediaInput, params: RenderParams):
     import av
 
     frame = av.VideoFrame(W, H, "yuv420p")
-    for plane, src in zip(frame.planes, split_planes(buf, W, H)):
-        dst = np.frombuffer(plane, dtype=np.uint8).reshape(plane.height, plane.line_size)
+    for plane, src in zip(frame.planes, split_planes(buf, W, H), strict=True):  # yuv420p: three planes each
+        dst = plane_view(plane)
         dst[:, : src.shape[1]] = src
     return frame.reformat(format="rgb24", src_colorspace="ITU709", src_color_range="MPEG").to_image()
 
@@ -214,7 +214,7 @@ def make_poster(script, media: dict[str, MediaInput], out_path: Path, params: Re
         try:
             image = _poster_frame(media[shot.media_id], params)
             break
-        except Exception as exc:  # noqa: BLE001 - try the next shot
+        except Exception as exc:  # noqa: BLE001  # try the next shot
             failure = exc
     if image is None:
         raise RenderError(f"no shot could be drawn for the poster: {type(failure).__name__}") from failure

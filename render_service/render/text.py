@@ -79,12 +79,13 @@ def _panel(
     short = min(width, height)
     pad_x, pad_y = round(short * 0.035), round(short * 0.022)
     gap = round(short * 0.012)
-    measured = []
+    measured: list[tuple[str, ImageFont.FreeTypeFont | ImageFont.ImageFont, int, int]] = []
     for lines, size in blocks:
         fnt = font(size)
         for line in lines:
             left, top, right, bottom = fnt.getbbox(line)
-            measured.append((line, fnt, right - left, size))
+            # typed float (a stroke width may be fractional); whole pixels without a stroke
+            measured.append((line, fnt, int(right - left), size))
     if not measured:
         return Image.new("RGBA", (2, 2)), 0, 0
     line_h = [round(size * 1.25) for _, _, _, size in measured]
@@ -99,7 +100,7 @@ def _panel(
     draw.rounded_rectangle((0, 0, box_w - 1, box_h - 1), radius=round(short * 0.02), fill=(0, 0, 0, box_alpha))
     shadow = max(1, round(short * 0.003))
     y = pad_y
-    for (line, fnt, w, size), lh in zip(measured, line_h):
+    for (line, fnt, w, size), lh in zip(measured, line_h, strict=True):  # line_h is built from measured
         x = (box_w - w) // 2 - fnt.getbbox(line)[0]
         ty = y + (lh - size) // 2
         draw.text((x + shadow, ty + shadow), line, font=fnt, fill=(0, 0, 0, 170))
@@ -155,10 +156,10 @@ class Overlay:
         bbox = rgba.getchannel("A").getbbox()
         if bbox is None:
             bbox = (0, 0, 2, 2)
-        l, t, r, b = bbox
-        l, t = l - l % 2, t - t % 2
-        r, b = min(rgba.width, r + r % 2), min(rgba.height, b + b % 2)
-        crop = rgba.crop((l, t, r, b))
+        left, top, right, bottom = bbox
+        left, top = left - left % 2, top - top % 2
+        right, bottom = min(rgba.width, right + right % 2), min(rgba.height, bottom + bottom % 2)
+        crop = rgba.crop((left, top, right, bottom))
         a = np.asarray(crop, dtype=np.float32)
         rgb, alpha = a[..., :3], a[..., 3] / 255.0
         luma_full = rgb @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
@@ -172,10 +173,10 @@ class Overlay:
         u = 128 + (rgb_c[..., 2] - luma_c) / 1.8556 * (224 / 255)
         v = 128 + (rgb_c[..., 0] - luma_c) / 1.5748 * (224 / 255)
         return cls(
-            x=x + l,
-            y=y + t,
-            w=r - l,
-            h=b - t,
+            x=x + left,
+            y=y + top,
+            w=right - left,
+            h=bottom - top,
             luma=np.clip(np.rint(y_plane), 0, 255).astype(np.uint8),
             chroma_u=np.clip(np.rint(u), 0, 255).astype(np.uint8),
             chroma_v=np.clip(np.rint(v), 0, 255).astype(np.uint8),

@@ -39,6 +39,13 @@ def grpcurl(*args: str) -> str:
     return proc.stdout
 
 
+class _Service(subprocess.Popen[str]):
+    """A service process and the files its stdout and stderr go to."""
+
+    log_out: Path
+    log_err: Path
+
+
 @pytest.fixture
 def pair(tmp_path, sample_library):
     scripter_port, render_port = free_port(), free_port()
@@ -55,10 +62,10 @@ def pair(tmp_path, sample_library):
         for mod in ("scripter_service", "render_service")
     }
     procs = [
-        subprocess.Popen([sys.executable, "-m", mod], cwd=ROOT, env=env, stdout=out, stderr=err, text=True)
+        _Service([sys.executable, "-m", mod], cwd=ROOT, env=env, stdout=out, stderr=err, text=True)
         for mod, (out, err) in logs.items()
     ]
-    for p, mod in zip(procs, logs):
+    for p, mod in zip(procs, logs, strict=True):  # one process per log pair
         p.log_out, p.log_err = tmp_path / f"{mod}.out", tmp_path / f"{mod}.err"
     try:
         _wait_serving(scripter_port)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from typing import cast
 
 import grpc
 import pytest
@@ -31,7 +32,14 @@ def test_health_overall_and_per_service(stack):
 
 def test_reflection_lists_services(stack):
     stub = reflection_pb2_grpc.ServerReflectionStub(stack.channel)
-    responses = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+    # The generated stub assigns channel.stream_stream(...) to the method; the
+    # types-grpcio-reflection stub types it as binascii.Incomplete, an exception class.
+    info = cast(
+        "grpc.StreamStreamMultiCallable["
+        "reflection_pb2.ServerReflectionRequest, reflection_pb2.ServerReflectionResponse]",
+        stub.ServerReflectionInfo,
+    )
+    responses = info(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
     names = {s.name for r in responses for s in r.list_services_response.service}
     assert {"reels.v1.ReelService", "reels.v1.ReelAdminService", "grpc.health.v1.Health"} <= names
 
@@ -47,6 +55,7 @@ def test_health_goes_not_serving_on_stop(tmp_path, sample_library):
     stopper.start()
     assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
     stopper.join()
+    assert s.scripter_server is not None  # started with its scripter
     s.scripter_server.stop(0)
 
 

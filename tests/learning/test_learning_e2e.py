@@ -65,7 +65,7 @@ def styled(stack: Stack) -> dict[tuple[str, str], str]:
     return {style: create_and_wait(stack, *style, request_id=f"style-{style[0]}").reel_key for style in (A, B)}
 
 
-def rate(stack: Stack, key: str, rating: int, rater: str, comment: str = "", reasons=()) -> pb2.RateReelResponse:
+def rate(stack: Stack, key: str, rating: pb2.Rating, rater: str, comment: str = "", reasons=()) -> pb2.RateReelResponse:
     return stack.reels.RateReel(
         pb2.RateReelRequest(key=key, rating=rating, rater=rater, comment=comment, reasons=list(reasons))
     )

@@ -91,6 +91,7 @@ def test_migrate_upgrades_a_database_left_at_the_first_revision(empty_engine):
     assert current_revision(empty_engine) == HEAD
     with session_scope(empty_engine) as session:
         job = get_job(session, "j1")
+        assert job is not None
         assert (job.library_key, job.result_json) == ("fam", {})
 
 
@@ -114,6 +115,7 @@ def test_datetimes_round_trip_as_aware_utc(engine):
         upsert_library(session, "a", "/a", last_scan_at=scanned)
     with session_scope(engine) as session:
         library = session.get(Library, "a")
+        assert library is not None and library.last_scan_at is not None
         assert library.last_scan_at == scanned
         assert library.last_scan_at.tzinfo is dt.UTC
         assert library.last_scan_at.hour == 7

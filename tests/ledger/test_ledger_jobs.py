@@ -26,7 +26,7 @@ from ledger.jobs import (
     set_job_result,
     set_job_state,
 )
-from ledger.models import MAX_EVENTS_PER_JOB, JobEvent, JobState
+from ledger.models import MAX_EVENTS_PER_JOB, JobEvent, JobState, ReelJob
 
 T0 = dt.datetime(2024, 6, 1, 8, 0, tzinfo=dt.UTC)
 
@@ -44,6 +44,12 @@ def new_job(session: Session, request_id: str | None = None, *, now: dt.datetime
         now=now,
         **kw,
     )
+    return job
+
+
+def stored_job(session: Session, job_id: str) -> ReelJob:
+    job = get_job(session, job_id)
+    assert job is not None, f"no job {job_id!r}"
     return job
 
 
@@ -73,7 +79,7 @@ def test_create_job_is_idempotent_on_request_id(engine):
     assert not created_again
     assert again.id == job.id and again.library_key == "fam" and again.params_json == {"mood": "calm"}
     with session_scope(engine) as session:
-        loaded = get_job(session, job.id)
+        loaded = stored_job(session, job.id)
         assert (loaded.state, loaded.anchor_date, loaded.progress) == (JobState.QUEUED, dt.date(2024, 2, 29), 0.0)
         assert get_job(session, "missing") is None
 
@@ -90,12 +96,13 @@ def test_claim_takes_the_oldest_queued_job_with_a_lease(engine):
         older = new_job(session, now=T0)
     with session_scope(engine) as session:
         claimed = claim_next_job(session, "worker-a", 60, now=T0 + dt.timedelta(minutes=1))
-    assert claimed.id == older.id
+    assert claimed is not None and claimed.id == older.id
     assert claimed.state == JobState.RUNNING and claimed.claimed_by == "worker-a"
     assert claimed.lease_until == T0 + dt.timedelta(minutes=2)
     assert claimed.started_at == T0 + dt.timedelta(minutes=1)
     with session_scope(engine) as session:
-        assert claim_next_job(session, "worker-b", 60).id == newer.id
+        claimed_next = claim_next_job(session, "worker-b", 60)
+        assert claimed_next is not None and claimed_next.id == newer.id
         assert claim_next_job(session, "worker-b", 60) is None
 
 
@@ -129,7 +136,7 @@ def test_each_job_is_claimed_exactly_once_by_two_threads(engine):
     assert set(everything) == job_ids
     with session_scope(engine) as session:
         for name, ids in claimed.items():
-            assert all(get_job(session, i).claimed_by == name for i in ids)
+            assert all(stored_job(session, i).claimed_by == name for i in ids)
 
 
 def test_postgres_claim_skips_a_row_another_transaction_is_claiming(engine):
@@ -139,9 +146,11 @@ def test_postgres_claim_skips_a_row_another_transaction_is_claiming(engine):
         first = new_job(session, now=T0)
         second = new_job(session, now=T0 + dt.timedelta(seconds=1))
     with Session(engine) as holding, Session(engine) as other:
-        assert claim_next_job(holding, "a", 60).id == first.id  # not committed yet
+        held = claim_next_job(holding, "a", 60)  # not committed yet
+        assert held is not None and held.id == first.id
         other.execute(sa.text("SET LOCAL lock_timeout = '2s'"))
-        assert claim_next_job(other, "b", 60).id == second.id
+        skipped_to = claim_next_job(other, "b", 60)
+        assert skipped_to is not None and skipped_to.id == second.id
         holding.commit()
         other.commit()
 
@@ -153,7 +162,7 @@ def test_renew_lease_only_for_the_running_owner(engine):
     with session_scope(engine) as session:
         assert renew_lease(session, job.id, "a", 30, now=T0 + dt.timedelta(seconds=5))
         assert not renew_lease(session, job.id, "b", 30)
-        assert get_job(session, job.id).lease_until == T0 + dt.timedelta(seconds=35)
+        assert stored_job(session, job.id).lease_until == T0 + dt.timedelta(seconds=35)
         set_job_state(session, job.id, JobState.CANCELLED, reason="CANCELLED_BY_USER")
         assert not renew_lease(session, job.id, "a", 30)
 
@@ -217,7 +226,7 @@ def test_event_state_defaults_to_the_job_state_and_progress_is_copied(engine):
         final = append_event(session, job.id, "done", 1.0, state=JobState.SUCCEEDED)
     assert (first.state, second.state, final.state) == ("QUEUED", "RUNNING", "SUCCEEDED")
     with session_scope(engine) as session:
-        assert get_job(session, job.id).progress == 1.0
+        assert stored_job(session, job.id).progress == 1.0
     with pytest.raises(LookupError):
         with session_scope(engine) as session:
             append_event(session, "missing", "x", 0.0)
@@ -235,11 +244,11 @@ def test_mark_interrupted_without_owner_fails_every_running_job(engine):
     assert ids == sorted([running_a.id, running_b.id])
     with session_scope(engine) as session:
         for job_id in ids:
-            job = get_job(session, job_id)
+            job = stored_job(session, job_id)
             assert (job.state, job.reason) == (JobState.FAILED, INTERRUPTED)
             assert job.finished_at is not None
             assert events_after(session, job_id)[-1].state == JobState.FAILED
-        assert get_job(session, queued.id).state == JobState.QUEUED
+        assert stored_job(session, queued.id).state == JobState.QUEUED
 
 
 def test_mark_interrupted_with_owner_spares_live_leases_of_others(engine):
@@ -255,7 +264,7 @@ def test_mark_interrupted_with_owner_spares_live_leases_of_others(engine):
         ids = mark_interrupted(session, "me", now=now)
     assert ids == sorted([mine.id, theirs_expired.id])
     with session_scope(engine) as session:
-        assert get_job(session, theirs_live.id).state == JobState.RUNNING
+        assert stored_job(session, theirs_live.id).state == JobState.RUNNING
 
 
 def test_expire_jobs_deletes_old_terminal_jobs_and_their_events(engine):
@@ -326,4 +335,4 @@ def test_job_result_is_stored_for_on_demand_reels(engine):
         set_job_state(session, job.id, JobState.SUCCEEDED, reel_key="abc")
     assert stored.result_json == result
     with session_scope(engine) as session:
-        assert get_job(session, job.id).result_json == result
+        assert stored_job(session, job.id).result_json == result

@@ -41,6 +41,7 @@ def test_upsert_library_creates_then_updates_only_given_fields(engine):
         upsert_library(session, "fam", "/photos2")
     with session_scope(engine) as session:
         library = get_library(session, "fam")
+        assert library is not None
         assert (library.root_path, library.timezone, library.media_count) == ("/photos2", "Europe/Paris", 3)
 
 
@@ -50,6 +51,7 @@ def test_skipped_list_is_capped_but_fully_counted(engine):
         upsert_library(session, "fam", "/photos", skipped=skipped)
     with session_scope(engine) as session:
         library = get_library(session, "fam")
+        assert library is not None
         assert library.skipped_count == MAX_SKIPPED_LISTED + 50
         assert len(library.skipped_json) == MAX_SKIPPED_LISTED
         assert library.skipped_json[0] == {"rel_path": "bad_0.jpg", "reason": "UNREADABLE"}
@@ -78,7 +80,8 @@ def test_replace_media_index_inserts_updates_and_deletes(engine):
         rows = media_in_range(session, "fam", T0, T0 + dt.timedelta(days=1))
         assert [r.id for r in rows] == ["fam-0", "fam-1", "fam-3", "fam-4", "fam-9"]
         assert rows[1].size_bytes == 42
-        assert get_library(session, "fam").media_count == 5
+        library = get_library(session, "fam")
+        assert library is not None and library.media_count == 5
         assert count_media(session, "fam") == 5
 
 

@@ -37,7 +37,8 @@ def test_lock_is_exclusive_until_released(engine):
     with session_scope(engine) as session:
         assert not try_acquire_lock(session, LOCK, "a", 300, now=T0).acquired  # not re-entrant
         assert not release_lock(session, LOCK, "b")
-        assert get_lock(session, LOCK).owner_id == "a"
+        lock = get_lock(session, LOCK)
+        assert lock is not None and lock.owner_id == "a"
         assert release_lock(session, LOCK, "a")
         assert get_lock(session, LOCK) is None
     with session_scope(engine) as session:
@@ -55,6 +56,7 @@ def test_an_expired_lock_is_taken_over(engine):
     with session_scope(engine) as session:
         assert not release_lock(session, LOCK, "crashed")  # the old owner cannot free it any more
         lock = get_lock(session, LOCK)
+        assert lock is not None
         assert (lock.owner_id, lock.acquired_at) == ("b", T0 + dt.timedelta(seconds=60))
 
 
@@ -87,7 +89,8 @@ def test_renew_extends_only_the_owners_lock(engine):
         assert not renew_lock(session, "other-lock", "a", 60)
     with session_scope(engine) as session:
         assert not try_acquire_lock(session, LOCK, "b", 60, now=T0 + dt.timedelta(seconds=100)).acquired
-        assert get_lock(session, LOCK).expires_at == T0 + dt.timedelta(seconds=110)
+        lock = get_lock(session, LOCK)
+        assert lock is not None and lock.expires_at == T0 + dt.timedelta(seconds=110)
 
 
 def test_locks_are_independent_by_id(engine):
@@ -100,6 +103,7 @@ def test_runs_are_recorded_and_finished(engine):
     with session_scope(engine) as session:
         run = start_run(session, RunKind.PREGEN, "a", RunTrigger.SCHEDULED, dry_run=False, now=T0)
         assert (run.status, run.finished_at) == (None, None)
+        assert run.id is not None  # assigned by start_run's flush
         finish_run(
             session,
             run.id,
@@ -113,6 +117,7 @@ def test_runs_are_recorded_and_finished(engine):
         assert (stored.kind, stored.trigger, stored.dry_run, stored.status) == ("PREGEN", "SCHEDULED", False, "PARTIAL")
         assert stored.report_json == {"rendered": 3, "libraries": {"fam": "OK"}}
         assert stored.errors_json == ["work: disk full"]
+        assert stored.finished_at is not None
         assert stored.finished_at - stored.started_at == dt.timedelta(minutes=5)
         with pytest.raises(LookupError):
             finish_run(session, 9999, RunStatus.OK)

@@ -32,8 +32,10 @@ def test_user_ai_prefs_are_replaced_per_library(engine):
         save_user_ai_prefs(session, "work", {"mode": "AGENTIC"})
     with session_scope(engine) as session:
         fam = get_user_ai_prefs(session, "fam")
+        assert fam is not None
         assert (fam.params_json, fam.source_request_id) == ({"mode": "FAST"}, "req-2")
-        assert get_user_ai_prefs(session, "work").source_request_id is None
+        work = get_user_ai_prefs(session, "work")
+        assert work is not None and work.source_request_id is None
         assert get_user_ai_prefs(session, "none") is None
 
 
@@ -44,6 +46,7 @@ def test_library_preferences_are_replaced_per_library(engine):
         save_library_preferences(session, "fam", prefs, 4, now=T0 + dt.timedelta(hours=1))
     with session_scope(engine) as session:
         row = get_library_preferences(session, "fam")
+        assert row is not None
         assert (row.prefs_json, row.source_feedback_count) == (prefs, 4)
         assert row.updated_at == T0 + dt.timedelta(hours=1)
         assert get_library_preferences(session, "work") is None
@@ -164,7 +167,8 @@ def test_a_distillate_saved_as_the_record_reads_back_the_same(engine):
         save_library_preferences(session, "fam", record, 2)
     with session_scope(engine) as session:
         assert get_distillate(session, "fam") == record
-        assert get_library_preferences(session, "fam").prefs_json["style_stats"][0]["bad"] == 0
+        row = get_library_preferences(session, "fam")
+        assert row is not None and row.prefs_json["style_stats"][0]["bad"] == 0
 
 
 def test_distillate_parsing_is_lenient_on_missing_and_null_but_not_on_nonsense():

@@ -36,7 +36,7 @@ def test_terminal_commit_between_the_watchers_reads(pg_engine, monkeypatch):
         job_dao.append_event(session, job.id, "render", 0.5, "rendering", JobState.RUNNING)
 
     real_events_after = job_dao.events_after
-    landed = []
+    landed: list[bool] = []
 
     def events_then_commit(session, job_id, after):
         events = real_events_after(session, job_id, after)
@@ -49,7 +49,12 @@ def test_terminal_commit_between_the_watchers_reads(pg_engine, monkeypatch):
 
     monkeypatch.setattr(job_dao, "events_after", events_then_commit)
     runner = JobRunner(
-        PipelineDeps(engine=pg_engine, store=None, scripter=None, libraries={}),  # type: ignore[arg-type]
+        PipelineDeps(
+            engine=pg_engine,
+            store=None,  # type: ignore[arg-type]  # watch() only reads the ledger: no reel store
+            scripter=None,  # type: ignore[arg-type]  # and no scripter either
+            libraries={},
+        ),
         owner_id="watcher",
         workers=1,
         lease_s=60,

@@ -48,15 +48,17 @@ def add_photos(library: Path, days: Iterable[dt.date], prefix: str = "p", hour: 
 
 
 def pregen(
-    stack: Stack, anchor: dt.date, span: int = DAY, kind: int = RECAP, **fields
+    stack: Stack, anchor: dt.date, span: common_pb2.Span = DAY, kind: common_pb2.ReelKind = RECAP, **fields
 ) -> admin_pb2.RunPregenNowResponse:
     return stack.admin.RunPregenNow(
         admin_pb2.RunPregenNowRequest(anchor_date=pb_date(anchor), spans=[span], kinds=[kind], **fields)
     )
 
 
-def runs(stack: Stack, kind: int = 0) -> list[admin_pb2.MaintenanceRun]:
-    """The whole run history of `kind` (every kind when 0), newest first."""
+def runs(
+    stack: Stack, kind: admin_pb2.MaintenanceKind = admin_pb2.MAINTENANCE_KIND_UNSPECIFIED
+) -> list[admin_pb2.MaintenanceRun]:
+    """The whole run history of `kind` (every kind when UNSPECIFIED, 0), newest first."""
     out, token = [], ""
     while True:
         resp = stack.admin.ListMaintenanceRuns(

@@ -63,7 +63,7 @@ def started(tmp_path_factory):
     stop_stack(stack)
 
 
-def finished(stack: Stack, kind: int) -> list[admin_pb2.MaintenanceRun]:
+def finished(stack: Stack, kind: admin_pb2.MaintenanceKind) -> list[admin_pb2.MaintenanceRun]:
     return [r for r in runs(stack, kind) if r.HasField("end_time") and r.trigger == "SCHEDULED"]
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+import sqlalchemy as sa
 
 from ledger import maintenance as maintenance_dao
 from ledger.db import session_scope, utcnow
@@ -31,6 +32,13 @@ def lock_row(engine, lock_id: str) -> MaintenanceLock | None:
         return row
 
 
+def held_lock(engine, lock_id: str) -> MaintenanceLock:
+    """The lock row, which must exist."""
+    row = lock_row(engine, lock_id)
+    assert row is not None, f"no {lock_id} lock"
+    return row
+
+
 def run_rows(engine):
     with session_scope(engine) as session:
         rows, _ = maintenance_dao.list_runs(session, 100)
@@ -41,7 +49,7 @@ def run_rows(engine):
 
 def test_a_pass_that_raises_is_failed_and_releases_the_lock(engine):
     def boom(lease):
-        assert lock_row(engine, "pregen").owner_id == "me"
+        assert held_lock(engine, "pregen").owner_id == "me"
         raise RuntimeError("boom")
 
     failed = PassRunner(engine, "me", 60).run(RunKind.PREGEN, RunTrigger.MANUAL, False, boom)
@@ -96,10 +104,13 @@ def test_lock_held_survives_an_enclosing_context_manager(engine):
 
 def test_the_lease_is_renewed_while_the_pass_runs(engine):
     def long_pass(lease):
-        seen = {lock_row(engine, "pregen").expires_at}
-        wait_until(
-            lambda: seen.add(lock_row(engine, "pregen").expires_at) or len(seen) >= 3, timeout=10, what="two renewals"
-        )
+        seen = {held_lock(engine, "pregen").expires_at}
+
+        def renewed_twice() -> bool:
+            seen.add(held_lock(engine, "pregen").expires_at)
+            return len(seen) >= 3
+
+        wait_until(renewed_twice, timeout=10, what="two renewals")
         with session_scope(engine) as session:
             assert not maintenance_dao.try_acquire_lock(session, "pregen", "other", 60).acquired
         return PassResult()
@@ -112,7 +123,7 @@ def test_the_lease_is_renewed_while_the_pass_runs(engine):
 def test_a_lost_lease_makes_the_pass_partial_and_the_thief_keeps_it(engine):
     def robbed(lease):
         with session_scope(engine) as session:
-            session.execute(MaintenanceLock.__table__.delete())
+            session.execute(sa.delete(MaintenanceLock))  # every lock row (SQLModel types no __table__)
             maintenance_dao.try_acquire_lock(session, "pregen", "thief", 60)
         wait_until(lambda: lease.is_lost, timeout=10, what="the lease to be lost")
         return PassResult({"done": 1})
@@ -120,7 +131,7 @@ def test_a_lost_lease_makes_the_pass_partial_and_the_thief_keeps_it(engine):
     outcome = PassRunner(engine, "me", 0.3).run(RunKind.PREGEN, RunTrigger.MANUAL, False, robbed)
     assert outcome.run.status == "PARTIAL"
     assert any(e.startswith("LOCK_LOST") for e in outcome.run.errors_json)
-    assert lock_row(engine, "pregen").owner_id == "thief"
+    assert held_lock(engine, "pregen").owner_id == "thief"
 
 
 def test_dry_runs_do_not_count_as_the_last_run(engine):
@@ -164,11 +175,12 @@ def test_ttl_takeover_after_the_holder_is_killed(tmp_path: Path, ledger_url: str
         text=True,
     )
     try:
+        assert holder.stdout is not None and holder.stderr is not None  # both PIPE
         assert holder.stdout.readline().strip() == "held", holder.stderr.read()
         # The holder renews while alive; then it dies without releasing.
         holder.kill()
         holder.wait(timeout=10)
-        dead = lock_row(stack.app.engine, "consolidation")
+        dead = held_lock(stack.app.engine, "consolidation")
         assert dead.owner_id == "doomed-replica"
 
         refused_at: list[dt.datetime] = []
@@ -189,6 +201,7 @@ def test_ttl_takeover_after_the_holder_is_killed(tmp_path: Path, ledger_url: str
 
         assert attempt() is None  # the dead holder's lease has not expired yet
         took_over = wait_until(attempt, timeout=20, what="the takeover", every=0.25)
+        assert took_over is not None  # wait_until returns a truthy value
         # Refused while the dead lease was valid; taken over once it had expired.
         assert all(at < dead.expires_at for at in refused_at)
         assert took_over >= dead.expires_at

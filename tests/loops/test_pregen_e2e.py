@@ -82,7 +82,7 @@ def rescan(stack: Stack) -> admin_pb2.RescanLibraryResponse:
     return stack.admin.RescanLibrary(admin_pb2.RescanLibraryRequest(library=LIB))
 
 
-def scope_keys(stack: Stack, span: int, kind: int = RECAP) -> set[str]:
+def scope_keys(stack: Stack, span: common_pb2.Span, kind: common_pb2.ReelKind = RECAP) -> set[str]:
     listed = stack.reels.ListReels(pb2.ListReelsRequest(library=LIB, span=span, kind=kind, page_size=50))
     return {r.key for r in listed.reels}
 

@@ -15,8 +15,8 @@ UTC = dt.UTC
 PARIS = "Europe/Paris"
 
 
-def utc(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def runs_between(start: dt.datetime, end: dt.datetime, hour: int, tz: str) -> list[dt.datetime]:

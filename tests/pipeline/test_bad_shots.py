@@ -13,11 +13,11 @@ import pytest
 from reels.v1 import common_pb2
 from reels.v1 import reel_admin_service_pb2 as admin_pb2
 from reels.v1 import reel_service_pb2 as pb2
-from tests.conftest import start_stack, stop_stack, today_utc, wait_scanned
+from tests.conftest import ReelRequest, Stack, start_stack, stop_stack, today_utc, wait_scanned
 from tests.media_fixtures import cut_clip_after_header, write_clip, write_photo
 from tests.pipeline.conftest import create_and_wait, stream_all
 
-DAY_RECAP = dict(
+DAY_RECAP = ReelRequest(
     library="lib",
     span=common_pb2.SPAN_DAY,
     kind=common_pb2.REEL_KIND_RECAP,
@@ -31,7 +31,7 @@ def _yesterday(hour: int) -> dt.datetime:
 
 @pytest.fixture
 def lib_stack(tmp_path):
-    stacks = []
+    stacks: list[Stack] = []
 
     def start(folder):
         stack = start_stack(tmp_path / f"data{len(stacks)}", libraries=f"lib={folder}")
@@ -67,6 +67,7 @@ def test_a_clip_that_does_not_decode_is_dropped_and_the_reel_renders(tmp_path, l
     path = tmp_path / "out.mp4"
     path.write_bytes(data)
     with av.open(str(path)) as container:
+        assert container.duration is not None  # the muxer wrote one
         assert abs(container.duration / av.time_base - 10.0) < 0.5
         frames = sum(1 for _ in container.decode(video=0))
     assert frames == reel.stats.frames == 300

@@ -66,7 +66,7 @@ def samples(tmp_path_factory) -> dict[dt.date, Path]:
         )
         for day in days
     }
-    for day, proc in procs.items():
+    for proc in procs.values():
         _, err = proc.communicate(timeout=240)
         assert proc.returncode == 0, err.decode()[-2000:]
     return {day: root / day.isoformat() / "sample-library" for day in days}

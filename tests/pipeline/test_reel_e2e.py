@@ -95,7 +95,9 @@ def test_streamed_bytes_match_sha_and_decode(rendered, tmp_path):
     assert first.sha256 == reel.reel.sha256 == hashlib.sha256(data).hexdigest()
     assert first.content_type == "video/mp4"
     offsets = [m.offset for m in messages]
-    assert offsets[0] == 0 and all(b - a == len(m.data) for a, b, m in zip(offsets, offsets[1:], messages))
+    # offsets[1:] is one shorter: the last message has no successor to check.
+    pairs = zip(offsets, offsets[1:], messages, strict=False)
+    assert offsets[0] == 0 and all(b - a == len(m.data) for a, b, m in pairs)
     path = tmp_path / "reel.mp4"
     path.write_bytes(data)
     with av.open(str(path)) as container:
@@ -105,6 +107,7 @@ def test_streamed_bytes_match_sha_and_decode(rendered, tmp_path):
         assert video.codec_context.profile == "High"
         assert video.codec_context.pix_fmt == "yuv420p"
         assert container.streams.audio and container.streams.audio[0].codec_context.name == "aac"
+        assert container.duration is not None  # the muxer wrote one
         duration = float(container.duration / 1_000_000)
         frames = sum(1 for _ in container.decode(video))
     assert abs(duration - reel.script.duration_seconds) <= 0.5

@@ -15,10 +15,10 @@ import grpc
 
 from reels.v1 import common_pb2, reel_service_pb2_grpc, scripter_service_pb2_grpc
 from reels.v1 import reel_service_pb2 as pb2
-from tests.conftest import ROOT, free_port, start_stack, stop_stack, subprocess_env, wait_scanned
+from tests.conftest import ROOT, ReelScope, free_port, start_stack, stop_stack, subprocess_env, wait_scanned
 from tests.pipeline.conftest import create_and_wait, reel_files, wait_until
 
-WEEK = dict(library="sample", span=common_pb2.SPAN_WEEK, kind=common_pb2.REEL_KIND_RECAP)
+WEEK = ReelScope(library="sample", span=common_pb2.SPAN_WEEK, kind=common_pb2.REEL_KIND_RECAP)
 
 
 def test_scripter_down_falls_back_to_fast_script(tmp_path, sample_library):
@@ -45,7 +45,7 @@ class _StuckScripter(scripter_service_pb2_grpc.ScripterServiceServicer):
         self.release = threading.Event()
         self.called = threading.Event()
 
-    def GenerateScript(self, request, context):  # noqa: N802
+    def GenerateScript(self, request, context):  # noqa: N802 (gRPC name)
         self.called.set()
         self.release.wait(30)
         context.abort(grpc.StatusCode.UNAVAILABLE, "released")
@@ -172,6 +172,7 @@ def test_graceful_stop_mid_render_requeues_and_restart_finishes(tmp_path, sample
             final = item
         stages = [i.event.stage for i in again.reels.WatchReelJob(pb2.WatchReelJobRequest(job_id=job.job_id))]
         assert "requeued" in stages
+        assert final is not None  # the watch sent at least one message
         assert final.job.state == pb2.JOB_STATE_SUCCEEDED and final.job.reel_key
     finally:
         stop_stack(again)

@@ -14,10 +14,10 @@ from reels.v1 import common_pb2
 from reels.v1 import reel_admin_service_pb2 as admin_pb2
 from reels.v1 import reel_service_pb2 as pb2
 from render_service import indexing
-from tests.conftest import error_reason, start_stack, stop_stack, wait_scanned
+from tests.conftest import ReelRequest, error_reason, start_stack, stop_stack, wait_scanned
 from tests.pipeline.conftest import SHORT, wait_until
 
-WEEK = dict(library="sample", span=common_pb2.SPAN_WEEK, kind=common_pb2.REEL_KIND_RECAP, options=SHORT)
+WEEK = ReelRequest(library="sample", span=common_pb2.SPAN_WEEK, kind=common_pb2.REEL_KIND_RECAP, options=SHORT)
 
 
 @pytest.fixture

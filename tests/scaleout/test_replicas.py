@@ -21,12 +21,12 @@ import sqlalchemy as sa
 from reels.v1 import common_pb2, reel_admin_service_pb2_grpc, reel_service_pb2_grpc
 from reels.v1 import reel_admin_service_pb2 as admin_pb2
 from reels.v1 import reel_service_pb2 as pb2
-from tests.conftest import ROOT, error_reason, free_port, make_settings, subprocess_env, today_utc
+from tests.conftest import ROOT, ReelScope, error_reason, free_port, make_settings, subprocess_env, today_utc
 from tests.db_fixtures import fresh_pg_schema, require_postgres
 from tests.media_fixtures import write_photo
-from tests.s3_fixtures import s3_bucket, s3_env, s3_server  # noqa: F401
+from tests.s3_fixtures import s3_bucket, s3_env, s3_server  # noqa: F401 - fixtures, found by name
 
-DAY = dict(library="fam", span=common_pb2.SPAN_DAY, kind=common_pb2.REEL_KIND_RECAP)
+DAY = ReelScope(library="fam", span=common_pb2.SPAN_DAY, kind=common_pb2.REEL_KIND_RECAP)
 SHORT = common_pb2.RenderOptions(target_duration_seconds=10)
 
 
@@ -64,7 +64,7 @@ class Replica:
 
 
 @pytest.fixture
-def cluster(tmp_path, s3_bucket):  # noqa: F811
+def cluster(tmp_path, s3_bucket):  # noqa: F811 - the s3_bucket fixture, imported above
     from scripter_service.server import create_server as create_scripter
 
     today = today_utc()

@@ -24,7 +24,7 @@ from ledger import maintenance as maintenance_dao
 from ledger import readonly
 from ledger import reels as reel_dao
 from ledger.db import utcnow
-from ledger.models import JobState, Library, MaintenanceRun, PrecomputedReel, ReelJob, RunKind
+from ledger.models import JobState, Library, MaintenanceRun, PrecomputedReel, ReelJob, ReelStatus, RunKind
 from ledger.pagination import InvalidPageToken
 from ledger.readonly import ReelRow, read_session
 from reels_core.domain import Kind, Span
@@ -165,7 +165,7 @@ def precomputed_reel(engine: Engine, store: ReelStore, library: str, span: Span,
     first_reason = ""
     with readonly.scan_newest_for_scope(engine, library, span.value, kind.value, limit=8) as rows:
         for row in rows:
-            if row.status != "READY" or now >= row.valid_until:
+            if row.status != ReelStatus.READY or now >= row.valid_until:
                 first_reason = first_reason or "EXPIRED"
                 continue
             stat = store.stat(row.video_path)

@@ -1,4 +1,4 @@
-"""The committed generated code matches the protos; every RPC of DESIGN.md exists."""
+"""The committed generated code matches the protos; every RPC the design names exists."""
 
 from __future__ import annotations
 

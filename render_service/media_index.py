@@ -39,15 +39,15 @@ import av
 from PIL import ExifTags, Image, ImageFile, JpegImagePlugin, UnidentifiedImageError
 
 from reels_core.domain import Candidate, MediaKind
+from render_service.photo_formats import PHOTO_SUFFIXES, FormatMismatch, open_photo
 
-PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".webm", ".mkv"})
-_HEIF_SUFFIXES = frozenset({".heic", ".heif"})
 
 # Reasons a file is skipped (stable strings: they reach logs and RPC responses).
 EMPTY = "EMPTY"  # zero bytes
 UNREADABLE = "UNREADABLE"  # corrupt, truncated (header or pixel data), or no permission
-UNSUPPORTED = "UNSUPPORTED"  # a format we cannot open (HEIC without a plugin, no video stream)
+UNSUPPORTED = "UNSUPPORTED"  # a format we cannot open (a video with no video stream)
+FORMAT_MISMATCH = "FORMAT_MISMATCH"  # a picture, but not the format its name says (a PSD named .jpg)
 TOO_LARGE = "TOO_LARGE"  # beyond Pillow's decompression-bomb limit
 
 # EXIF tags (numbers from the EXIF 2.32 spec).
@@ -220,15 +220,17 @@ def _scan_photo(
     path: Path, rel_path: str, st: os.stat_result, zone: ZoneInfo, suffix: str, *, check_pixels: bool = True
 ) -> ScannedMedia:
     try:
-        with Image.open(path) as img:  # lazy: reads the header, not the pixels
+        with open_photo(path, suffix) as img:  # lazy: reads the header, not the pixels
             width, height = img.size
             exif = _read_exif(img)
             if check_pixels:  # last: it may shrink (draft) or consume (verify) ``img``
                 _decode_check(img)
     except Image.DecompressionBombError:
         raise _Skip(TOO_LARGE) from None
+    except FormatMismatch:
+        raise _Skip(FORMAT_MISMATCH) from None
     except UnidentifiedImageError:
-        raise _Skip(UNSUPPORTED if suffix in _HEIF_SUFFIXES else UNREADABLE) from None
+        raise _Skip(UNREADABLE) from None
     except Exception:  # noqa: BLE001  # Pillow's decoders raise many types on a broken file
         raise _Skip(UNREADABLE) from None
 
@@ -278,8 +280,8 @@ def _decode_check(img: Image.Image) -> None:
       it. A decode (there is no reduced one; ``thumbnail`` decodes in full) would
       cost 244 ms, 11x the JPEG check, for the rarer case of a complete-length file
       with bad bits in the VP8 data: left to render time;
-    * anything else (HEIF with a plugin, a GIF or BMP under a photo suffix): a full
-      ``load``.
+    * HEIF and AVIF: a full ``load`` (libheif, libavif); a reduced decode from the
+      file's own thumbnail would not check the main picture's data.
 
     Pillow's ``ImageFile.LOAD_TRUNCATED_IMAGES`` (a process-wide switch this module
     never sets) makes ``load`` pad a cut JPEG instead of raising. The JPEG path

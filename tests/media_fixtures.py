@@ -37,6 +37,46 @@ def write_photo(
     return path
 
 
+def write_heic(
+    path: Path,
+    img: Image.Image,
+    *,
+    taken: str | None = None,
+    offset: str | None = None,
+    orientation: int = 1,
+    quality: int = 80,
+) -> Path:
+    """A HEIC written by pillow-heif (libheif + x265 in its wheel), with EXIF
+    DateTimeOriginal ``taken`` ("YYYY:MM:DD HH:MM:SS"), OffsetTimeOriginal and
+    orientation. pillow-heif turns an EXIF orientation into the HEIF's own rotation
+    (``irot``/``imir``), as iPhones store it."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    exif = Image.Exif()
+    exif[0x010F] = "Apple"
+    exif[0x0112] = orientation
+    if taken:
+        sub = exif.get_ifd(ExifTags.IFD.Exif)
+        sub[0x9003] = taken
+        if offset:
+            sub[0x9011] = offset
+    img.save(path, format="HEIF", quality=quality, exif=exif.tobytes())
+    return path
+
+
+def quadrants(size: tuple[int, int]) -> Image.Image:
+    """Red, green, blue and white quadrants (top-left, top-right, bottom-left,
+    bottom-right): which way up an image came out can be read from its corners."""
+    w, h = size
+    img = Image.new("RGB", size, (255, 255, 255))
+    img.paste((220, 20, 20), (0, 0, w // 2, h // 2))
+    img.paste((20, 200, 20), (w // 2, 0, w, h // 2))
+    img.paste((20, 20, 220), (0, h // 2, w // 2, h))
+    return img
+
+
 def truncate(path: Path, keep: float = 0.5) -> None:
     """Cut a JPEG after its header: it still opens, but does not decode."""
     data = path.read_bytes()

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from PIL import Image, ImageFilter, ImageOps
 
+from render_service.photo_formats import open_photo
+
 from .types import RenderError
 
 # Fill the frame (crop) when the photo's aspect is within this factor of the frame's.
@@ -38,7 +40,7 @@ def load_photo(path: Path, orientation: int, need_w: int, need_h: int, frame_w: 
     ``need_w`` x ``need_h`` canvas can be drawn for a ``frame_w`` x ``frame_h``
     output. Raises RenderError for unreadable files."""
     try:
-        im: Image.Image = Image.open(path)  # convert() and transpose() return plain Images
+        im: Image.Image = open_photo(path, path.suffix)  # convert() and transpose() return plain Images
         file_orientation = im.getexif().get(_ORIENTATION_TAG)
         if file_orientation in _TRANSPOSE or file_orientation == 1:
             orientation = file_orientation

@@ -15,7 +15,6 @@ from render_service.media_index import (
     EMPTY,
     TOO_LARGE,
     UNREADABLE,
-    UNSUPPORTED,
     ScannedMedia,
     media_id_for,
     scan_library,
@@ -148,10 +147,10 @@ def test_unreadable_files_are_skipped_with_a_reason(scanned):
     assert dict(result.skipped) == {
         "truncated.jpg": UNREADABLE,
         "empty.jpg": EMPTY,
-        "photo.heic": UNSUPPORTED,
+        "photo.heic": UNREADABLE,  # HEIC is read now: a broken one is unreadable
         "garbage.mp4": UNREADABLE,
     }
-    assert result.skipped_counts == {UNREADABLE: 2, EMPTY: 1, UNSUPPORTED: 1}
+    assert result.skipped_counts == {UNREADABLE: 3, EMPTY: 1}
 
 
 def test_exif_offset_is_used_when_present(scanned):

@@ -18,7 +18,9 @@ Taken-at, in order of preference:
   read in the library time zone (``default_tz``);
 * videos: ``com.apple.quicktime.creationdate`` (carries an offset), then
   ``creation_time`` (UTC);
-* otherwise the file's modification time.
+* otherwise (and for GPS missing from EXIF) ``dating.resolve``: XMP and Google
+  Takeout sidecars, then the file name, then the file's modification time.
+  ``ScannedMedia.date_source`` says which source it was.
 """
 
 from __future__ import annotations
@@ -36,10 +38,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import av
+import structlog
 from PIL import ExifTags, Image, ImageFile, JpegImagePlugin, UnidentifiedImageError
 
 from reels_core.domain import Candidate, MediaKind
+from render_service import dating
+from render_service.duplicates import DUPLICATE, duplicate_paths
 from render_service.photo_formats import PHOTO_SUFFIXES, FormatMismatch, open_photo
+
+log = structlog.get_logger("media_index")
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".webm", ".mkv"})
 
@@ -86,6 +93,7 @@ class ScannedMedia:
     height: int
     size_bytes: int
     mtime: float
+    date_source: str  # which source dated it: dating.EXIF, XMP, TAKEOUT, QUICKTIME, FILENAME, MTIME
     duration_s: float = 0.0
 
     @property
@@ -99,6 +107,7 @@ class ScannedMedia:
         """Plain values for the ledger: ``kind`` is a string, ``taken_at_utc`` aware UTC."""
         row = asdict(self)
         row["kind"] = self.kind.value
+        del row["date_source"]  # not a ledger column (yet)
         return row
 
     def as_candidate(self) -> Candidate:
@@ -122,6 +131,7 @@ class ScanResult:
     items: list[ScannedMedia] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (rel_path, reason)
     decoded: int = 0  # photos not in ``known``: pixels checked (or failed before, at the header)
+    sidecar_errors: int = 0  # XMP/JSON sidecars ignored: too large, unreadable or not valid
 
     @property
     def skipped_counts(self) -> dict[str, int]:
@@ -159,37 +169,47 @@ def scan_library(root: Path, default_tz: str, known: Container[str] | None = Non
         raise NotADirectoryError(f"library folder not found: {root}")
     known = known if known is not None else frozenset()
     result = ScanResult()
-    for rel_path, entry in _walk(root, result.skipped):
+    for rel_path, entry, sidecars in _walk(root, result.skipped):
         suffix = os.path.splitext(entry.name)[1].lower()
         try:
             st = entry.stat()
             if st.st_size == 0:
                 raise _Skip(EMPTY)
             if suffix in VIDEO_SUFFIXES:
-                item = _scan_video(Path(entry.path), rel_path, st, zone)
+                item, sidecar_errors = _scan_video(Path(entry.path), rel_path, st, zone, sidecars)
             else:
                 check = media_id_for(rel_path, st.st_size, st.st_mtime_ns) not in known
                 result.decoded += check
-                item = _scan_photo(Path(entry.path), rel_path, st, zone, suffix, check_pixels=check)
+                item, sidecar_errors = _scan_photo(
+                    Path(entry.path), rel_path, st, zone, suffix, sidecars, check_pixels=check
+                )
+            result.sidecar_errors += sidecar_errors
         except _Skip as skip:
             result.skipped.append((rel_path, skip.reason))
         except Exception:  # noqa: BLE001  # any other failure on one file: count it, go on
             result.skipped.append((rel_path, UNREADABLE))
         else:
             result.items.append(item)
-    result.items.sort(key=lambda m: m.rel_path)
+    duplicates = duplicate_paths(root, result.items)
+    result.skipped.extend((rel_path, DUPLICATE) for rel_path in duplicates)
+    result.items = sorted((m for m in result.items if m.rel_path not in duplicates), key=lambda m: m.rel_path)
     result.skipped.sort()
+    if result.sidecar_errors:  # once per scan, and never a file's contents
+        log.warning("sidecars ignored: too large, unreadable or not valid JSON/XML", count=result.sidecar_errors)
     return result
 
 
-def _walk(root: Path, skipped: list[tuple[str, str]]) -> Iterator[tuple[str, os.DirEntry]]:
-    """Yield (posix rel_path, DirEntry) of candidate media files, depth first."""
+def _walk(root: Path, skipped: list[tuple[str, str]]) -> Iterator[tuple[str, os.DirEntry, dict[str, str]]]:
+    """Yield (posix rel_path, DirEntry, the folder's sidecar names) of candidate media
+    files, depth first. Sidecars (.json, .xmp) are not media: only their names are
+    collected, once per folder (``dating.folder_sidecars``)."""
     pending = [(str(root), "")]
     while pending:
         folder, prefix = pending.pop()
         try:
             with os.scandir(folder) as listing:
                 entries = sorted(listing, key=lambda e: e.name)
+            sidecars = dating.folder_sidecars(e.name for e in entries)
         except OSError:
             skipped.append((prefix.rstrip("/") or ".", UNREADABLE))
             continue
@@ -209,7 +229,7 @@ def _walk(root: Path, skipped: list[tuple[str, str]]) -> Iterator[tuple[str, os.
                 continue
             suffix = os.path.splitext(entry.name)[1].lower()
             if suffix in PHOTO_SUFFIXES or suffix in VIDEO_SUFFIXES:
-                yield rel_path, entry
+                yield rel_path, entry, sidecars
         pending.extend(reversed(subfolders))
 
 
@@ -217,8 +237,16 @@ def _walk(root: Path, skipped: list[tuple[str, str]]) -> Iterator[tuple[str, os.
 
 
 def _scan_photo(
-    path: Path, rel_path: str, st: os.stat_result, zone: ZoneInfo, suffix: str, *, check_pixels: bool = True
-) -> ScannedMedia:
+    path: Path,
+    rel_path: str,
+    st: os.stat_result,
+    zone: ZoneInfo,
+    suffix: str,
+    sidecars: dict[str, str],
+    *,
+    check_pixels: bool = True,
+) -> tuple[ScannedMedia, int]:
+    """The photo's index entry, and how many of its sidecars were ignored as invalid."""
     try:
         with open_photo(path, suffix) as img:  # lazy: reads the header, not the pixels
             width, height = img.size
@@ -236,29 +264,32 @@ def _scan_photo(
 
     exif_ifd = _sub_ifd(exif, ExifTags.IFD.Exif)
     taken = _exif_taken_at(exif, exif_ifd, zone)
-    if taken is None:
-        taken_at_utc, offset_min = _from_mtime(st), None
-    else:
-        taken_at_utc, offset_min = taken
     lat, lon = _exif_gps(_sub_ifd(exif, ExifTags.IFD.GPSInfo))
+    side = dating.Sidecars()
+    if taken is None or lat is None:  # sidecars are read only when EXIF leaves the date or the place unknown
+        side = dating.read_sidecars(str(path.parent), path.name, sidecars, zone)
+    exif_dated = None if taken is None else dating.Dated(taken[0], taken[1], dating.EXIF)
+    dated = dating.resolve(path.name, zone, st.st_mtime, side, exif=exif_dated, exif_lat=lat, exif_lon=lon)
     orientation = exif.get(_ORIENTATION)
     if not isinstance(orientation, int) or not 1 <= orientation <= 8:
         orientation = 1
-    return ScannedMedia(
+    item = ScannedMedia(
         media_id=media_id_for(rel_path, st.st_size, st.st_mtime_ns),
         rel_path=rel_path,
         kind=MediaKind.PHOTO,
-        taken_at_utc=taken_at_utc,
-        tz_offset_min=offset_min,
-        lat=lat,
-        lon=lon,
+        taken_at_utc=dated.taken.taken_at_utc,
+        tz_offset_min=dated.taken.tz_offset_min,
+        lat=dated.lat,
+        lon=dated.lon,
         orientation=orientation,
         width=int(width),
         height=int(height),
         size_bytes=st.st_size,
         mtime=st.st_mtime,
+        date_source=dated.taken.source,
         duration_s=0.0,
     )
+    return item, side.errors
 
 
 def _decode_check(img: Image.Image) -> None:
@@ -428,14 +459,13 @@ def _gps_coordinate(value: Any, ref: Any, negative_ref: str, limit: float) -> fl
     return degrees
 
 
-def _from_mtime(st: os.stat_result) -> dt.datetime:
-    return dt.datetime.fromtimestamp(st.st_mtime, tz=dt.UTC)
-
-
 # ---------------------------------------------------------------- videos
 
 
-def _scan_video(path: Path, rel_path: str, st: os.stat_result, zone: ZoneInfo) -> ScannedMedia:
+def _scan_video(
+    path: Path, rel_path: str, st: os.stat_result, zone: ZoneInfo, sidecars: dict[str, str]
+) -> tuple[ScannedMedia, int]:
+    """The clip's index entry, and how many of its sidecars were ignored as invalid."""
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except Exception:  # noqa: BLE001  # PyAV/FFmpeg raise many types on a file that is not a video
@@ -450,25 +480,26 @@ def _scan_video(path: Path, rel_path: str, st: os.stat_result, zone: ZoneInfo) -
     if not width or not height:
         raise _Skip(UNREADABLE)
     taken = _video_taken_at(metadata, zone)
-    if taken is None:
-        taken_at_utc, offset_min = _from_mtime(st), None
-    else:
-        taken_at_utc, offset_min = taken
-    return ScannedMedia(
+    quicktime = None if taken is None else dating.Dated(taken[0], taken[1], dating.QUICKTIME)
+    side = dating.read_sidecars(str(path.parent), path.name, sidecars, zone)
+    dated = dating.resolve(path.name, zone, st.st_mtime, side, quicktime=quicktime)
+    item = ScannedMedia(
         media_id=media_id_for(rel_path, st.st_size, st.st_mtime_ns),
         rel_path=rel_path,
         kind=MediaKind.VIDEO,
-        taken_at_utc=taken_at_utc,
-        tz_offset_min=offset_min,
-        lat=None,
-        lon=None,
+        taken_at_utc=dated.taken.taken_at_utc,
+        tz_offset_min=dated.taken.tz_offset_min,
+        lat=dated.lat,
+        lon=dated.lon,
         orientation=1,
         width=int(width),
         height=int(height),
         size_bytes=st.st_size,
         mtime=st.st_mtime,
+        date_source=dated.taken.source,
         duration_s=duration_s,
     )
+    return item, side.errors
 
 
 def _video_duration(container: Any, stream: Any) -> float:

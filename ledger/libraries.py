@@ -28,6 +28,8 @@ _MEDIA_FIELDS = (
     "size_bytes",
     "mtime",
     "duration_s",
+    "date_source",
+    "motion_rel_path",
 )
 _MEDIA_DEFAULTS: dict[str, Any] = {
     "tz_offset_min": None,
@@ -39,6 +41,8 @@ _MEDIA_DEFAULTS: dict[str, Any] = {
     "size_bytes": 0,
     "mtime": 0.0,
     "duration_s": None,
+    "date_source": "",
+    "motion_rel_path": None,
 }
 _CHUNK = 500  # ids per IN (...) list
 
@@ -202,6 +206,16 @@ def media_item_ids(session: Session, library_key: str) -> set[str]:
 def count_media(session: Session, library_key: str) -> int:
     stmt = sa.select(sa.func.count()).select_from(MediaItem).where(col(MediaItem.library_key) == library_key)
     return int(session.execute(stmt).scalar_one())
+
+
+def date_source_counts(session: Session, library_key: str) -> dict[str, int]:
+    """Media rows per ``date_source`` (rows indexed before it was recorded: "")."""
+    stmt = (
+        sa.select(col(MediaItem.date_source), sa.func.count())
+        .where(col(MediaItem.library_key) == library_key)
+        .group_by(col(MediaItem.date_source))
+    )
+    return {str(source): int(n) for source, n in session.execute(stmt).all()}
 
 
 def media_kind_counts(session: Session, library_key: str) -> tuple[int, int]:

@@ -110,6 +110,10 @@ class MediaItem(SQLModel, table=True):
     size_bytes: int = Field(default=0, sa_type=sa.BigInteger)
     mtime: float = 0.0  # POSIX seconds, as os.stat() reports them
     duration_s: float | None = None  # videos only
+    # Where taken_at_utc came from: EXIF, XMP, TAKEOUT, QUICKTIME, FILENAME or MTIME
+    # ("" for rows indexed before the source was recorded).
+    date_source: str = Field(default="", sa_type=sa.String(16), sa_column_kwargs={"server_default": sa.text("''")})
+    motion_rel_path: str | None = None  # a Live Photo's clip, beside the still
 
 
 class ReelJob(SQLModel, table=True):

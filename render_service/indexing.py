@@ -102,3 +102,8 @@ def media_kind_counts(engine: Engine, key: str) -> tuple[int, int]:
     """(photos, videos) in the index."""
     with session_scope(engine) as session:
         return library_dao.media_kind_counts(session, key)
+
+
+def date_source_counts(engine: Engine, key: str) -> dict[str, int]:
+    with session_scope(engine) as session:
+        return library_dao.date_source_counts(session, key)

@@ -44,6 +44,7 @@ from PIL import ExifTags, Image, ImageFile, JpegImagePlugin, UnidentifiedImageEr
 from reels_core.domain import Candidate, MediaKind
 from render_service import dating
 from render_service.duplicates import DUPLICATE, duplicate_paths
+from render_service.live_photos import pair_live_photos
 from render_service.photo_formats import PHOTO_SUFFIXES, FormatMismatch, open_photo
 
 log = structlog.get_logger("media_index")
@@ -95,6 +96,7 @@ class ScannedMedia:
     mtime: float
     date_source: str  # which source dated it: dating.EXIF, XMP, TAKEOUT, QUICKTIME, FILENAME, MTIME
     duration_s: float = 0.0
+    motion_rel_path: str | None = None  # a Live Photo's clip (render_service.live_photos)
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -107,7 +109,6 @@ class ScannedMedia:
         """Plain values for the ledger: ``kind`` is a string, ``taken_at_utc`` aware UTC."""
         row = asdict(self)
         row["kind"] = self.kind.value
-        del row["date_source"]  # not a ledger column (yet)
         return row
 
     def as_candidate(self) -> Candidate:
@@ -192,7 +193,9 @@ def scan_library(root: Path, default_tz: str, known: Container[str] | None = Non
             result.items.append(item)
     duplicates = duplicate_paths(root, result.items)
     result.skipped.extend((rel_path, DUPLICATE) for rel_path in duplicates)
-    result.items = sorted((m for m in result.items if m.rel_path not in duplicates), key=lambda m: m.rel_path)
+    result.items = pair_live_photos(
+        sorted((m for m in result.items if m.rel_path not in duplicates), key=lambda m: m.rel_path)
+    )
     result.skipped.sort()
     if result.sidecar_errors:  # once per scan, and never a file's contents
         log.warning("sidecars ignored: too large, unreadable or not valid JSON/XML", count=result.sidecar_errors)

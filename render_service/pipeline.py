@@ -532,7 +532,7 @@ def describe_reel(
         media_fingerprint=selection.fingerprint,
         script=rendered.script,
         media=tuple(
-            SidecarMedia(row.id, row.rel_path, MediaKind(row.kind), row.taken_at_utc)
+            SidecarMedia(row.id, row.rel_path, MediaKind(row.kind), row.taken_at_utc, row.date_source)
             for row in (by_id[s.media_id] for s in rendered.script.shots)
         ),
         # What the script request carried: explicit choices and the distillate.

@@ -23,7 +23,7 @@ from reels_core.windows import window_for
 from render_service import catalog
 from render_service.app import App
 from render_service.feedback import get_preferences, rate_reel
-from render_service.indexing import media_kind_counts
+from render_service.indexing import date_source_counts, media_kind_counts
 from render_service.jobs import JobRequest
 from render_service.pipeline import ReelSpec, check_anchor, require_media
 from render_service.render import RESOLUTIONS
@@ -207,6 +207,8 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
                     relative_path=m.relative_path,
                     kind=common_pb2.MEDIA_KIND_VIDEO if m.kind == MediaKind.VIDEO else common_pb2.MEDIA_KIND_PHOTO,
                     taken_at=wire.ts_to_pb(m.taken_at),
+                    date_source=m.date_source,
+                    date_from_mtime=m.date_source == "MTIME",
                 )
                 for m in sidecar.media
             ],
@@ -314,6 +316,7 @@ def _library_to_pb(app: App, row: Library) -> admin_pb2.Library:
         has_context_pack=bool(lib and lib.context_dir.is_dir()),
         scanning=app.scans.scanning(row.key),
         indexed=app.scans.indexed(row.key),
+        date_sources=date_source_counts(app.engine, row.key),
     )
 
 

@@ -75,6 +75,7 @@ class SidecarMedia:
     relative_path: str = ""
     kind: MediaKind = MediaKind.PHOTO
     taken_at: dt.datetime | None = None
+    date_source: str = ""  # see ledger.models.MediaItem.date_source
 
 
 @dataclass(frozen=True)

@@ -219,7 +219,14 @@ class SkippedFile(_message.Message):
     def __init__(self, relative_path: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class Library(_message.Message):
-    __slots__ = ("key", "root_path", "time_zone", "media_count", "photo_count", "video_count", "skipped_count", "skipped", "last_scan_time", "has_context_pack", "scanning", "indexed")
+    __slots__ = ("key", "root_path", "time_zone", "media_count", "photo_count", "video_count", "skipped_count", "skipped", "last_scan_time", "has_context_pack", "scanning", "indexed", "date_sources")
+    class DateSourcesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     KEY_FIELD_NUMBER: _ClassVar[int]
     ROOT_PATH_FIELD_NUMBER: _ClassVar[int]
     TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
@@ -232,6 +239,7 @@ class Library(_message.Message):
     HAS_CONTEXT_PACK_FIELD_NUMBER: _ClassVar[int]
     SCANNING_FIELD_NUMBER: _ClassVar[int]
     INDEXED_FIELD_NUMBER: _ClassVar[int]
+    DATE_SOURCES_FIELD_NUMBER: _ClassVar[int]
     key: str
     root_path: str
     time_zone: str
@@ -244,7 +252,8 @@ class Library(_message.Message):
     has_context_pack: bool
     scanning: bool
     indexed: bool
-    def __init__(self, key: _Optional[str] = ..., root_path: _Optional[str] = ..., time_zone: _Optional[str] = ..., media_count: _Optional[int] = ..., photo_count: _Optional[int] = ..., video_count: _Optional[int] = ..., skipped_count: _Optional[int] = ..., skipped: _Optional[_Iterable[_Union[SkippedFile, _Mapping]]] = ..., last_scan_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., has_context_pack: _Optional[bool] = ..., scanning: _Optional[bool] = ..., indexed: _Optional[bool] = ...) -> None: ...
+    date_sources: _containers.ScalarMap[str, int]
+    def __init__(self, key: _Optional[str] = ..., root_path: _Optional[str] = ..., time_zone: _Optional[str] = ..., media_count: _Optional[int] = ..., photo_count: _Optional[int] = ..., video_count: _Optional[int] = ..., skipped_count: _Optional[int] = ..., skipped: _Optional[_Iterable[_Union[SkippedFile, _Mapping]]] = ..., last_scan_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., has_context_pack: _Optional[bool] = ..., scanning: _Optional[bool] = ..., indexed: _Optional[bool] = ..., date_sources: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class ListLibrariesResponse(_message.Message):
     __slots__ = ("libraries", "next_page_token")

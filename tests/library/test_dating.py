@@ -300,6 +300,9 @@ def test_gps_from_exif_beats_the_sidecars(tmp_path):
     assert (item.lat, item.lon, item.date_source) == (10.0, 20.0, dating.TAKEOUT)
 
 
-def test_as_row_keeps_to_the_ledger_columns(scanned):
+def test_as_row_carries_the_date_source_to_the_ledger(scanned):
+    from ledger.models import MediaItem
+
     row = scanned[0]["takeout/IMG_0001.jpg"].as_row()
-    assert "date_source" not in row and row["lat"] == pytest.approx(48.8584)
+    assert row["date_source"] == dating.TAKEOUT and row["lat"] == pytest.approx(48.8584)
+    assert set(row) - {"media_id"} <= set(MediaItem.model_fields)  # every key is a column

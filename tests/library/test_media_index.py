@@ -239,6 +239,8 @@ def test_as_row_has_plain_values(scanned):
         "size_bytes",
         "mtime",
         "duration_s",
+        "date_source",
+        "motion_rel_path",
     }
     assert type(row["kind"]) is str and row["kind"] == "PHOTO"
     assert row["taken_at_utc"].tzinfo is not None

@@ -14,7 +14,7 @@ from reels.v1 import common_pb2
 from reels.v1 import reel_admin_service_pb2 as admin_pb2
 from reels.v1 import reel_service_pb2 as pb2
 from tests.conftest import start_stack, stop_stack, today_utc, wait_scanned
-from tests.media_fixtures import quadrants, write_heic, write_photo
+from tests.media_fixtures import quadrants, write_clip, write_heic, write_photo
 from tests.pipeline.conftest import create_and_wait, stream_all
 
 
@@ -28,6 +28,7 @@ def stack(tmp_path):
     exif.get_ifd(ExifTags.IFD.Exif)[0x9003] = f"{day:%Y:%m:%d} 15:00:00"  # DateTimeOriginal
     quadrants((400, 300)).save(folder / "c.avif", quality=60, exif=exif.tobytes())
     quadrants((40, 30)).save(folder / "d.jpg", format="EPS")
+    write_clip(folder / "IMG_0001.MOV", dt.datetime.combine(day, dt.time(9), tzinfo=dt.UTC))  # its Live Photo clip
     s = start_stack(tmp_path / "data", libraries=f"lib={folder}", REEL_TIMEZONE="UTC")
     wait_scanned(s, "lib")
     yield s
@@ -36,7 +37,7 @@ def stack(tmp_path):
 
 def test_heic_and_avif_photos_make_a_reel(stack, tmp_path):
     [lib] = stack.admin.ListLibraries(admin_pb2.ListLibrariesRequest()).libraries
-    assert (lib.photo_count, lib.video_count) == (3, 0)
+    assert (lib.photo_count, lib.video_count) == (3, 0)  # the Live Photo's clip is part of its still
     assert [(s.relative_path, s.reason) for s in lib.skipped] == [("d.jpg", "FORMAT_MISMATCH")]
 
     job = create_and_wait(
@@ -50,6 +51,9 @@ def test_heic_and_avif_photos_make_a_reel(stack, tmp_path):
     reel = stack.reels.GetReel(pb2.GetReelRequest(key=job.reel_key))
     assert sorted(m.relative_path for m in reel.media) == ["IMG_0001.HEIC", "b.jpg", "c.avif"]
     assert list(reel.stats.dropped_media) == []
+    sources = {m.relative_path: (m.date_source, m.date_from_mtime) for m in reel.media}
+    assert sources == {"IMG_0001.HEIC": ("EXIF", False), "b.jpg": ("EXIF", False), "c.avif": ("EXIF", False)}
+    assert dict(lib.date_sources) == {"EXIF": 3}
 
     data, _ = stream_all(stack, job.reel_key)
     path = tmp_path / "out.mp4"

@@ -148,7 +148,9 @@ def test_a_sidecar_round_trips_and_keeps_the_layout_it_always_had():
     assert Sidecar.from_json(text) == sidecar
     data = json.loads(text)
     assert next(iter(data)) == "version" and data["version"] == SIDECAR_VERSION
-    # Apart from the version, the JSON is the one the pipeline wrote before.
+    # Apart from the version and the fields added since (with defaults, so readers
+    # of either layout agree), the JSON is the one the pipeline wrote before.
+    assert [m.pop("date_source") for m in data["media"]] == [""]
     assert {k: v for k, v in data.items() if k != "version"} == UNVERSIONED
 
 

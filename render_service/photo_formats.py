@@ -11,7 +11,6 @@ read, like an EXIF-oriented JPEG after the usual transpose.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pillow_heif
@@ -32,17 +31,9 @@ FORMATS_BY_SUFFIX: dict[str, frozenset[str]] = {
 FORMATS: tuple[str, ...] = tuple(sorted(set().union(*FORMATS_BY_SUFFIX.values())))
 PHOTO_SUFFIXES = frozenset(FORMATS_BY_SUFFIX)
 
-_registered = threading.Lock()
-_done = False
-
-
-def register() -> None:
-    """Add the HEIF opener to Pillow (once per process)."""
-    global _done
-    with _registered:
-        if not _done:
-            pillow_heif.register_heif_opener()
-            _done = True
+# Pillow finds HEIF files once pillow-heif's opener is registered (idempotent);
+# every open of a library photo goes through this module, so importing it is enough.
+pillow_heif.register_heif_opener()
 
 
 class FormatMismatch(UnidentifiedImageError):
@@ -63,7 +54,6 @@ def open_photo(path: str | Path, suffix: str | None = None) -> Image.Image:
     Raises ``FormatMismatch`` when the content is another picture format (a PNG named
     ``.jpg``, a PSD or EPS under a photo suffix), ``UnidentifiedImageError`` when it
     is no picture Pillow knows, and ``OSError`` as ``Image.open`` does."""
-    register()
     allowed = FORMATS_BY_SUFFIX.get(suffix.lower(), frozenset()) if suffix else frozenset(FORMATS)
     try:
         return Image.open(path, formats=sorted(allowed))

@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from ledger.db import dialect_insert
 from ledger.models import MAX_SKIPPED_LISTED, Library, MediaItem
 from ledger.pagination import clamp_page_size, decode_key_page_token, encode_page_token
 
@@ -73,8 +74,16 @@ def upsert_library(
     the length of ``skipped``) records them all."""
     library = session.get(Library, key)
     if library is None:
-        library = Library(key=key, root_path=root_path, timezone=timezone or "UTC")
-        session.add(library)
+        # Replicas starting together register the same libraries: the row is created
+        # with ON CONFLICT DO NOTHING, so the one that loses the race reads the
+        # winner's row instead of failing start-up with a unique violation.
+        session.execute(
+            dialect_insert(session, Library)
+            .values(key=key, root_path=root_path, timezone=timezone or "UTC")
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+        library = session.get(Library, key, populate_existing=True)
+        assert library is not None  # inserted, or inserted by another transaction
     library.root_path = root_path
     if timezone is not None:
         library.timezone = timezone

@@ -288,3 +288,62 @@ class MaintenanceRun(SQLModel, table=True):
     report_json: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     errors_json: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     request_id: str | None = Field(default=None, sa_type=sa.String(128))  # manual passes: AIP-155
+
+
+class ExclusionTarget(enum.StrEnum):
+    MEDIA = "MEDIA"
+    FOLDER = "FOLDER"
+    DATES = "DATES"
+
+
+class Exclusion(SQLModel, table=True):
+    """ "Never show me this": one media item, folder or date range of a library hidden
+    from memories. Deleting one (unhide) sets ``deleted_at``: the row stays, so that a
+    retried delete with the same ``delete_request_id`` answers the same."""
+
+    __tablename__ = "exclusions"
+    __table_args__ = (
+        sa.UniqueConstraint("request_id", name="uq_exclusions_request_id"),
+        sa.UniqueConstraint("delete_request_id", name="uq_exclusions_delete_request_id"),
+        sa.Index("ix_exclusions_library_key_id", "library_key", "id"),
+        _check_in("target", ExclusionTarget, "ck_exclusions_target"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    library_key: str = Field(sa_type=sa.String(64))
+    target: str = Field(sa_type=Label(8))  # MEDIA | FOLDER | DATES
+    media_id: str | None = Field(default=None, sa_type=sa.String(128))  # MEDIA
+    rel_path: str | None = None  # MEDIA: the file when hidden; FOLDER: the folder
+    start_date: dt.date | None = None  # DATES: local dates [start, end)
+    end_date: dt.date | None = None
+    # DATES: the same range as UTC instants, in the library's zone when it was made.
+    start_utc: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    end_utc: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    request_id: str | None = Field(default=None, sa_type=sa.String(128))
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    deleted_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    delete_request_id: str | None = Field(default=None, sa_type=sa.String(128))
+
+
+class ExclusionVersion(SQLModel, table=True):
+    """A counter per library, bumped by every change to its exclusions: a reader
+    (or a cache of GetPrecomputedReel answers) re-reads them only when it moves."""
+
+    __tablename__ = "exclusion_versions"
+
+    library_key: str = Field(primary_key=True, sa_type=sa.String(64))
+    version: int = 0
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ReelMediaRow(SQLModel, table=True):
+    """The media a reel shows, in order: what the hidden-media check reads. Written
+    for every reel (pre-generated and on-demand) before the reel is served."""
+
+    __tablename__ = "reel_media"
+
+    reel_key: str = Field(primary_key=True, sa_type=sa.String(128))
+    position: int = Field(primary_key=True)
+    media_id: str = Field(sa_type=sa.String(128))
+    rel_path: str
+    taken_at_utc: dt.datetime = Field(sa_type=UTCDateTime)

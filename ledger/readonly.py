@@ -266,3 +266,24 @@ def reel_by_key(engine: Engine, key: str) -> ReelRow | None:
     with engine.connect() as conn:
         row = conn.execute(_CORE_KEY, {"key": key}).first()
         return ReelRow(*row) if row is not None else None
+
+
+def fetch(engine: Engine, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """One small SELECT for a hot path (named ``:params``), without the write lock:
+    on a SQLite file on a plain read-only connection, elsewhere through Core.
+    Datetime columns come back as stored (``as_utc`` reads them)."""
+    sqlite = _readers(engine).sqlite
+    if sqlite is not None:
+        with sqlite.cursor() as conn:  # autocommit: one SELECT, one snapshot
+            return conn.execute(sql, params).fetchall()
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.text(sql), params)]
+
+
+def as_utc(value: Any) -> dt.datetime:
+    """A datetime column read by ``fetch``: SQLite's naive UTC text, or a datetime."""
+    if isinstance(value, str):
+        return _sqlite_utc(value)
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    raise TypeError(f"not a datetime: {type(value).__name__}")

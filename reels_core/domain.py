@@ -16,11 +16,13 @@ class Span(str, Enum):
     DAY = "DAY"
     WEEK = "WEEK"
     MONTH = "MONTH"
+    YEAR = "YEAR"
 
 
 class Kind(str, Enum):
     ON_THIS_DAY = "ON_THIS_DAY"
     RECAP = "RECAP"
+    TRIP = "TRIP"
 
 
 class Mode(str, Enum):
@@ -53,7 +55,7 @@ DEFAULT_TARGET_S = 30.0
 class Window:
     """The local-date ranges a reel covers: ``[start, end)`` pairs, oldest first.
 
-    RECAP has one range; ON_THIS_DAY has one per earlier year.
+    RECAP and TRIP have one range; ON_THIS_DAY has one per earlier year.
     """
 
     span: Span

@@ -262,15 +262,22 @@ def choose_style(prefs: Preferences, seed: int) -> tuple[str, str]:
     return best
 
 
+def years_ago(anchor: dt.date, year: int) -> str:
+    """'1 year ago', '3 years ago' (counted in calendar years from the anchor's)."""
+    n = anchor.year - year
+    return "1 year ago" if n == 1 else f"{n} years ago"
+
+
 def caption(window: Window, local: dt.datetime, place: str | None) -> str:
-    """'Sat 14:05 · Nice' (DAY/WEEK recap), 'Sat 14 Nov 14:05 · Nice' (MONTH recap),
-    'Sat 30 Nov 2023 · Nice' (ON_THIS_DAY); at most CAPTION_MAX_CHARS."""
+    """'Sat 14:05 · Nice' (DAY/WEEK recap), 'Sat 14 Nov 14:05 · Nice' (MONTH and
+    YEAR recap, TRIP), '3 years ago · Sat 30 Nov 2023 · Nice' (ON_THIS_DAY); at most
+    CAPTION_MAX_CHARS."""
     day = WEEKDAYS[local.weekday()][:3]
     clock = f"{local.hour:02d}:{local.minute:02d}"
     month = MONTHS[local.month - 1][:3]
     if window.kind == Kind.ON_THIS_DAY:
-        when = f"{day} {local.day} {month} {local.year}"
-    elif window.span == Span.MONTH:
+        when = f"{years_ago(window.anchor, local.year)} · {day} {local.day} {month} {local.year}"
+    elif window.span in (Span.MONTH, Span.YEAR) or window.kind == Kind.TRIP:
         when = f"{day} {local.day} {month} {clock}"
     else:
         when = f"{day} {clock}"
@@ -285,6 +292,12 @@ def title_and_subtitle(window: Window, local: list[dt.datetime], names: list[str
     where = ", ".join(top)
     first_day = window.start
     last_day = window.end - dt.timedelta(days=1)
+    if window.kind == Kind.TRIP:
+        title = f"Trip to {top[0]}" if top else "Your trip"
+        nights = (window.end - window.start).days - 1
+        return title, _join(_date_range(first_day, last_day), f"{nights} nights")
+    if window.kind == Kind.RECAP and window.span == Span.YEAR:
+        return f"Your {first_day.year}", where or "A year of memories"
     if window.kind == Kind.RECAP:
         if window.span == Span.DAY:
             weekday = WEEKDAYS[first_day.weekday()]
@@ -377,7 +390,11 @@ def _spread(positions: list[float], k: int) -> list[int]:
 
 
 def _chapter(window: Window, local: dt.datetime) -> object:
-    return local.year if window.kind == Kind.ON_THIS_DAY else local.date()
+    if window.kind == Kind.ON_THIS_DAY:
+        return local.year
+    if window.span == Span.YEAR and window.kind == Kind.RECAP:
+        return local.month
+    return local.date()
 
 
 def _fit(prefix: str, name: str) -> str:
@@ -450,7 +467,9 @@ def _part_of_day(local: dt.datetime) -> str:
 def _group_key_fn(window: Window) -> Callable[[dt.datetime, str | None], object]:
     if window.kind == Kind.ON_THIS_DAY:
         return lambda local, place: local.year
-    if window.span == Span.DAY:
+    if window.span == Span.YEAR and window.kind == Kind.RECAP:
+        return lambda local, place: local.month
+    if window.span == Span.DAY and window.kind != Kind.TRIP:
         return lambda local, place: (_part_of_day(local), place)
     return lambda local, place: local.date()
 
@@ -508,7 +527,13 @@ def _narration(
 
 def _line_text(window: Window, first: dt.datetime, last: dt.datetime, where: list[str]) -> str:
     if window.kind == Kind.ON_THIS_DAY:
-        when = str(first.year) if first.year == last.year else f"{first.year} to {last.year}"
+        when = years_ago(window.anchor, first.year) if first.year == last.year else f"{first.year} to {last.year}"
+    elif window.kind == Kind.TRIP:
+        day_a, day_b = (first.date() - window.start).days + 1, (last.date() - window.start).days + 1
+        when = f"Day {day_a}" if day_a == day_b else f"Days {day_a} to {day_b}"
+    elif window.span == Span.YEAR:
+        month_a, month_b = MONTHS[first.month - 1], MONTHS[last.month - 1]
+        when = month_a if month_a == month_b else f"{month_a} to {month_b}"
     elif window.span == Span.DAY:
         a, b = _part_of_day(first), _part_of_day(last)
         when = a if a == b else f"{a} to {b.lower()}"

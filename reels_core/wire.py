@@ -33,9 +33,18 @@ from reels_core.domain import (
 )
 from reels_core.errors import InvalidArgument
 
-SPAN_TO_PB = {Span.DAY: common_pb2.SPAN_DAY, Span.WEEK: common_pb2.SPAN_WEEK, Span.MONTH: common_pb2.SPAN_MONTH}
+SPAN_TO_PB = {
+    Span.DAY: common_pb2.SPAN_DAY,
+    Span.WEEK: common_pb2.SPAN_WEEK,
+    Span.MONTH: common_pb2.SPAN_MONTH,
+    Span.YEAR: common_pb2.SPAN_YEAR,
+}
 SPAN_FROM_PB: dict[int, Span] = {v: k for k, v in SPAN_TO_PB.items()}
-KIND_TO_PB = {Kind.ON_THIS_DAY: common_pb2.REEL_KIND_ON_THIS_DAY, Kind.RECAP: common_pb2.REEL_KIND_RECAP}
+KIND_TO_PB = {
+    Kind.ON_THIS_DAY: common_pb2.REEL_KIND_ON_THIS_DAY,
+    Kind.RECAP: common_pb2.REEL_KIND_RECAP,
+    Kind.TRIP: common_pb2.REEL_KIND_TRIP,
+}
 KIND_FROM_PB: dict[int, Kind] = {v: k for k, v in KIND_TO_PB.items()}
 MODE_TO_PB = {Mode.FAST: common_pb2.SCRIPT_MODE_FAST, Mode.AGENTIC: common_pb2.SCRIPT_MODE_AGENTIC}
 MODE_FROM_PB: dict[int, Mode] = {v: k for k, v in MODE_TO_PB.items()}
@@ -52,7 +61,7 @@ def span_from_pb(value: int, *, required: bool = True) -> Span | None:
         return SPAN_FROM_PB[value]
     if value == common_pb2.SPAN_UNSPECIFIED and not required:
         return None
-    raise InvalidArgument("SPAN_INVALID", "span is required: SPAN_DAY, SPAN_WEEK or SPAN_MONTH")
+    raise InvalidArgument("SPAN_INVALID", "span is required: SPAN_DAY, SPAN_WEEK, SPAN_MONTH or SPAN_YEAR")
 
 
 @overload
@@ -64,7 +73,7 @@ def kind_from_pb(value: int, *, required: bool = True) -> Kind | None:
         return KIND_FROM_PB[value]
     if value == common_pb2.REEL_KIND_UNSPECIFIED and not required:
         return None
-    raise InvalidArgument("KIND_INVALID", "kind is required: REEL_KIND_ON_THIS_DAY or REEL_KIND_RECAP")
+    raise InvalidArgument("KIND_INVALID", "kind is required: REEL_KIND_ON_THIS_DAY, REEL_KIND_RECAP or REEL_KIND_TRIP")
 
 
 def mode_from_pb(value: int) -> Mode:

@@ -79,6 +79,8 @@ class App:
             valid_hours=settings.valid_hours(),
             keep_per_scope=settings.keep_per_scope,
             scans=scans,
+            trip_min_km=settings.trip_min_km,
+            trip_valid_hours=settings.valid_hours_trip,
         )
         runner = JobRunner(
             deps,

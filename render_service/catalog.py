@@ -28,7 +28,9 @@ from ledger.models import JobState, Library, MaintenanceRun, PrecomputedReel, Re
 from ledger.pagination import InvalidPageToken
 from ledger.readonly import ReelRow, read_session
 from reels_core.domain import Kind, Span
-from reels_core.errors import InvalidArgument, NotFound
+from reels_core.errors import FailedPrecondition, InvalidArgument, NotFound
+from reels_core.exclusions import ExclusionSet, reel_holds_hidden
+from render_service.hiding import exclusions_for, reel_is_hidden, reel_media_refs
 from render_service.sidecar import CONTENT_TYPE
 from render_service.store import ReelStore
 
@@ -59,6 +61,9 @@ class ReelInfo:
     mode_used: str = "FAST"
     fallback_reason: str = ""
     job_id: str = ""
+    # The window's UTC bounds (pre-generated reels): a TRIP window is the trip's days.
+    window_start: dt.datetime | None = None
+    window_end: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,8 @@ def _from_row(row: PrecomputedReel | ReelRow) -> ReelInfo:
         music_style=row.music_style,
         mode_used=row.mode_used or "FAST",
         fallback_reason=row.fallback_reason,
+        window_start=row.window_start,
+        window_end=row.window_end,
     )
 
 
@@ -141,16 +148,24 @@ def find_reel(engine: Engine, key: str) -> ReelInfo:
     return info
 
 
+def _refuse_hidden(engine: Engine, info: ReelInfo) -> None:
+    if reel_is_hidden(engine, info.key, info.library):
+        raise FailedPrecondition("HIDDEN_MEDIA", "this reel shows media hidden from memories")
+
+
 def stream_target(engine: Engine, store: ReelStore, key: str) -> StreamTarget:
-    """The object behind a reel key (or its poster key, `<key>.jpg`)."""
+    """The object behind a reel key (or its poster key, `<key>.jpg`);
+    FAILED_PRECONDITION (HIDDEN_MEDIA) for a reel that shows hidden media."""
     check_key(key)
     if key.endswith(POSTER_SUFFIX):
         info = find_reel(engine, key[: -len(POSTER_SUFFIX)])
+        _refuse_hidden(engine, info)
         stat = store.stat(info.poster_name)
         if stat is None:
             raise NotFound("FILE_MISSING", "the reel's poster file is gone")
         return StreamTarget(info.poster_name, stat.size, "", POSTER_CONTENT_TYPE)
     info = find_reel(engine, key)
+    _refuse_hidden(engine, info)
     stat = store.stat(info.video_name)
     if stat is None or stat.size != info.size_bytes:
         raise NotFound("FILE_MISSING", "the reel's video file is gone")
@@ -159,14 +174,21 @@ def stream_target(engine: Engine, store: ReelStore, key: str) -> StreamTarget:
 
 def precomputed_reel(engine: Engine, store: ReelStore, library: str, span: Span, kind: Kind) -> ReelInfo:
     """The newest-anchored reel of the scope that passes the validity gate: READY,
-    the file exists with the recorded size, and now < valid_until. NOT_FOUND with
-    NO_REEL, EXPIRED or FILE_MISSING (the reason of the newest row) otherwise."""
+    the file exists with the recorded size, now < valid_until, and it shows no media
+    the library's exclusions hide. NOT_FOUND with NO_REEL, EXPIRED, FILE_MISSING or
+    HIDDEN_MEDIA (the reason of the newest row) otherwise."""
     now = utcnow()
     first_reason = ""
+    exclusions: ExclusionSet | None = None  # read once, for the first row that needs it
     with readonly.scan_newest_for_scope(engine, library, span.value, kind.value, limit=8) as rows:
         for row in rows:
             if row.status != ReelStatus.READY or now >= row.valid_until:
                 first_reason = first_reason or "EXPIRED"
+                continue
+            if exclusions is None:
+                exclusions = exclusions_for(engine, library)
+            if exclusions and reel_holds_hidden(reel_media_refs(engine, row.key), exclusions):
+                first_reason = first_reason or "HIDDEN_MEDIA"
                 continue
             stat = store.stat(row.video_path)
             if stat is None or stat.size != row.size_bytes:
@@ -178,6 +200,7 @@ def precomputed_reel(engine: Engine, store: ReelStore, library: str, span: Span,
     message = {
         "EXPIRED": "the newest reel of this scope has expired",
         "FILE_MISSING": "the newest reel of this scope has lost its file",
+        "HIDDEN_MEDIA": "the reels of this scope show media hidden from memories",
     }[first_reason]
     raise NotFound(first_reason, message)
 

@@ -49,7 +49,17 @@ from reels_core.domain import (
 )
 from reels_core.errors import Cancelled, FailedPrecondition, Internal, InvalidArgument, NotFound, Unavailable
 from reels_core.libraries import LibraryConfig
-from reels_core.windows import DEFAULT_VALIDITY_HOURS, local_midnight_utc, valid_until, window_for, window_to_utc
+from reels_core.trips import DEFAULT_TRIP_MIN_KM
+from reels_core.windows import (
+    DEFAULT_VALIDITY_HOURS,
+    TRIP_VALIDITY_HOURS,
+    local_midnight_utc,
+    trip_valid_until,
+    valid_until,
+    window_for,
+    window_to_utc,
+)
+from render_service import hiding
 from render_service.photo_formats import open_photo
 from render_service.render import (
     MediaInput,
@@ -77,6 +87,7 @@ from render_service.sidecar import (
 )
 from render_service.sidecar import RenderChoice as RenderChoice  # re-exported: jobs and loops import it from here
 from render_service.store import ReelStore
+from render_service.trips import find_trip
 
 log = structlog.get_logger("pipeline")
 
@@ -126,6 +137,8 @@ class PipelineDeps:
     valid_hours: Mapping[Span, float] = field(default_factory=lambda: dict(DEFAULT_VALIDITY_HOURS))
     keep_per_scope: int = 2
     scans: LibraryScans | None = None  # None: every index counts as complete (tests, tools)
+    trip_min_km: float = DEFAULT_TRIP_MIN_KM
+    trip_valid_hours: float = TRIP_VALIDITY_HOURS
 
     def indexed(self, library: str) -> bool:
         """The library's index is complete: its first scan in this process is over."""
@@ -172,12 +185,30 @@ def new_reel_key(spec: ReelSpec) -> str:
 
 
 def window_media(engine: Engine, lib: LibraryConfig, window: Window) -> list[MediaItem]:
-    """Index rows of the window, oldest first, in the library's time zone."""
+    """Index rows of the window, oldest first, in the library's time zone, without
+    the media the library's exclusions hide (render_service/hiding.py)."""
     rows: list[MediaItem] = []
     with session_scope(engine) as session:
         for start_utc, end_utc in window_to_utc(window, lib.timezone):
             rows.extend(library_dao.media_in_range(session, lib.key, start_utc, end_utc))
-    return rows
+    return hiding.visible(rows, hiding.exclusions_for(engine, lib.key))
+
+
+def reel_window(deps: PipelineDeps, lib: LibraryConfig, span: Span, kind: Kind, anchor: dt.date) -> Window:
+    """The window of a scope: fixed dates (``window_for``), or for TRIP the days of
+    the most recent trip in the span's lookback (FAILED_PRECONDITION ``NO_TRIP`` or
+    ``NO_HOME`` when there is none)."""
+    if kind is Kind.TRIP:
+        exclusions = hiding.exclusions_for(deps.engine, lib.key)
+        return find_trip(deps.engine, lib, span, anchor, min_km=deps.trip_min_km, exclusions=exclusions).window
+    return window_for(span, kind, anchor)
+
+
+def reel_valid_until(deps: PipelineDeps, spec: ReelSpec, window: Window, tz: str) -> dt.datetime:
+    """A trip reel: 32 days after the trip ends; any other: from its anchor's midnight."""
+    if spec.kind is Kind.TRIP:
+        return trip_valid_until(window, tz, deps.trip_valid_hours)
+    return valid_until(spec.anchor, spec.span, tz, deps.valid_hours)
 
 
 def _no_media(spec: ReelSpec, window: Window) -> FailedPrecondition:
@@ -193,7 +224,7 @@ def require_media(deps: PipelineDeps, spec: ReelSpec, wait_s: float = 0.0) -> in
     before the library's first scan is over is not believed: wait up to ``wait_s``
     for the scan, else UNAVAILABLE (LIBRARY_SCANNING)."""
     lib = deps.libraries[spec.library]
-    window = window_for(spec.span, spec.kind, spec.anchor)
+    window = reel_window(deps, lib, spec.span, spec.kind, spec.anchor)
     count = len(window_media(deps.engine, lib, window))
     if count == 0 and not deps.indexed(lib.key):
         assert deps.scans is not None
@@ -270,12 +301,16 @@ class Selection:
 
 
 def select_media(
-    engine: Engine, lib: LibraryConfig, spec: ReelSpec, media_rows: Sequence[MediaItem] | None = None
+    engine: Engine,
+    lib: LibraryConfig,
+    spec: ReelSpec,
+    media_rows: Sequence[MediaItem] | None = None,
+    window: Window | None = None,
 ) -> Selection:
     """The window's index rows (``media_rows`` when the caller has read them already)
     and those whose file is still there; FAILED_PRECONDITION (NO_MEDIA_IN_WINDOW)
-    when none is."""
-    window = window_for(spec.span, spec.kind, spec.anchor)
+    when none is. ``window`` is needed for TRIP (``reel_window``)."""
+    window = window or window_for(spec.span, spec.kind, spec.anchor)
     rows = tuple(media_rows if media_rows is not None else window_media(engine, lib, window))
     present = tuple(r for r in rows if (lib.root / r.rel_path).is_file())
     if not present:
@@ -659,7 +694,8 @@ def produce_reel(
     t0 = time.perf_counter()
 
     report("select", 0.01, "selecting media")
-    selection = select_media(deps.engine, lib, spec, media_rows)
+    window = reel_window(deps, lib, spec.span, spec.kind, spec.anchor)
+    selection = select_media(deps.engine, lib, spec, media_rows, window)
     timings["select_s"] = time.perf_counter() - t0
 
     _raise_if_cancelled(cancel)
@@ -675,7 +711,7 @@ def produce_reel(
     timings["render_s"] = time.perf_counter() - t2
 
     def describe(video: VideoFile) -> Sidecar:
-        until = valid_until(spec.anchor, spec.span, lib.timezone, deps.valid_hours) if spec.precomputed else None
+        until = reel_valid_until(deps, spec, selection.window, lib.timezone) if spec.precomputed else None
         stats = SidecarStats.of(
             rendered.stats,
             timings=timings,
@@ -687,6 +723,8 @@ def produce_reel(
             spec, lib.timezone, names, selection, scripted, rendered, video, stats, created=utcnow(), until=until
         )
 
+    # The hidden-media check reads these: written before the reel can be served.
+    hiding.record_reel_media(deps.engine, names.key, [selection.by_id[s.media_id] for s in rendered.script.shots])
     report("publish", 0.96, "writing poster and sidecar")
     sidecar = publish_reel(
         deps.store, names, lambda path: make_poster(rendered.script, rendered.media, path, rendered.params), describe

@@ -6,11 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from google.protobuf import struct_pb2
 
+from ledger.models import Exclusion, ExclusionTarget, Library, MaintenanceRun, ReelJob, RunKind
 from ledger.models import JobState as DbJobState
-from ledger.models import Library, MaintenanceRun, ReelJob, RunKind
 from reels.v1 import common_pb2
 from reels.v1 import reel_admin_service_pb2 as admin_pb2
 from reels.v1 import reel_admin_service_pb2_grpc as admin_grpc
@@ -19,8 +20,8 @@ from reels.v1 import reel_service_pb2_grpc as pb2_grpc
 from reels_core import wire
 from reels_core.domain import MAX_TARGET_S, MIN_TARGET_S, MOODS, MUSIC_STYLES, Kind, MediaKind, Mode, Span
 from reels_core.errors import InvalidArgument
-from reels_core.windows import window_for
-from render_service import catalog
+from reels_core.windows import check_scope, window_for
+from render_service import catalog, hiding
 from render_service.app import App
 from render_service.feedback import get_preferences, rate_reel
 from render_service.indexing import date_source_counts, media_kind_counts
@@ -108,9 +109,28 @@ def _window_pb(span: str, kind: str, anchor: dt.date) -> common_pb2.Window:
     return common_pb2.Window.FromString(_window_pb_bytes(span, kind, anchor))
 
 
-def summary_to_pb(info: catalog.ReelInfo, sidecar: Sidecar | None = None) -> pb2.ReelSummary:
+def _reel_window_pb(info: catalog.ReelInfo, sidecar: Sidecar | None, tz: str) -> common_pb2.Window:
+    """A TRIP window is the trip's days: from the sidecar, else from the row's UTC
+    bounds read back as local dates; the others are a function of the anchor."""
+    if info.kind != Kind.TRIP.value:
+        return _window_pb(info.span, info.kind, info.anchor_date)
+    window = common_pb2.Window(anchor_date=wire.date_to_pb(info.anchor_date))
+    if sidecar is not None and sidecar.window:
+        ranges = list(sidecar.window)
+    elif info.window_start is not None and info.window_end is not None:
+        zone = ZoneInfo(tz)
+        ranges = [(info.window_start.astimezone(zone).date(), info.window_end.astimezone(zone).date())]
+    else:
+        ranges = []
+    window.ranges.extend(
+        common_pb2.DateRange(start_date=wire.date_to_pb(a), end_date=wire.date_to_pb(b)) for a, b in ranges
+    )
+    return window
+
+
+def summary_to_pb(info: catalog.ReelInfo, sidecar: Sidecar | None = None, tz: str = "UTC") -> pb2.ReelSummary:
     script = sidecar.script if sidecar is not None else None
-    window = _window_pb(info.span, info.kind, info.anchor_date)
+    window = _reel_window_pb(info, sidecar, tz)
     summary = pb2.ReelSummary(
         key=info.key,
         library=info.library,
@@ -144,6 +164,7 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
         lib = self.app.library(request.library)
         span = wire.span_from_pb(request.span)
         kind = wire.kind_from_pb(request.kind)
+        check_scope(span, kind)
         anchor = check_anchor(wire.date_from_pb(request.anchor_date), lib.timezone)
         mode = wire.mode_from_pb(request.mode)
         choice = choice_from_pb(request.options)
@@ -177,10 +198,10 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
 
     def GetPrecomputedReel(self, request, context):  # noqa: N802  # gRPC method name
         lib = self.app.library(request.library)
-        info = catalog.precomputed_reel(
-            self.app.engine, self.app.store, lib.key, wire.span_from_pb(request.span), wire.kind_from_pb(request.kind)
-        )
-        return pb2.GetPrecomputedReelResponse(reel=summary_to_pb(info))
+        span, kind = wire.span_from_pb(request.span), wire.kind_from_pb(request.kind)
+        check_scope(span, kind)
+        info = catalog.precomputed_reel(self.app.engine, self.app.store, lib.key, span, kind)
+        return pb2.GetPrecomputedReelResponse(reel=summary_to_pb(info, tz=lib.timezone))
 
     def StreamReelVideo(self, request, context):  # noqa: N802  # gRPC method name
         target = catalog.stream_target(self.app.engine, self.app.store, request.key)
@@ -200,7 +221,7 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
         sidecar = load_sidecar(self.app.store, info.sidecar_name)
         stats = sidecar.stats
         response = pb2.GetReelResponse(
-            reel=summary_to_pb(info, sidecar),
+            reel=summary_to_pb(info, sidecar, self._tz(info.library)),
             media=[
                 pb2.ReelMedia(
                     media_id=m.media_id,
@@ -245,7 +266,9 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
             check_page_size(request.page_size),
             request.page_token,
         )
-        return pb2.ListReelsResponse(reels=[summary_to_pb(r) for r in reels], next_page_token=token)
+        return pb2.ListReelsResponse(
+            reels=[summary_to_pb(r, tz=self._tz(r.library)) for r in reels], next_page_token=token
+        )
 
     def RateReel(self, request, context):  # noqa: N802  # gRPC method name
         rating = {pb2.RATING_GOOD: "GOOD", pb2.RATING_BAD: "BAD"}.get(request.rating, "")
@@ -282,6 +305,62 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
         if stored.updated_at is not None:
             response.update_time.CopyFrom(wire.ts_to_pb(stored.updated_at))
         return response
+
+    def _tz(self, library: str) -> str:
+        lib = self.app.libraries.get(library)
+        return lib.timezone if lib is not None else "UTC"
+
+    def CreateExclusion(self, request, context):  # noqa: N802  # gRPC method name
+        lib = self.app.library(request.library)
+        target = request.exclusion
+        which = target.WhichOneof("target")
+        if which == "date_range":
+            req = hiding.HideRequest(
+                start=wire.date_from_pb(target.date_range.start_date, "date_range.start_date"),
+                end=wire.date_from_pb(target.date_range.end_date, "date_range.end_date"),
+            )
+            if req.start is None or req.end is None:
+                raise InvalidArgument("DATE_RANGE_INVALID", "date_range needs a start_date and an end_date")
+        else:
+            req = hiding.HideRequest(media_id=target.media_id, folder=target.folder)
+        row, created = hiding.hide(
+            self.app.engine, lib, req, request.request_id, indexed=self.app.deps.indexed(lib.key)
+        )
+        return pb2.CreateExclusionResponse(exclusion=exclusion_to_pb(row), created=created)
+
+    def ListExclusions(self, request, context):  # noqa: N802  # gRPC method name
+        lib = self.app.library(request.library)
+        rows, token = hiding.list_hidden(
+            self.app.engine, lib.key, check_page_size(request.page_size), request.page_token
+        )
+        return pb2.ListExclusionsResponse(exclusions=[exclusion_to_pb(r) for r in rows], next_page_token=token)
+
+    def DeleteExclusion(self, request, context):  # noqa: N802  # gRPC method name
+        lib = self.app.library(request.library)
+        row = hiding.unhide(
+            self.app.engine, lib.key, hiding.parse_exclusion_id(request.exclusion_id), request.request_id
+        )
+        return pb2.DeleteExclusionResponse(exclusion=exclusion_to_pb(row))
+
+
+def exclusion_to_pb(row: Exclusion) -> pb2.Exclusion:
+    msg = pb2.Exclusion(
+        exclusion_id=str(row.id),
+        library=row.library_key,
+        relative_path=(row.rel_path or "") if row.target == ExclusionTarget.MEDIA else "",
+        create_time=wire.ts_to_pb(row.created_at),
+    )
+    if row.target == ExclusionTarget.MEDIA:
+        msg.media_id = row.media_id or ""
+    elif row.target == ExclusionTarget.FOLDER:
+        msg.folder = row.rel_path or ""
+    elif row.start_date is not None and row.end_date is not None:
+        msg.date_range.CopyFrom(
+            common_pb2.DateRange(start_date=wire.date_to_pb(row.start_date), end_date=wire.date_to_pb(row.end_date))
+        )
+    if row.deleted_at is not None:
+        msg.delete_time.CopyFrom(wire.ts_to_pb(row.deleted_at))
+    return msg
 
 
 SCAN_WAIT_S = 10.0  # longest a request waits for a library's first scan (within its deadline)

@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from reels_core.domain import Kind, Span
-from reels_core.windows import DEFAULT_VALIDITY_HOURS
+from reels_core.trips import DEFAULT_TRIP_MIN_KM
+from reels_core.windows import DEFAULT_VALIDITY_HOURS, TRIP_VALIDITY_HOURS
 
 
 class SettingsError(Exception):
@@ -95,8 +96,9 @@ class Settings(BaseModel):
     # --- nightly pre-generation -----------------------------------------------
     pregen_enabled: bool = Field(False, alias="REEL_PREGEN_ENABLED")
     pregen_hour: int = Field(3, ge=0, le=23, alias="REEL_PREGEN_HOUR")
-    pregen_spans: list[Span] = Field(list(Span), alias="REEL_PREGEN_SPANS")
-    pregen_kinds: list[Kind] = Field(list(Kind), alias="REEL_PREGEN_KINDS")
+    # YEAR and TRIP are made only when listed (the defaults are the original three x two).
+    pregen_spans: list[Span] = Field([Span.DAY, Span.WEEK, Span.MONTH], alias="REEL_PREGEN_SPANS")
+    pregen_kinds: list[Kind] = Field([Kind.ON_THIS_DAY, Kind.RECAP], alias="REEL_PREGEN_KINDS")
     min_free_disk_mb: int = Field(500, ge=0, alias="REEL_MIN_FREE_DISK_MB")
     keep_per_scope: int = Field(
         2, ge=1, le=100, validation_alias=AliasChoices("PREGEN_KEEP_PER_SCOPE", "REEL_PREGEN_KEEP_PER_SCOPE")
@@ -104,6 +106,9 @@ class Settings(BaseModel):
     valid_hours_day: float = Field(DEFAULT_VALIDITY_HOURS[Span.DAY], gt=0, alias="REEL_VALID_HOURS_DAY")
     valid_hours_week: float = Field(DEFAULT_VALIDITY_HOURS[Span.WEEK], gt=0, alias="REEL_VALID_HOURS_WEEK")
     valid_hours_month: float = Field(DEFAULT_VALIDITY_HOURS[Span.MONTH], gt=0, alias="REEL_VALID_HOURS_MONTH")
+    valid_hours_year: float = Field(DEFAULT_VALIDITY_HOURS[Span.YEAR], gt=0, alias="REEL_VALID_HOURS_YEAR")
+    valid_hours_trip: float = Field(TRIP_VALIDITY_HOURS, gt=0, alias="REEL_VALID_HOURS_TRIP")
+    trip_min_km: float = Field(DEFAULT_TRIP_MIN_KM, gt=0, le=20_000, alias="REEL_TRIP_MIN_KM")
 
     # --- retention, consolidation ---------------------------------------------
     cache_sweep_enabled: bool = Field(True, alias="REEL_CACHE_SWEEP_ENABLED")
@@ -177,7 +182,12 @@ class Settings(BaseModel):
         return bool(self.tls_cert and self.tls_key)
 
     def valid_hours(self) -> dict[Span, float]:
-        return {Span.DAY: self.valid_hours_day, Span.WEEK: self.valid_hours_week, Span.MONTH: self.valid_hours_month}
+        return {
+            Span.DAY: self.valid_hours_day,
+            Span.WEEK: self.valid_hours_week,
+            Span.MONTH: self.valid_hours_month,
+            Span.YEAR: self.valid_hours_year,
+        }
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:

@@ -17,12 +17,14 @@ class Span(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SPAN_DAY: _ClassVar[Span]
     SPAN_WEEK: _ClassVar[Span]
     SPAN_MONTH: _ClassVar[Span]
+    SPAN_YEAR: _ClassVar[Span]
 
 class ReelKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     REEL_KIND_UNSPECIFIED: _ClassVar[ReelKind]
     REEL_KIND_ON_THIS_DAY: _ClassVar[ReelKind]
     REEL_KIND_RECAP: _ClassVar[ReelKind]
+    REEL_KIND_TRIP: _ClassVar[ReelKind]
 
 class ScriptMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -39,9 +41,11 @@ SPAN_UNSPECIFIED: Span
 SPAN_DAY: Span
 SPAN_WEEK: Span
 SPAN_MONTH: Span
+SPAN_YEAR: Span
 REEL_KIND_UNSPECIFIED: ReelKind
 REEL_KIND_ON_THIS_DAY: ReelKind
 REEL_KIND_RECAP: ReelKind
+REEL_KIND_TRIP: ReelKind
 SCRIPT_MODE_UNSPECIFIED: ScriptMode
 SCRIPT_MODE_FAST: ScriptMode
 SCRIPT_MODE_AGENTIC: ScriptMode

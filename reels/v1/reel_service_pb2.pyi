@@ -367,3 +367,75 @@ class GetPreferencesResponse(_message.Message):
     update_time: _timestamp_pb2.Timestamp
     captured_options: _common_pb2.RenderOptions
     def __init__(self, library: _Optional[str] = ..., preferences: _Optional[_Union[_common_pb2.Preferences, _Mapping]] = ..., feedback_count: _Optional[int] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., captured_options: _Optional[_Union[_common_pb2.RenderOptions, _Mapping]] = ...) -> None: ...
+
+class Exclusion(_message.Message):
+    __slots__ = ("exclusion_id", "library", "media_id", "folder", "date_range", "relative_path", "create_time", "delete_time")
+    EXCLUSION_ID_FIELD_NUMBER: _ClassVar[int]
+    LIBRARY_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_ID_FIELD_NUMBER: _ClassVar[int]
+    FOLDER_FIELD_NUMBER: _ClassVar[int]
+    DATE_RANGE_FIELD_NUMBER: _ClassVar[int]
+    RELATIVE_PATH_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    DELETE_TIME_FIELD_NUMBER: _ClassVar[int]
+    exclusion_id: str
+    library: str
+    media_id: str
+    folder: str
+    date_range: _common_pb2.DateRange
+    relative_path: str
+    create_time: _timestamp_pb2.Timestamp
+    delete_time: _timestamp_pb2.Timestamp
+    def __init__(self, exclusion_id: _Optional[str] = ..., library: _Optional[str] = ..., media_id: _Optional[str] = ..., folder: _Optional[str] = ..., date_range: _Optional[_Union[_common_pb2.DateRange, _Mapping]] = ..., relative_path: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CreateExclusionRequest(_message.Message):
+    __slots__ = ("library", "exclusion", "request_id")
+    LIBRARY_FIELD_NUMBER: _ClassVar[int]
+    EXCLUSION_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    library: str
+    exclusion: Exclusion
+    request_id: str
+    def __init__(self, library: _Optional[str] = ..., exclusion: _Optional[_Union[Exclusion, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class CreateExclusionResponse(_message.Message):
+    __slots__ = ("exclusion", "created")
+    EXCLUSION_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    exclusion: Exclusion
+    created: bool
+    def __init__(self, exclusion: _Optional[_Union[Exclusion, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+
+class ListExclusionsRequest(_message.Message):
+    __slots__ = ("library", "page_size", "page_token")
+    LIBRARY_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    library: str
+    page_size: int
+    page_token: str
+    def __init__(self, library: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListExclusionsResponse(_message.Message):
+    __slots__ = ("exclusions", "next_page_token")
+    EXCLUSIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    exclusions: _containers.RepeatedCompositeFieldContainer[Exclusion]
+    next_page_token: str
+    def __init__(self, exclusions: _Optional[_Iterable[_Union[Exclusion, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class DeleteExclusionRequest(_message.Message):
+    __slots__ = ("library", "exclusion_id", "request_id")
+    LIBRARY_FIELD_NUMBER: _ClassVar[int]
+    EXCLUSION_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    library: str
+    exclusion_id: str
+    request_id: str
+    def __init__(self, library: _Optional[str] = ..., exclusion_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class DeleteExclusionResponse(_message.Message):
+    __slots__ = ("exclusion",)
+    EXCLUSION_FIELD_NUMBER: _ClassVar[int]
+    exclusion: Exclusion
+    def __init__(self, exclusion: _Optional[_Union[Exclusion, _Mapping]] = ...) -> None: ...

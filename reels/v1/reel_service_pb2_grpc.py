@@ -85,6 +85,21 @@ class ReelServiceStub:
                 request_serializer=reels_dot_v1_dot_reel__service__pb2.GetPreferencesRequest.SerializeToString,
                 response_deserializer=reels_dot_v1_dot_reel__service__pb2.GetPreferencesResponse.FromString,
                 _registered_method=True)
+        self.CreateExclusion = channel.unary_unary(
+                '/reels.v1.ReelService/CreateExclusion',
+                request_serializer=reels_dot_v1_dot_reel__service__pb2.CreateExclusionRequest.SerializeToString,
+                response_deserializer=reels_dot_v1_dot_reel__service__pb2.CreateExclusionResponse.FromString,
+                _registered_method=True)
+        self.ListExclusions = channel.unary_unary(
+                '/reels.v1.ReelService/ListExclusions',
+                request_serializer=reels_dot_v1_dot_reel__service__pb2.ListExclusionsRequest.SerializeToString,
+                response_deserializer=reels_dot_v1_dot_reel__service__pb2.ListExclusionsResponse.FromString,
+                _registered_method=True)
+        self.DeleteExclusion = channel.unary_unary(
+                '/reels.v1.ReelService/DeleteExclusion',
+                request_serializer=reels_dot_v1_dot_reel__service__pb2.DeleteExclusionRequest.SerializeToString,
+                response_deserializer=reels_dot_v1_dot_reel__service__pb2.DeleteExclusionResponse.FromString,
+                _registered_method=True)
 
 
 class ReelServiceServicer:
@@ -158,6 +173,28 @@ class ReelServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateExclusion(self, request, context):
+        """"Never show me this": hides a media item, a folder or a date range of a
+        library from memories. Idempotent on request_id and on what is hidden.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListExclusions(self, request, context):
+        """The library's active exclusions, oldest first (AIP-158).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteExclusion(self, request, context):
+        """Unhides. A retry with the same request_id answers the same.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReelServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -210,6 +247,21 @@ def add_ReelServiceServicer_to_server(servicer, server):
                     servicer.GetPreferences,
                     request_deserializer=reels_dot_v1_dot_reel__service__pb2.GetPreferencesRequest.FromString,
                     response_serializer=reels_dot_v1_dot_reel__service__pb2.GetPreferencesResponse.SerializeToString,
+            ),
+            'CreateExclusion': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateExclusion,
+                    request_deserializer=reels_dot_v1_dot_reel__service__pb2.CreateExclusionRequest.FromString,
+                    response_serializer=reels_dot_v1_dot_reel__service__pb2.CreateExclusionResponse.SerializeToString,
+            ),
+            'ListExclusions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListExclusions,
+                    request_deserializer=reels_dot_v1_dot_reel__service__pb2.ListExclusionsRequest.FromString,
+                    response_serializer=reels_dot_v1_dot_reel__service__pb2.ListExclusionsResponse.SerializeToString,
+            ),
+            'DeleteExclusion': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteExclusion,
+                    request_deserializer=reels_dot_v1_dot_reel__service__pb2.DeleteExclusionRequest.FromString,
+                    response_serializer=reels_dot_v1_dot_reel__service__pb2.DeleteExclusionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -483,6 +535,87 @@ class ReelService:
             '/reels.v1.ReelService/GetPreferences',
             reels_dot_v1_dot_reel__service__pb2.GetPreferencesRequest.SerializeToString,
             reels_dot_v1_dot_reel__service__pb2.GetPreferencesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateExclusion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/reels.v1.ReelService/CreateExclusion',
+            reels_dot_v1_dot_reel__service__pb2.CreateExclusionRequest.SerializeToString,
+            reels_dot_v1_dot_reel__service__pb2.CreateExclusionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListExclusions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/reels.v1.ReelService/ListExclusions',
+            reels_dot_v1_dot_reel__service__pb2.ListExclusionsRequest.SerializeToString,
+            reels_dot_v1_dot_reel__service__pb2.ListExclusionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteExclusion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/reels.v1.ReelService/DeleteExclusion',
+            reels_dot_v1_dot_reel__service__pb2.DeleteExclusionRequest.SerializeToString,
+            reels_dot_v1_dot_reel__service__pb2.DeleteExclusionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -12,14 +12,15 @@ from typing import Any
 
 import structlog
 
+from ledger import exclusions as exclusion_dao
 from ledger import prefs as prefs_dao
 from ledger import reels as reel_dao
 from ledger.db import session_scope
 from ledger.models import RunKind, RunTrigger
 from reels_core.domain import Kind, Mode, Span
-from reels_core.errors import NotFound, ReelError
+from reels_core.errors import FailedPrecondition, NotFound, ReelError
 from reels_core.libraries import LibraryConfig
-from reels_core.windows import local_midnight_utc, window_for
+from reels_core.windows import is_supported, local_midnight_utc
 from render_service.catalog import precomputed_reel
 from render_service.indexing import rescan
 from render_service.locks import Lease
@@ -32,6 +33,7 @@ from render_service.pipeline import (
     library_today,
     media_fingerprint,
     produce_reel,
+    reel_window,
     window_media,
 )
 
@@ -70,6 +72,7 @@ def prune_scope(deps: PipelineDeps, library: str, span: str, kind: str, dry_run:
             rows = reel_dao.newest_for_scope(session, library, span, kind)[deps.keep_per_scope :]
         else:
             rows = reel_dao.prune_superseded(session, library, span, kind, deps.keep_per_scope)
+            exclusion_dao.delete_reel_media(session, [r.key for r in rows])
     for row in rows:
         files = [row.video_path, row.sidecar_path, row.poster_path]
         sizes = {name: (st.size if (st := deps.store.stat(name)) else 0) for name in files if name}
@@ -92,7 +95,14 @@ def pregen_one(
     min_free_mb: int,
 ) -> ScopeOutcome:
     out = ScopeOutcome(lib.key, span.value, kind.value, "SKIPPED", anchor_date=anchor.isoformat())
-    window = window_for(span, kind, anchor)
+    if not is_supported(span, kind):
+        out.reason = "SPAN_KIND_UNSUPPORTED"
+        return out
+    try:
+        window = reel_window(deps, lib, span, kind, anchor)
+    except FailedPrecondition as exc:  # TRIP: no trip ended in the lookback (or no GPS)
+        out.reason = exc.reason if deps.indexed(lib.key) else "LIBRARY_SCANNING"
+        return out
     rows = window_media(deps.engine, lib, window)
     if not rows:
         # Before the first scan is over an empty window proves nothing.
@@ -101,7 +111,9 @@ def pregen_one(
     fingerprint = media_fingerprint(rows)
     start_utc = local_midnight_utc(window.start, lib.timezone)
     end_utc = local_midnight_utc(window.end, lib.timezone)
-    # Dedup: a valid reel of the same window made from the same media.
+    # Dedup: a valid reel of the same window made from the same media. Hidden media
+    # are left out of the fingerprint, and a reel that shows one is not served, so
+    # hiding (or unhiding) an item of the window makes this scope render again.
     try:
         current = precomputed_reel(deps.engine, deps.store, lib.key, span, kind)
     except NotFound:

@@ -25,16 +25,24 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from reels_core.domain import Kind, Span
+from reels_core.errors import InvalidArgument
 from reels_core.windows import (
     DEFAULT_VALIDITY_HOURS,
     ON_THIS_DAY_DEFAULT_YEARS,
+    TRIP_LOOKBACK_DAYS,
+    TRIP_VALIDITY_HOURS,
+    check_scope,
+    is_supported,
     local_midnight_utc,
     local_range_to_utc,
+    trip_lookback,
+    trip_valid_until,
+    trip_window,
     valid_until,
     window_for,
     window_to_utc,
@@ -85,7 +93,9 @@ LONGEST_WAIT = dt.timedelta(hours=47)
 ZONE = st.sampled_from(ZONES)
 HOURS = st.integers(0, 23)
 SPANS = st.sampled_from(list(Span))
-KINDS = st.sampled_from(list(Kind))
+# Kinds with a fixed window (TRIP's comes from the trip found: trip_window).
+KINDS = st.sampled_from([Kind.ON_THIS_DAY, Kind.RECAP])
+ON_THIS_DAY_SPANS = st.sampled_from([s for s in Span if is_supported(s, Kind.ON_THIS_DAY)])
 DATES = st.dates(FIRST_DAY, LAST_DAY)
 
 SETTINGS = settings(deadline=None, derandomize=True, database=None)
@@ -232,7 +242,10 @@ def month_index(day: dt.date) -> int:
 @example(anchor=D(2026, 1, 1), span=Span.WEEK, kind=Kind.RECAP)
 @example(anchor=D(2025, 1, 15), span=Span.MONTH, kind=Kind.RECAP)
 @example(anchor=FIRST_DAY, span=Span.MONTH, kind=Kind.RECAP)
+@example(anchor=D(2024, 1, 1), span=Span.YEAR, kind=Kind.RECAP)
+@example(anchor=D(2024, 12, 31), span=Span.YEAR, kind=Kind.RECAP)
 def test_windows_are_sorted_disjoint_non_empty_and_before_the_anchor(anchor, span, kind):
+    assume(is_supported(span, kind))
     window = window_for(span, kind, anchor)
     assert (window.span, window.kind, window.anchor) == (span, kind, anchor)
     ranges = window.ranges
@@ -255,6 +268,9 @@ def test_windows_are_sorted_disjoint_non_empty_and_before_the_anchor(anchor, spa
             assert start.isoweekday() == 1 and end - start == 7 * DAY
             assert end.isoweekday() == 1 and end <= anchor < end + 7 * DAY  # the anchor's ISO week
             assert end.isocalendar()[:2] == anchor.isocalendar()[:2]
+        elif span is Span.YEAR:  # the calendar year before the anchor's
+            assert (start, end) == (D(anchor.year - 1, 1, 1), D(anchor.year, 1, 1))
+            assert (end - start).days == (366 if calendar.isleap(anchor.year - 1) else 365)
         else:
             assert start.day == 1 and end == anchor.replace(day=1)
             assert month_index(start) == month_index(anchor) - 1
@@ -276,7 +292,7 @@ def test_windows_are_sorted_disjoint_non_empty_and_before_the_anchor(anchor, spa
 
 
 @settings(SETTINGS, max_examples=60)
-@given(anchor=DATES, span=SPANS, back=st.integers(-5, ON_THIS_DAY_DEFAULT_YEARS + 5))
+@given(anchor=DATES, span=ON_THIS_DAY_SPANS, back=st.integers(-5, ON_THIS_DAY_DEFAULT_YEARS + 5))
 @example(anchor=FIRST_DAY, span=Span.DAY, back=FIRST_DAY.year + 3)  # below dt.MINYEAR
 def test_on_this_day_earliest_year_is_honoured_and_bounded_by_minyear(anchor, span, back):
     earliest = anchor.year - back
@@ -338,6 +354,7 @@ def test_local_midnight_is_the_first_instant_of_the_local_day(case):
 @example(("Europe/Paris", D(2025, 3, 30)), Span.WEEK, Kind.ON_THIS_DAY)
 def test_window_to_utc_bounds_are_increasing(case, span, kind):
     tz, anchor = case
+    assume(is_supported(span, kind))
     window = window_for(span, kind, anchor)
     bounds = window_to_utc(window, tz)
     assert bounds == [local_range_to_utc(start, end, tz) for start, end in window.ranges]
@@ -371,13 +388,53 @@ def test_valid_until_is_local_midnight_plus_the_configured_hours(case, span, ove
     midnight = local_midnight_utc(anchor, tz)
     default = valid_until(anchor, span, tz)
     assert default.utcoffset() == dt.timedelta(0)
-    assert default - midnight == dt.timedelta(hours={Span.DAY: 26, Span.WEEK: 8 * 24, Span.MONTH: 32 * 24}[span])
+    expected_days = {Span.DAY: 26 / 24, Span.WEEK: 8, Span.MONTH: 32, Span.YEAR: 367}[span]
+    assert default - midnight == dt.timedelta(days=expected_days)
     assert default - midnight == dt.timedelta(hours=DEFAULT_VALIDITY_HOURS[span])
     assert valid_until(anchor, span.value, tz, None) == default
     hours = dict(DEFAULT_VALIDITY_HOURS)
     for key, value in overrides.items():
         hours[Span(key)] = value
     assert valid_until(anchor, span, tz, overrides) - midnight == dt.timedelta(hours=hours[span])
+
+
+@settings(SETTINGS, max_examples=60)
+@given(anchor=DATES)
+def test_a_year_has_no_on_this_day_window_and_trip_windows_come_from_trips(anchor):
+    assert not is_supported(Span.YEAR, Kind.ON_THIS_DAY)
+    with pytest.raises(InvalidArgument) as refused:
+        check_scope(Span.YEAR, Kind.ON_THIS_DAY)
+    assert refused.value.reason == "SPAN_KIND_UNSUPPORTED"
+    with pytest.raises(ValueError, match="no window"):
+        window_for(Span.YEAR, Kind.ON_THIS_DAY, anchor)
+    for span in Span:
+        check_scope(span, Kind.TRIP)  # every span has a TRIP form...
+        with pytest.raises(ValueError, match="trip_window"):
+            window_for(span, Kind.TRIP, anchor)  # ...whose window depends on the media
+
+
+@settings(SETTINGS, max_examples=200)
+@given(zone_and_date(), SPANS, st.integers(0, 400), st.integers(0, 30))
+@example(("Europe/Paris", D(2025, 10, 26)), Span.MONTH, 3, 2)  # the trip ends on the autumn change
+@example(("Pacific/Apia", D(2012, 1, 5)), Span.WEEK, 5, 3)  # its end is after the skipped 30 Dec 2011
+def test_trip_lookback_window_and_validity(case, span, before, nights):
+    tz, anchor = case
+    start, end = trip_lookback(span, anchor)
+    assert end == anchor and (end - start).days == TRIP_LOOKBACK_DAYS[span]
+    assert TRIP_LOOKBACK_DAYS[Span.DAY] < TRIP_LOOKBACK_DAYS[Span.WEEK] < TRIP_LOOKBACK_DAYS[Span.MONTH]
+    last = anchor - dt.timedelta(days=before + 1)
+    first = last - dt.timedelta(days=nights)
+    assume(first >= FIRST_DAY)
+    window = trip_window(span, anchor, first, last)
+    assert (window.span, window.kind, window.anchor) == (span, Kind.TRIP, anchor)
+    assert window.ranges == ((first, last + DAY),) and window.end <= anchor
+    # Valid 32 days after the trip ends (local midnight after its last day), in absolute time.
+    until = trip_valid_until(window, tz)
+    assert until.utcoffset() == dt.timedelta(0)
+    assert until - local_midnight_utc(last + DAY, tz) == dt.timedelta(hours=TRIP_VALIDITY_HOURS) == 32 * DAY
+    assert trip_valid_until(window, tz, 1.5) - local_midnight_utc(window.end, tz) == dt.timedelta(hours=1.5)
+    with pytest.raises(ValueError):
+        trip_window(span, anchor, last + DAY, last)
 
 
 # ---------------------------------------------------------------- scheduler

@@ -197,8 +197,33 @@ def test_on_this_day_title_lists_years():
     cands = [photo(i, dt.datetime(y, 11, 30, 12, i, tzinfo=PARIS)) for i, y in enumerate((2023, 2024, 2024))]
     script = fast_script(request(cands, window=window))
     assert (script.title, script.subtitle) == ("On this day", "30 November · 2023, 2024")
-    assert script.shots[0].caption == "Thu 30 Nov 2023 · Nice"
-    assert [n.text for n in script.narration] == ["2023 in Nice", "2024 in Nice"]
+    assert script.shots[0].caption == "3 years ago · Thu 30 Nov 2023 · Nice"
+    assert script.shots[1].caption == "2 years ago · Sat 30 Nov 2024 · Nice"
+    assert [n.text for n in script.narration] == ["3 years ago in Nice", "2 years ago in Nice"]
+
+
+def test_on_this_day_says_one_year_ago_in_the_singular():
+    window = Window(Span.DAY, Kind.ON_THIS_DAY, dt.date(2026, 11, 30), ((dt.date(2025, 11, 30), dt.date(2025, 12, 1)),))
+    script = fast_script(request([photo(0, dt.datetime(2025, 11, 30, 12, tzinfo=PARIS))], window=window))
+    assert script.shots[0].caption.startswith("1 year ago · Sun 30 Nov 2025")
+
+
+def test_trip_is_titled_with_the_place_and_narrated_by_day():
+    window = Window(Span.MONTH, Kind.TRIP, dt.date(2026, 12, 1), ((dt.date(2026, 11, 20), dt.date(2026, 11, 23)),))
+    cands = [photo(i, dt.datetime(2026, 11, 20 + i // 2, 10 + i, tzinfo=PARIS), gps=PARIS_GPS) for i in range(6)]
+    script = fast_script(request(cands, window=window))
+    assert (script.title, script.subtitle) == ("Trip to Paris", "20–22 November 2026 · 2 nights")
+    assert script.shots[0].caption == "Fri 20 Nov 10:00 · Paris"
+    assert [n.text for n in script.narration] == ["Day 1 in Paris", "Day 2 in Paris", "Day 3 in Paris"]
+
+
+def test_year_recap_is_titled_with_the_year_and_narrated_by_month():
+    window = Window(Span.YEAR, Kind.RECAP, dt.date(2026, 3, 2), ((dt.date(2025, 1, 1), dt.date(2026, 1, 1)),))
+    cands = [photo(i, dt.datetime(2025, 1 + 3 * i, 15, 12, tzinfo=PARIS)) for i in range(4)]
+    script = fast_script(request(cands, window=window))
+    assert (script.title, script.subtitle) == ("Your 2025", "Nice")
+    assert [n.text for n in script.narration] == ["January in Nice", "April in Nice", "July in Nice", "October in Nice"]
+    assert [s.transition for s in script.shots][1:] == ["fade_black"] * 3  # a new month each time
 
 
 def test_month_recap_title():

@@ -11,6 +11,9 @@
     reels download KEY -o out.mp4          (resumes a partial out.mp4)
     reels contact-sheet KEY -o sheet.png
     reels pregen [--anchor DATE] [--library LIB ...] [--dry-run]
+    reels hide LIB (--media ID | --folder PATH | --from DATE --to DATE)   never show this
+    reels hidden LIB                                                      what is hidden
+    reels unhide LIB EXCLUSION_ID
 
 Connection: --addr (REEL_RENDER_ADDR), --token (REEL_AUTH_TOKEN or REEL_ADMIN_TOKEN),
 --tls-ca for a TLS server.
@@ -42,12 +45,19 @@ from reels_core.domain import MAX_TARGET_S, MIN_TARGET_S
 console = Console(stderr=True)
 out = Console()
 
-SPANS = {"day": common_pb2.SPAN_DAY, "week": common_pb2.SPAN_WEEK, "month": common_pb2.SPAN_MONTH}
+SPANS = {
+    "day": common_pb2.SPAN_DAY,
+    "week": common_pb2.SPAN_WEEK,
+    "month": common_pb2.SPAN_MONTH,
+    "year": common_pb2.SPAN_YEAR,
+}
 KINDS = {
     "recap": common_pb2.REEL_KIND_RECAP,
     "on-this-day": common_pb2.REEL_KIND_ON_THIS_DAY,
     "on_this_day": common_pb2.REEL_KIND_ON_THIS_DAY,
+    "trip": common_pb2.REEL_KIND_TRIP,
 }
+KIND_CHOICES = ["recap", "on-this-day", "trip"]
 MODES = {"fast": common_pb2.SCRIPT_MODE_FAST, "agentic": common_pb2.SCRIPT_MODE_AGENTIC}
 
 # What to tell a person for each status code, before the server's own message.
@@ -351,6 +361,73 @@ def cmd_pregen(c: Client, args) -> int:
     return 0
 
 
+def _exclusion_row(e: pb2.Exclusion) -> tuple[str, str, str]:
+    which = e.WhichOneof("target")
+    if which == "media_id":
+        return e.exclusion_id, "media", f"{e.media_id} ({e.relative_path})"
+    if which == "folder":
+        return e.exclusion_id, "folder", e.folder + "/"
+    r = e.date_range
+    last = dt.date(r.end_date.year, r.end_date.month, r.end_date.day) - dt.timedelta(days=1)
+    return e.exclusion_id, "dates", f"{r.start_date.year:04d}-{r.start_date.month:02d}-{r.start_date.day:02d} to {last}"
+
+
+def cmd_hide(c: Client, args) -> int:
+    target = pb2.Exclusion()
+    if args.media:
+        target.media_id = args.media
+    elif args.folder:
+        target.folder = args.folder
+    elif args.date_from and args.date_to:
+        start = _date(args.date_from)
+        last = dt.date.fromisoformat(args.date_to)  # inclusive here, exclusive on the wire
+        assert start is not None
+        target.date_range.start_date.CopyFrom(start)
+        end = _date((last + dt.timedelta(days=1)).isoformat())
+        assert end is not None
+        target.date_range.end_date.CopyFrom(end)
+    else:
+        raise ValueError("give --media ID, --folder PATH, or --from DATE --to DATE")
+    resp = c.reels.CreateExclusion(
+        pb2.CreateExclusionRequest(
+            library=args.library, exclusion=target, request_id=args.request_id or uuid.uuid4().hex
+        ),
+        metadata=c.metadata,
+    )
+    exclusion_id, what, detail = _exclusion_row(resp.exclusion)
+    verb = "hidden" if resp.created else "already hidden"
+    out.print(f"{verb}: {what} {detail} (exclusion {exclusion_id}; `reels unhide {args.library} {exclusion_id}`)")
+    return 0
+
+
+def cmd_hidden(c: Client, args) -> int:
+    table = Table("id", "what", "hidden")
+    token = ""
+    while True:
+        resp = c.reels.ListExclusions(
+            pb2.ListExclusionsRequest(library=args.library, page_size=100, page_token=token), metadata=c.metadata
+        )
+        for e in resp.exclusions:
+            table.add_row(*_exclusion_row(e))
+        token = resp.next_page_token
+        if not token:
+            break
+    out.print(table)
+    return 0
+
+
+def cmd_unhide(c: Client, args) -> int:
+    resp = c.reels.DeleteExclusion(
+        pb2.DeleteExclusionRequest(
+            library=args.library, exclusion_id=args.exclusion_id, request_id=args.request_id or uuid.uuid4().hex
+        ),
+        metadata=c.metadata,
+    )
+    _id, what, detail = _exclusion_row(resp.exclusion)
+    out.print(f"shown again: {what} {detail}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="reels", description="Memory reels from the command line.")
     p.add_argument("--addr", default=os.environ.get("REEL_RENDER_ADDR", "127.0.0.1:50062"))
@@ -366,7 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("create", help="render a reel now, with a progress bar")
     s.add_argument("library")
     s.add_argument("--span", choices=sorted(SPANS), default="week")
-    s.add_argument("--kind", choices=["recap", "on-this-day"], default="recap")
+    s.add_argument("--kind", choices=KIND_CHOICES, default="recap")
     s.add_argument("--anchor", help="YYYY-MM-DD (default: today)")
     s.add_argument("--mode", choices=sorted(MODES), default="fast")
     s.add_argument("--resolution", choices=["360p", "720p", "1080p"], default="720p")
@@ -386,13 +463,13 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("get-precomputed", help="today's pre-generated reel of a scope")
     s.add_argument("library")
     s.add_argument("--span", choices=sorted(SPANS), default="day")
-    s.add_argument("--kind", choices=["recap", "on-this-day"], default="recap")
+    s.add_argument("--kind", choices=KIND_CHOICES, default="recap")
     s.set_defaults(fn=cmd_get_precomputed)
 
     s = sub.add_parser("list", help="list pre-generated reels")
     s.add_argument("--library")
     s.add_argument("--span", choices=sorted(SPANS))
-    s.add_argument("--kind", choices=["recap", "on-this-day"])
+    s.add_argument("--kind", choices=KIND_CHOICES)
     s.set_defaults(fn=cmd_list)
 
     s = sub.add_parser("show", help="everything the server knows of a reel")
@@ -415,10 +492,30 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--anchor")
     s.add_argument("--library", action="append")
     s.add_argument("--span", action="append", choices=sorted(SPANS))
-    s.add_argument("--kind", action="append", choices=["recap", "on-this-day"])
+    s.add_argument("--kind", action="append", choices=KIND_CHOICES)
     s.add_argument("--dry-run", action="store_true")
     s.add_argument("--timeout", type=float, default=3600)
     s.set_defaults(fn=cmd_pregen)
+
+    s = sub.add_parser("hide", help="never show a media item, folder or date range in memories")
+    s.add_argument("library")
+    what = s.add_mutually_exclusive_group(required=True)
+    what.add_argument("--media", help="a media id, as `reels show KEY` lists them")
+    what.add_argument("--folder", help="a folder relative to the library root")
+    what.add_argument("--from", dest="date_from", help="first day hidden, YYYY-MM-DD (with --to)")
+    s.add_argument("--to", dest="date_to", help="last day hidden, YYYY-MM-DD (inclusive)")
+    s.add_argument("--request-id")
+    s.set_defaults(fn=cmd_hide)
+
+    s = sub.add_parser("hidden", help="list what is hidden from a library's memories")
+    s.add_argument("library")
+    s.set_defaults(fn=cmd_hidden)
+
+    s = sub.add_parser("unhide", help="show a hidden item in memories again")
+    s.add_argument("library")
+    s.add_argument("exclusion_id")
+    s.add_argument("--request-id")
+    s.set_defaults(fn=cmd_unhide)
     return p
 
 

@@ -14,7 +14,13 @@ has media:
 * RECAP MONTH: a weekend in Nice last month (with a .mov clip);
 * ON_THIS_DAY DAY/WEEK: today's month-day and the days after it in Paris (a year
   ago, with a clip), Lisbon (two years ago) and Kyoto (four years ago);
-* ON_THIS_DAY MONTH: other days of this calendar month in earlier years.
+* ON_THIS_DAY MONTH: other days of this calendar month in earlier years;
+* TRIP: a weekend in Avignon (200 km from home in Lyon, Friday to Sunday: two
+  nights) before last ISO week, kept three days or more away from the Nice weekend
+  so that the two never read as one trip; home is Lyon, the place seen on the most
+  days;
+* YEAR RECAP: a photo in Lyon on the 15th of March, June, September and December
+  of last year, besides the Paris trip a year ago.
 
 Photos carry EXIF DateTimeOriginal; "phone" shots add OffsetTimeOriginal and GPS,
 "compact camera" shots have neither. Photo times are between 08:00 and 21:30 local,
@@ -53,7 +59,7 @@ from reels_core import clock
 from reels_core.libraries import CONTEXT_DIR
 from service_kit.settings import load_settings
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: the Avignon trip and last year's photos
 LIBRARY_DIR_NAME = "sample-library"
 MARKER_NAME = ".sample.json"  # hidden: the scanner ignores it
 PHOTO_SIZE = (1280, 960)
@@ -119,6 +125,16 @@ PLACES: dict[str, Place] = {
             Spot("Alfama", 38.7115, -9.1300),
             Spot("Belém", 38.6916, -9.2160),
             Spot("Miradouro da Graça", 38.7163, -9.1318),
+        ),
+    ),
+    "avignon": Place(
+        "Avignon",
+        "Europe/Paris",
+        "lisbon",  # ochre houses on a hill
+        (
+            Spot("Place de l'Horloge", 43.9493, 4.8055),
+            Spot("Palais des Papes", 43.9509, 4.8073),
+            Spot("Rocher des Doms", 43.9528, 4.8069),
         ),
     ),
     "kyoto": Place(
@@ -257,11 +273,26 @@ def plan_library(today: dt.date) -> Plan:
         for d in days:
             photo(dt.date(past_year, today.month, min(d, month_length)), "11:50", "lyon", d % 4, camera="compact")
 
+    # TRIP: Friday to Sunday in Avignon before last ISO week (a week earlier each
+    # time it would come within three days of the Nice weekend).
+    avignon_last = last_monday - one_day
+    while abs((avignon_last - nice_days[-1]).days) <= 5:
+        avignon_last -= 7 * one_day
+    avignon_days = [avignon_last - 2 * one_day, avignon_last - one_day, avignon_last]
+    for k, day in enumerate(avignon_days):
+        for j, hhmm in enumerate(("10:40", "17:20") if k else ("17:40", "20:10")):
+            photo(day, hhmm, "avignon", (k + j) % 3 or 1)
+
+    # YEAR RECAP: a few days at home last year.
+    for month in (3, 6, 9, 12):
+        photo(dt.date(year - 1, month, 15), "12:30", "lyon", month % 4)
+
     trips = [
         Trip("nice", "Weekend in Nice", "nice", nice_days[0], nice_days[-1]),
         Trip("paris", "Paris trip", "paris", paris, paris + 2 * one_day),
         Trip("lisbon", "Lisbon with Sam", "lisbon", lisbon, lisbon + 5 * one_day),
         Trip("kyoto", "Kyoto", "kyoto", kyoto, kyoto + one_day),
+        Trip("avignon", "Weekend in Avignon", "avignon", avignon_days[0], avignon_days[-1]),
     ]
     photos.sort(key=lambda p: p.utc)
     return Plan(today, photos, videos, trips, birthday=yesterday, climbing_day=last_monday + 2 * one_day)
@@ -769,7 +800,7 @@ def _write_gpx(plan: Plan, located: list[tuple[PhotoSpec, float, float]], path: 
 
 def _write_messages(plan: Plan, path: Path) -> None:
     paris_tz = ZoneInfo("Europe/Paris")
-    nice, paris, lisbon, kyoto = plan.trips
+    nice, paris, lisbon, kyoto = plan.trips[:4]
 
     def at(day: dt.date, hhmm: str, tz: str = "Europe/Paris") -> str:
         hour, minute = (int(p) for p in hhmm.split(":"))
@@ -822,7 +853,7 @@ def _write_messages(plan: Plan, path: Path) -> None:
 
 
 def _write_notes(plan: Plan, notes: Path) -> None:
-    nice, paris, lisbon, kyoto = plan.trips
+    nice, paris, lisbon, kyoto = plan.trips[:4]
     notes.mkdir(parents=True, exist_ok=True)
     (notes / "nice-weekend.md").write_text(
         f"# Weekend in Nice ({nice.first:%d}-{nice.last:%d %B %Y})\n\n"

@@ -47,7 +47,7 @@ def test_every_setting_is_in_env_example_with_its_default():
     [
         ({"REEL_PREGEN_HOUR": "25"}, "REEL_PREGEN_HOUR"),
         ({"REEL_TIMEZONE": "Mars/Olympus"}, "REEL_TIMEZONE"),
-        ({"REEL_PREGEN_SPANS": "DAY,YEAR"}, "REEL_PREGEN_SPANS"),
+        ({"REEL_PREGEN_SPANS": "DAY,DECADE"}, "REEL_PREGEN_SPANS"),
         ({"PREGEN_KEEP_PER_SCOPE": "0"}, "PREGEN_KEEP_PER_SCOPE"),
         ({"REEL_RENDER_ADDR": "nowhere"}, "REEL_RENDER_ADDR"),
         ({"REEL_TLS_CERT": "/nonexistent.pem"}, "REEL_TLS"),

@@ -4,14 +4,17 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import gpxpy
 import icalendar
 import pytest
 from PIL import Image, ImageOps
 
+from reels_core import places
 from reels_core.domain import Kind, Span
-from reels_core.windows import window_for
+from reels_core.trips import GeoPoint, find_trips, latest_trip, learn_home
+from reels_core.windows import is_supported, trip_lookback, window_for
 from render_service.media_index import EMPTY, UNREADABLE, scan_library
 from tests.library.helpers import select_in_window
 
@@ -55,6 +58,8 @@ def scan(library):
 def assert_every_window_has_media(items, today: dt.date, tz: str) -> None:
     for span in Span:
         for kind in Kind:
+            if kind is Kind.TRIP or not is_supported(span, kind):
+                continue  # a trip's window comes from the trip: see test_trip_*
             window = window_for(span, kind, today)
             assert select_in_window(items, window, tz), f"no media for {span.value} {kind.value} on {today} in {tz}"
 
@@ -75,6 +80,32 @@ def test_on_this_day_covers_several_earlier_years(scan):
     window = window_for(Span.DAY, Kind.ON_THIS_DAY, TODAY)
     years = {m.taken_at_utc.year for m in select_in_window(scan.items, window, "Europe/Paris")}
     assert len(years) >= 2
+
+
+def latest_sample_trip(points: list[GeoPoint], today: dt.date, span: Span):
+    home = learn_home([p for p in points if p.day < today])
+    assert home is not None and places.place_name(home.lat, home.lon) == "Lyon"
+    start, end = trip_lookback(span, today)
+    return latest_trip(find_trips([p for p in points if p.day < today], home), start, end)
+
+
+def test_trip_is_found_from_the_scanned_gps_and_named_after_its_place(scan):
+    zone = ZoneInfo("Europe/Paris")
+    points = [GeoPoint(m.taken_at_utc.astimezone(zone).date(), m.lat, m.lon) for m in scan.items if m.lat is not None]
+    trip = latest_sample_trip(points, TODAY, Span.MONTH)
+    plan = load_script().plan_library(TODAY)
+    (avignon,) = [t for t in plan.trips if t.slug == "avignon"]
+    assert trip is not None and (trip.first_day, trip.last_day) == (avignon.first, avignon.last)
+    assert trip.nights == 2 and trip.max_km > 150
+    assert places.place_name(trip.lat, trip.lon) == "Avignon"
+    assert latest_sample_trip(points, TODAY, Span.DAY) is None  # it did not end yesterday
+
+
+def test_year_recap_has_media_from_several_months_of_last_year(scan):
+    window = window_for(Span.YEAR, Kind.RECAP, TODAY)
+    months = {m.taken_at_utc.astimezone(dt.UTC).month for m in select_in_window(scan.items, window, "UTC")}
+    assert window.ranges == ((dt.date(TODAY.year - 1, 1, 1), dt.date(TODAY.year, 1, 1)),)
+    assert len(months) >= 4
 
 
 def test_sample_size_kinds_and_skips(scan, library):
@@ -197,7 +228,6 @@ def test_plan_covers_every_window_for_every_day_of_a_leap_year(tz):
     """The layout, without painting: every anchor day of 2024 (and the turn of the
     year) gets media in all six windows, with filenames that never collide."""
     from types import SimpleNamespace
-    from zoneinfo import ZoneInfo
 
     make_sample = load_script()
     zone = ZoneInfo(tz)
@@ -213,6 +243,18 @@ def test_plan_covers_every_window_for_every_day_of_a_leap_year(tz):
         items = [SimpleNamespace(taken_at_utc=as_scanned(p)) for p in plan.photos]
         items += [SimpleNamespace(taken_at_utc=v.utc) for v in plan.videos]
         assert_every_window_has_media(items, day, tz)
+        # A trip of 2+ nights ends in the month before every anchor day (TRIP x MONTH).
+        located = [p for p in plan.photos if p.camera == "phone" and not p.png]
+        points = [
+            GeoPoint(
+                as_scanned(p).astimezone(zone).date(),
+                make_sample.PLACES[p.place].spots[p.spot].lat,
+                make_sample.PLACES[p.place].spots[p.spot].lon,
+            )
+            for p in located
+        ]
+        trip = latest_sample_trip(points, day, Span.MONTH)
+        assert trip is not None and trip.nights >= 2, day
         names = [make_sample._photo_rel_path(p) for p in plan.photos]
         assert len(names) == len(set(names)), day
         day += dt.timedelta(days=1)

@@ -34,7 +34,7 @@ from render_service import hiding
 from render_service.app import App
 from render_service.pipeline import media_fingerprint, window_media
 from render_service.servicers import ReelAdminServicer, ReelServicer
-from tests.conftest import error_reason, make_settings, today_utc
+from tests.conftest import ReelScope, error_reason, make_settings, today_utc
 from tests.inprocess import InProcessStub, serve_in_process
 
 REEL_SERVICE = pb2.DESCRIPTOR.services_by_name["ReelService"]
@@ -167,7 +167,7 @@ def test_list_checks_its_page_size_token_and_library(reels):
 
 
 def test_a_year_has_no_on_this_day_and_a_trip_needs_one(reels):
-    year_otd = {"library": "sample", "span": common_pb2.SPAN_YEAR, "kind": common_pb2.REEL_KIND_ON_THIS_DAY}
+    year_otd = ReelScope(library="sample", span=common_pb2.SPAN_YEAR, kind=common_pb2.REEL_KIND_ON_THIS_DAY)
     assert fails(reels.CreateReel, pb2.CreateReelRequest(**year_otd)) == (INVALID, "SPAN_KIND_UNSUPPORTED")
     assert fails(reels.GetPrecomputedReel, pb2.GetPrecomputedReelRequest(**year_otd)) == (
         INVALID,
@@ -272,7 +272,10 @@ def test_a_reel_showing_hidden_media_stops_being_served_at_once(app, reels, medi
     assert b"".join(m.data for m in reels.StreamReelVideo(pb2.StreamReelVideoRequest(key=older))) == VIDEO
 
     in_folder = hide(reels, folder=folder_of(a)).exclusion
-    assert fails(reels.GetPrecomputedReel, pb2.GetPrecomputedReelRequest(library="sample", span=3, kind=2)) == (
+    assert fails(
+        reels.GetPrecomputedReel,
+        pb2.GetPrecomputedReelRequest(library="sample", span=common_pb2.SPAN_MONTH, kind=common_pb2.REEL_KIND_RECAP),
+    ) == (
         NOT_FOUND,
         "HIDDEN_MEDIA",
     )

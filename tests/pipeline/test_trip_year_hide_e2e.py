@@ -14,6 +14,7 @@ import datetime as dt
 import io
 import json
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -24,7 +25,7 @@ from reels.v1 import common_pb2
 from reels.v1 import reel_admin_service_pb2 as admin_pb2
 from reels.v1 import reel_service_pb2 as pb2
 from reels_core.windows import local_midnight_utc
-from tests.conftest import Stack, error_reason, start_stack, stop_stack, today_utc, wait_scanned
+from tests.conftest import ReelScope, Stack, error_reason, start_stack, stop_stack, today_utc, wait_scanned
 from tests.foundation.test_processes import GRPCURL
 from tests.library.test_make_sample import load_script
 from tests.pipeline.conftest import create_and_wait, stream_all
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.slow
 
 TODAY = today_utc()
 SMALL = common_pb2.RenderOptions(resolution="360p", target_duration_seconds=10)
-MONTH_TRIP = {"library": "sample", "span": common_pb2.SPAN_MONTH, "kind": common_pb2.REEL_KIND_TRIP}
+MONTH_TRIP = ReelScope(library="sample", span=common_pb2.SPAN_MONTH, kind=common_pb2.REEL_KIND_TRIP)
 
 
 def as_date(value) -> dt.date:
@@ -49,7 +50,7 @@ def expected_trip():
 
 
 @pytest.fixture(scope="module")
-def stack(sample_library_src: Path, tmp_path_factory) -> Stack:
+def stack(sample_library_src: Path, tmp_path_factory) -> Iterator[Stack]:
     s = start_stack(
         tmp_path_factory.mktemp("trip-year"), libraries=f"sample={sample_library_src}", REEL_TARGET_DURATION_S="10"
     )
@@ -79,7 +80,7 @@ def test_year_recap_renders_from_last_year(stack):
     ]
     assert len(reel.media) >= 4 and {m.taken_at.ToDatetime().year for m in reel.media} == {TODAY.year - 1}
     data, _ = stream_all(stack, job.reel_key)
-    with av.open(io.BytesIO(data)) as container:
+    with av.open(io.BytesIO(data), mode="r") as container:
         video = container.streams.video[0]
         assert video.height == 360
         assert 9.0 <= float(container.duration or 0) / 1e6 <= 11.5

@@ -3,7 +3,7 @@ through real servers: CreateReel (YEAR x RECAP), RunPregenNow (MONTH x TRIP, and
 YEAR x ON_THIS_DAY skipped), GetPrecomputedReel with the trip's validity, then a
 photo of the trip reel hidden with the real grpcurl binary: the reel stops being
 served and streamed at once, the next pass renders the scope again without the
-photo, and unhiding lists nothing.
+photo, and unhiding lists nothing; the `reels` CLI hides, lists and unhides.
 
 Three renders of 10 s reels at 360p.
 """
@@ -25,6 +25,7 @@ from reels.v1 import common_pb2
 from reels.v1 import reel_admin_service_pb2 as admin_pb2
 from reels.v1 import reel_service_pb2 as pb2
 from reels_core.windows import local_midnight_utc
+from render_service import cli
 from tests.conftest import ReelScope, Stack, error_reason, start_stack, stop_stack, today_utc, wait_scanned
 from tests.foundation.test_processes import GRPCURL
 from tests.library.test_make_sample import load_script
@@ -164,3 +165,21 @@ def test_hiding_a_photo_takes_the_reel_out_at_once_and_the_next_pass_renders_wit
     )
     assert not stack.reels.ListExclusions(pb2.ListExclusionsRequest(library="sample")).exclusions
     assert precomputed_trip(stack).key == after.key  # the newest reel of the scope again
+
+
+def test_cli_hides_lists_and_unhides_a_date_range(stack, capsys):
+    addr = ["--addr", f"127.0.0.1:{stack.render_port}"]
+    last_year = TODAY.year - 1
+    assert cli.main([*addr, "hide", "sample", "--from", f"{last_year}-03-01", "--to", f"{last_year}-03-31"]) == 0
+    said = capsys.readouterr().out
+    assert f"hidden: dates {last_year}-03-01 to {last_year}-03-31" in said
+    listed = stack.reels.ListExclusions(pb2.ListExclusionsRequest(library="sample")).exclusions
+    (exclusion,) = listed
+    assert as_date(exclusion.date_range.end_date) == dt.date(last_year, 4, 1)  # exclusive on the wire
+    assert cli.main([*addr, "hidden", "sample"]) == 0
+    assert f"{last_year}-03-01 to {last_year}-03-31" in capsys.readouterr().out
+    assert cli.main([*addr, "unhide", "sample", exclusion.exclusion_id]) == 0
+    assert "shown again" in capsys.readouterr().out
+    assert cli.main([*addr, "hide", "sample", "--from", f"{last_year}-03-05", "--to", f"{last_year}-03-01"]) == 1
+    assert "DATE_RANGE_INVALID" in capsys.readouterr().err
+    assert not stack.reels.ListExclusions(pb2.ListExclusionsRequest(library="sample")).exclusions

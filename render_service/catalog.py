@@ -29,8 +29,8 @@ from ledger.pagination import InvalidPageToken
 from ledger.readonly import ReelRow, read_session
 from reels_core.domain import Kind, Span
 from reels_core.errors import FailedPrecondition, InvalidArgument, NotFound
-from reels_core.exclusions import ExclusionSet, reel_holds_hidden
-from render_service.hiding import exclusions_for, reel_is_hidden, reel_media_refs
+from reels_core.exclusions import ExclusionSet
+from render_service.hiding import exclusions_for, holds_hidden, reel_is_hidden
 from render_service.sidecar import CONTENT_TYPE
 from render_service.store import ReelStore
 
@@ -187,7 +187,7 @@ def precomputed_reel(engine: Engine, store: ReelStore, library: str, span: Span,
                 continue
             if exclusions is None:
                 exclusions = exclusions_for(engine, library)
-            if exclusions and reel_holds_hidden(reel_media_refs(engine, row.key), exclusions):
+            if holds_hidden(engine, row.key, exclusions):
                 first_reason = first_reason or "HIDDEN_MEDIA"
                 continue
             stat = store.stat(row.video_path)

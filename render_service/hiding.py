@@ -44,6 +44,8 @@ class _Cache:
     lock: threading.Lock
     sets: dict[str, ExclusionSet]
     reels: dict[str, tuple[MediaRef, ...]]
+    # reel key -> ((library, exclusions version), verdict): the check once per version
+    verdicts: dict[str, tuple[tuple[str, int], bool]]
 
 
 _CACHES: weakref.WeakKeyDictionary[Engine, _Cache] = weakref.WeakKeyDictionary()
@@ -54,7 +56,7 @@ def _cache(engine: Engine) -> _Cache:
     cache = _CACHES.get(engine)
     if cache is None:
         with _CACHES_LOCK:
-            cache = _CACHES.setdefault(engine, _Cache(threading.Lock(), {}, {}))
+            cache = _CACHES.setdefault(engine, _Cache(threading.Lock(), {}, {}, {}))
     return cache
 
 
@@ -121,10 +123,29 @@ def reel_media_refs(engine: Engine, reel_key: str) -> tuple[MediaRef, ...]:
     return refs
 
 
+def holds_hidden(engine: Engine, reel_key: str, exclusions: ExclusionSet) -> bool:
+    """``reel_holds_hidden`` of the reel's recorded media, remembered per exclusions
+    version (a reel's media never change, so the verdict only moves with them)."""
+    if not exclusions:
+        return False
+    cache = _cache(engine)
+    stamp = (exclusions.library, exclusions.version)
+    memo = cache.verdicts.get(reel_key)
+    if memo is not None and memo[0] == stamp:
+        return memo[1]
+    refs = reel_media_refs(engine, reel_key)
+    verdict = reel_holds_hidden(refs, exclusions)
+    if refs:
+        with cache.lock:
+            if len(cache.verdicts) >= REEL_MEDIA_CACHE_MAX:
+                cache.verdicts.clear()
+            cache.verdicts[reel_key] = (stamp, verdict)
+    return verdict
+
+
 def reel_is_hidden(engine: Engine, reel_key: str, library: str) -> bool:
     """True when the reel shows media the library's exclusions hide."""
-    exclusions = exclusions_for(engine, library)
-    return bool(exclusions) and reel_holds_hidden(reel_media_refs(engine, reel_key), exclusions)
+    return holds_hidden(engine, reel_key, exclusions_for(engine, library))
 
 
 def record_reel_media(engine: Engine, reel_key: str, media: Sequence[MediaItem]) -> None:

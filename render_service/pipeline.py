@@ -224,7 +224,17 @@ def require_media(deps: PipelineDeps, spec: ReelSpec, wait_s: float = 0.0) -> in
     before the library's first scan is over is not believed: wait up to ``wait_s``
     for the scan, else UNAVAILABLE (LIBRARY_SCANNING)."""
     lib = deps.libraries[spec.library]
-    window = reel_window(deps, lib, spec.span, spec.kind, spec.anchor)
+    try:
+        window = reel_window(deps, lib, spec.span, spec.kind, spec.anchor)
+    except FailedPrecondition:  # TRIP: no trip (yet?) in an index that may be incomplete
+        if deps.indexed(lib.key):
+            raise
+        assert deps.scans is not None
+        if not deps.scans.wait_indexed(lib.key, wait_s):
+            raise Unavailable(
+                "LIBRARY_SCANNING", f"library {lib.key!r} is being indexed for the first time; retry shortly"
+            ) from None
+        window = reel_window(deps, lib, spec.span, spec.kind, spec.anchor)
     count = len(window_media(deps.engine, lib, window))
     if count == 0 and not deps.indexed(lib.key):
         assert deps.scans is not None

@@ -175,7 +175,7 @@ def test_missing_null_and_unknown_fields_get_defaults():
 
 
 @pytest.mark.parametrize(
-    "text", ["not json", "[1, 2]", '{"size_bytes": "lots"}', '{"span": "YEAR"}', '{"script": "a string"}']
+    "text", ["not json", "[1, 2]", '{"size_bytes": "lots"}', '{"span": "DECADE"}', '{"script": "a string"}']
 )
 def test_what_is_not_a_sidecar_raises_value_error(text: str):
     with pytest.raises(ValueError):

@@ -30,7 +30,7 @@ from ledger.readonly import ReelRow, read_session
 from reels_core.domain import Kind, Span
 from reels_core.errors import FailedPrecondition, InvalidArgument, NotFound
 from reels_core.exclusions import ExclusionSet
-from render_service.hiding import exclusions_for, holds_hidden, reel_is_hidden
+from render_service.hiding import SidecarSource, exclusions_for, holds_hidden, reel_is_hidden
 from render_service.sidecar import CONTENT_TYPE
 from render_service.store import ReelStore
 
@@ -148,8 +148,8 @@ def find_reel(engine: Engine, key: str) -> ReelInfo:
     return info
 
 
-def _refuse_hidden(engine: Engine, info: ReelInfo) -> None:
-    if reel_is_hidden(engine, info.key, info.library):
+def _refuse_hidden(engine: Engine, store: ReelStore, info: ReelInfo) -> None:
+    if reel_is_hidden(engine, info.key, info.library, SidecarSource(store, info.sidecar_name)):
         raise FailedPrecondition("HIDDEN_MEDIA", "this reel shows media hidden from memories")
 
 
@@ -159,13 +159,13 @@ def stream_target(engine: Engine, store: ReelStore, key: str) -> StreamTarget:
     check_key(key)
     if key.endswith(POSTER_SUFFIX):
         info = find_reel(engine, key[: -len(POSTER_SUFFIX)])
-        _refuse_hidden(engine, info)
+        _refuse_hidden(engine, store, info)
         stat = store.stat(info.poster_name)
         if stat is None:
             raise NotFound("FILE_MISSING", "the reel's poster file is gone")
         return StreamTarget(info.poster_name, stat.size, "", POSTER_CONTENT_TYPE)
     info = find_reel(engine, key)
-    _refuse_hidden(engine, info)
+    _refuse_hidden(engine, store, info)
     stat = store.stat(info.video_name)
     if stat is None or stat.size != info.size_bytes:
         raise NotFound("FILE_MISSING", "the reel's video file is gone")
@@ -187,7 +187,7 @@ def precomputed_reel(engine: Engine, store: ReelStore, library: str, span: Span,
                 continue
             if exclusions is None:
                 exclusions = exclusions_for(engine, library)
-            if holds_hidden(engine, row.key, exclusions):
+            if holds_hidden(engine, row.key, exclusions, SidecarSource(store, row.sidecar_path)):
                 first_reason = first_reason or "HIDDEN_MEDIA"
                 continue
             stat = store.stat(row.video_path)

@@ -35,6 +35,8 @@ from reels_core.errors import InvalidArgument, NotFound, Unavailable
 from reels_core.exclusions import ExclusionSet, MediaRef, normalize_folder, reel_holds_hidden
 from reels_core.libraries import LibraryConfig
 from reels_core.windows import local_range_to_utc
+from render_service.sidecar import load_sidecar
+from render_service.store import ReelStore
 
 REEL_MEDIA_CACHE_MAX = 4096  # reels whose media are kept in memory (about 1 KB each)
 
@@ -109,12 +111,30 @@ def visible(rows: Sequence[MediaItem], exclusions: ExclusionSet) -> list[MediaIt
     return [r for r in rows if not exclusions.hides(media_ref(r))]
 
 
-def reel_media_refs(engine: Engine, reel_key: str) -> tuple[MediaRef, ...]:
-    """The reel's media as recorded when it was made (immutable per key, cached)."""
+@dataclass(frozen=True)
+class SidecarSource:
+    """Where the media of a reel made before ``reel_media`` rows existed are read."""
+
+    store: ReelStore
+    sidecar_name: str
+
+
+def _from_sidecar(source: SidecarSource | None) -> tuple[MediaRef, ...]:
+    if source is None or not source.sidecar_name:
+        return ()
+    media = load_sidecar(source.store, source.sidecar_name).media
+    return tuple(MediaRef(m.media_id, m.relative_path, m.taken_at) for m in media if m.taken_at is not None)
+
+
+def reel_media_refs(engine: Engine, reel_key: str, legacy: SidecarSource | None = None) -> tuple[MediaRef, ...]:
+    """The reel's media as recorded when it was made (immutable per key, cached);
+    for a reel without ``reel_media`` rows (made before migration 0006), its
+    sidecar's media list when ``legacy`` says where it is."""
     cache = _cache(engine)
     refs = cache.reels.get(reel_key)
     if refs is None:
         refs = tuple(MediaRef(m, p, t) for m, p, t in exclusion_dao.reel_media(engine, reel_key))
+        refs = refs or _from_sidecar(legacy)
         if refs:  # an unknown key may be recorded later: not cached
             with cache.lock:
                 if len(cache.reels) >= REEL_MEDIA_CACHE_MAX:
@@ -123,7 +143,7 @@ def reel_media_refs(engine: Engine, reel_key: str) -> tuple[MediaRef, ...]:
     return refs
 
 
-def holds_hidden(engine: Engine, reel_key: str, exclusions: ExclusionSet) -> bool:
+def holds_hidden(engine: Engine, reel_key: str, exclusions: ExclusionSet, legacy: SidecarSource | None = None) -> bool:
     """``reel_holds_hidden`` of the reel's recorded media, remembered per exclusions
     version (a reel's media never change, so the verdict only moves with them)."""
     if not exclusions:
@@ -133,7 +153,7 @@ def holds_hidden(engine: Engine, reel_key: str, exclusions: ExclusionSet) -> boo
     memo = cache.verdicts.get(reel_key)
     if memo is not None and memo[0] == stamp:
         return memo[1]
-    refs = reel_media_refs(engine, reel_key)
+    refs = reel_media_refs(engine, reel_key, legacy)
     verdict = reel_holds_hidden(refs, exclusions)
     if refs:
         with cache.lock:
@@ -143,9 +163,9 @@ def holds_hidden(engine: Engine, reel_key: str, exclusions: ExclusionSet) -> boo
     return verdict
 
 
-def reel_is_hidden(engine: Engine, reel_key: str, library: str) -> bool:
+def reel_is_hidden(engine: Engine, reel_key: str, library: str, legacy: SidecarSource | None = None) -> bool:
     """True when the reel shows media the library's exclusions hide."""
-    return holds_hidden(engine, reel_key, exclusions_for(engine, library))
+    return holds_hidden(engine, reel_key, exclusions_for(engine, library), legacy)
 
 
 def record_reel_media(engine: Engine, reel_key: str, media: Sequence[MediaItem]) -> None:

@@ -28,12 +28,13 @@ from ledger.models import MediaItem
 from reels.v1 import common_pb2
 from reels.v1 import reel_admin_service_pb2 as admin_pb2
 from reels.v1 import reel_service_pb2 as pb2
-from reels_core.domain import Kind, Span
+from reels_core.domain import Kind, MediaKind, Span
 from reels_core.windows import window_for
 from render_service import hiding
 from render_service.app import App
 from render_service.pipeline import media_fingerprint, window_media
 from render_service.servicers import ReelAdminServicer, ReelServicer
+from render_service.sidecar import Sidecar, SidecarMedia
 from tests.conftest import ReelScope, error_reason, make_settings, today_utc
 from tests.inprocess import InProcessStub, serve_in_process
 
@@ -220,12 +221,23 @@ def test_hiding_is_idempotent_listed_paged_and_reversible(reels, media):
 # --- what hiding does -----------------------------------------------------------------
 
 
-def seed_reel(app: App, key: str, anchor: dt.date, shown: list[MediaItem]) -> None:
-    """A pre-generated MONTH RECAP as a pass leaves it: file, media rows, ledger row."""
+def seed_reel(
+    app: App, key: str, anchor: dt.date, shown: list[MediaItem], kind: str = "RECAP", legacy: bool = False
+) -> None:
+    """A pre-generated MONTH reel as a pass leaves it: file, media rows, ledger row;
+    ``legacy``: as one made before migration 0006 left it, its media in the sidecar only."""
     staged = app.store.staging_path(f"{key}.mp4")
     staged.write_bytes(VIDEO)
     app.store.publish(f"{key}.mp4", staged)
-    hiding.record_reel_media(app.engine, key, shown)
+    if legacy:
+        sidecar = Sidecar(
+            key=key, media=tuple(SidecarMedia(m.id, m.rel_path, MediaKind(m.kind), m.taken_at_utc) for m in shown)
+        )
+        staged = app.store.staging_path(f"{key}.json")
+        staged.write_text(sidecar.to_json())
+        app.store.publish(f"{key}.json", staged)
+    else:
+        hiding.record_reel_media(app.engine, key, shown)
     start = dt.datetime.combine(anchor, dt.time(), dt.UTC)
     with session_scope(app.engine) as session:
         reel_dao.record_reel(
@@ -233,13 +245,13 @@ def seed_reel(app: App, key: str, anchor: dt.date, shown: list[MediaItem]) -> No
             key=key,
             library_key="sample",
             span="MONTH",
-            kind="RECAP",
+            kind=kind,
             anchor_date=anchor,
             window_start=start - dt.timedelta(days=30),
             window_end=start,
             valid_until=start + dt.timedelta(days=3650),
             video_path=f"{key}.mp4",
-            sidecar_path="",
+            sidecar_path=f"{key}.json" if legacy else "",
             poster_path="",
             title=key,
             size_bytes=len(VIDEO),
@@ -304,3 +316,17 @@ def test_hidden_media_leave_the_window_a_new_reel_is_made_from(app, reels):
     assert media_fingerprint(after) != media_fingerprint(before)  # so pregen does not dedup on it
     unhide(reels, exclusion.exclusion_id)
     assert [m.id for m in window_media(app.engine, lib, window)] == [m.id for m in before]
+
+
+def test_a_reel_made_before_media_rows_existed_is_checked_from_its_sidecar(app, reels, media):
+    key = "sample-month-onthisday-20200301-0000000c"
+    seed_reel(app, key, dt.date(2020, 3, 1), [media[-1]], kind="ON_THIS_DAY", legacy=True)
+    scope = pb2.GetPrecomputedReelRequest(
+        library="sample", span=common_pb2.SPAN_MONTH, kind=common_pb2.REEL_KIND_ON_THIS_DAY
+    )
+    assert reels.GetPrecomputedReel(scope).reel.key == key
+    exclusion = hide(reels, media_id=media[-1].id).exclusion
+    assert fails(reels.GetPrecomputedReel, scope) == (NOT_FOUND, "HIDDEN_MEDIA")
+    assert fails(reels.StreamReelVideo, pb2.StreamReelVideoRequest(key=key)) == (FAILED, "HIDDEN_MEDIA")
+    unhide(reels, exclusion.exclusion_id)
+    assert reels.GetPrecomputedReel(scope).reel.key == key

@@ -11,8 +11,15 @@ library, and the checks every reel path makes. No gRPC here.
 
 Both read ``exclusions_for(engine, library)``: the library's ``ExclusionSet``,
 rebuilt only when its version (one primary-key read) has moved, and the reel's media
-(``reel_media`` rows, immutable per key, so kept in a bounded per-process map). With
-no exclusion in a library the check costs that one version read.
+(``reel_media`` rows, immutable per key, so kept in a bounded per-process map; a reel
+made before those rows existed is read from its sidecar). The verdict per reel is
+remembered per exclusions version (``holds_hidden``). With no exclusion in a library
+the check costs that one version read (about a tenth of the lookup:
+docs/BENCHMARKS.md, bench:hiding).
+
+A cache of GetPrecomputedReel answers can re-check a cached reel with
+``holds_hidden(engine, key, exclusions_for(engine, library))``, or key itself on
+``exclusions_for(...).version``.
 """
 
 from __future__ import annotations

@@ -77,6 +77,7 @@ from render_service.sidecar import (
 )
 from render_service.sidecar import RenderChoice as RenderChoice  # re-exported: jobs and loops import it from here
 from render_service.store import ReelStore
+from service_kit import metrics, tracing
 
 log = structlog.get_logger("pipeline")
 
@@ -269,6 +270,7 @@ class Selection:
         return {r.id: r for r in self.present}
 
 
+@tracing.traced("reel.select")
 def select_media(
     engine: Engine, lib: LibraryConfig, spec: ReelSpec, media_rows: Sequence[MediaItem] | None = None
 ) -> Selection:
@@ -378,6 +380,7 @@ def usable_shots(script: Script, selection: Selection, root: Path) -> tuple[Scri
     return script, tuple(dropped)
 
 
+@tracing.traced("reel.script")
 def script_reel(deps: PipelineDeps, spec: ReelSpec, lib: LibraryConfig, selection: Selection) -> Scripted:
     """Ask the scripter (its client falls back to the fast script) and keep the
     usable shots; FAILED_PRECONDITION (NO_USABLE_MEDIA) when none is left."""
@@ -423,6 +426,7 @@ def render_inputs(script: Script, selection: Selection, root: Path) -> dict[str,
     }
 
 
+@tracing.traced("reel.render")
 def render_media(
     store: ReelStore,
     names: ReelNames,
@@ -547,6 +551,7 @@ def describe_reel(
     )
 
 
+@tracing.traced("reel.publish")
 def publish_reel(
     store: ReelStore,
     names: ReelNames,
@@ -588,6 +593,7 @@ def _sha256_of(path: Path) -> tuple[str, int]:
 # --- record -------------------------------------------------------------------
 
 
+@tracing.traced("reel.record")
 def record_precomputed(engine: Engine, spec: ReelSpec, timezone: str, reel: ProducedReel) -> None:
     """The ledger row of a pre-generated reel (GetPrecomputedReel serves it)."""
     if reel.valid_until is None:
@@ -673,6 +679,7 @@ def produce_reel(
     t2 = time.perf_counter()
     rendered = render_media(deps.store, names, spec.choice, lib.root, selection, scripted, report, cancel)
     timings["render_s"] = time.perf_counter() - t2
+    metrics.reel_rendered(timings["render_s"], rendered.stats.frames, spec.choice.resolution or "720p")
 
     def describe(video: VideoFile) -> Sidecar:
         until = valid_until(spec.anchor, spec.span, lib.timezone, deps.valid_hours) if spec.precomputed else None
@@ -695,6 +702,7 @@ def produce_reel(
     if spec.precomputed:
         record_precomputed(deps.engine, spec, lib.timezone, produced)
     report("published", 0.99, "reel published")
+    metrics.script_fallback(rendered.script.fallback_reason)
     log.info(
         "reel produced",
         key=names.key,

@@ -84,9 +84,9 @@ def lint(workspace: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return run_buf("lint", cwd=workspace)
 
 
-def breaking(workspace: Path, against: Path) -> subprocess.CompletedProcess[str]:
+def breaking(workspace: Path, against: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     """`buf breaking` of the workspace's contracts against another workspace folder."""
-    return run_buf("breaking", "--against", str(against), cwd=workspace)
+    return run_buf("breaking", "--against", str(against), *extra, cwd=workspace)
 
 
 def _report(name: str, proc: subprocess.CompletedProcess[str]) -> bool:

@@ -30,7 +30,7 @@ import grpc
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Span, Status, StatusCode
 
 from reels_core.errors import ReelError
@@ -40,35 +40,47 @@ _TRACER = "reels"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def setup_tracing(service_name: str, settings: Settings, exporter: SpanExporter | None = None) -> TracerProvider | None:
-    """Install the process's tracer provider, exporting to `exporter` or, when
-    OTEL_EXPORTER_OTLP_ENDPOINT is set, to OTLP/gRPC there; None (tracing off)
-    otherwise. A provider installed before (a test's) is kept."""
-    if exporter is None and not settings.otlp_endpoint:
-        return None
-    if enabled():
-        current = trace.get_tracer_provider()
-        return current if isinstance(current, TracerProvider) else None
-    if exporter is None:
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+# The provider this process's spans go to (None: tracing off). Kept here rather than
+# read from OpenTelemetry's global, which can be set only once per process: tests
+# install an in-memory one and remove it again.
+_provider: TracerProvider | None = None
 
-        exporter = OTLPSpanExporter()  # endpoint, headers, TLS from OTEL_EXPORTER_OTLP_*
+
+def setup_tracing(service_name: str, settings: Settings) -> TracerProvider | None:
+    """When OTEL_EXPORTER_OTLP_ENDPOINT is set, export this process's spans there by
+    OTLP/gRPC (batched) and return the provider; else None (tracing off). A provider
+    installed before (a test's) is kept."""
+    if _provider is not None or not settings.otlp_endpoint:
+        return _provider
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
-    provider.add_span_processor(BatchSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
+    # The endpoint, headers and TLS come from the OTEL_EXPORTER_OTLP_* variables.
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    install(provider)
+    trace.set_tracer_provider(provider)  # for libraries that trace through the global
     return provider
 
 
+def install(provider: TracerProvider | None) -> None:
+    """Send spans to `provider` (None: tracing off). Servers built afterwards get the
+    interceptors; tests install one with an in-memory exporter."""
+    global _provider
+    _provider = provider
+
+
 def enabled() -> bool:
-    """A real tracer provider is installed (by `setup_tracing` or a test)."""
-    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+    return _provider is not None
 
 
 def shutdown() -> None:
-    """Flush and stop the exporter (at server stop)."""
-    provider = trace.get_tracer_provider()
-    if isinstance(provider, TracerProvider):
-        provider.force_flush()
+    """Export what is still buffered (at server stop)."""
+    if _provider is not None:
+        _provider.force_flush()
+
+
+def _tracer() -> trace.Tracer:
+    return (_provider or trace.NoOpTracerProvider()).get_tracer(_TRACER)
 
 
 def _rpc_filter() -> Any:
@@ -80,29 +92,29 @@ def _rpc_filter() -> Any:
 def server_interceptors(aio: bool = False) -> list[Any]:
     """The OpenTelemetry server interceptor (grpc or grpc.aio) when tracing is on,
     else none; put it first, so its span covers the rest."""
-    if not enabled():
+    if _provider is None:
         return []
     from opentelemetry.instrumentation.grpc import aio_server_interceptor, server_interceptor
 
     make = aio_server_interceptor if aio else server_interceptor
-    return [make(filter_=_rpc_filter())]
+    return [make(tracer_provider=_provider, filter_=_rpc_filter())]
 
 
 def traced_channel(channel: grpc.Channel) -> grpc.Channel:
     """`channel` with client spans and `traceparent` metadata when tracing is on."""
-    if not enabled():
+    if _provider is None:
         return channel
     from opentelemetry.instrumentation.grpc import client_interceptor
     from opentelemetry.instrumentation.grpc.grpcext import intercept_channel
 
-    return intercept_channel(channel, client_interceptor())
+    return intercept_channel(channel, client_interceptor(tracer_provider=_provider))
 
 
 def carrier() -> dict[str, str]:
     """The current trace context as W3C headers (`traceparent`), to store in a row;
     empty when there is none."""
     headers: dict[str, str] = {}
-    if enabled():
+    if _provider is not None:
         propagate.inject(headers)
     return headers
 
@@ -111,8 +123,7 @@ def carrier() -> dict[str, str]:
 def job_span(stored: Mapping[str, str] | None, **attributes: str | int | float | bool) -> Iterator[Span]:
     """A `reel.job` span continuing the trace stored with the job (`carrier`)."""
     parent = propagate.extract(dict(stored or {}))
-    tracer = trace.get_tracer(_TRACER)
-    with tracer.start_as_current_span(
+    with _tracer().start_as_current_span(
         "reel.job", context=parent, attributes=attributes, record_exception=False, set_status_on_exception=False
     ) as span:
         try:
@@ -128,8 +139,7 @@ def traced(name: str) -> Callable[[F], F]:
     def wrap(fn: F) -> F:
         @functools.wraps(fn)
         def call(*args: Any, **kwargs: Any) -> Any:
-            tracer = trace.get_tracer(_TRACER)
-            with tracer.start_as_current_span(name, record_exception=False, set_status_on_exception=False) as span:
+            with _tracer().start_as_current_span(name, record_exception=False, set_status_on_exception=False) as span:
                 try:
                     return fn(*args, **kwargs)
                 except BaseException as exc:

@@ -192,7 +192,7 @@ SETUPS: dict[str, tuple[dict[str, str], Callable[[Stack, Session], None] | None]
 @contextmanager
 def session_for(section: Section, data_dir: Path, library: Path) -> Iterator[Session]:
     env, setup = SETUPS.get(section.title, ({}, None))
-    stack = start_stack(data_dir, libraries=f"sample={library}", REEL_TARGET_DURATION_S="10", **env)
+    stack = start_stack(data_dir, f"sample={library}", True, REEL_TARGET_DURATION_S="10", **env)
     try:
         wait_scanned(stack, "sample")
         session = Session(stack)

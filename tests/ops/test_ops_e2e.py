@@ -176,8 +176,11 @@ def test_a_scrape_during_a_render_shows_every_metric_moving(pair: Pair) -> None:
     pair.admin.RunRetentionNow(reel_admin_service_pb2.RunRetentionNowRequest())
     r1, s1 = scrape(pair.render_metrics), scrape(pair.scripter_metrics)
 
-    def moved(name: str, before: Samples = r0, after: Samples = r1, **labels: str) -> float:
-        return value(after, name, **labels) - value(before, name, **labels)
+    def moved(name: str, /, **labels: str) -> float:  # on the render service
+        return value(r1, name, **labels) - value(r0, name, **labels)
+
+    def moved_scripter(name: str, /, **labels: str) -> float:
+        return value(s1, name, **labels) - value(s0, name, **labels)
 
     # RPCs by method and code
     assert moved("grpc_server_started_total", grpc_method="CreateReel", **RPC) == 1
@@ -190,7 +193,7 @@ def test_a_scrape_during_a_render_shows_every_metric_moving(pair: Pair) -> None:
     assert moved("grpc_server_handled_total", grpc_method="RunPregenNow", grpc_code="OK", **ADMIN) == 1
     script = {"grpc_service": "reels.v1.ScripterService", "grpc_type": "unary", "grpc_method": "GenerateScript"}
     assert (
-        moved("grpc_server_handled_total", s0, s1, grpc_code="OK", **script) == 2
+        moved_scripter("grpc_server_handled_total", grpc_code="OK", **script) == 2
     )  # the on-demand and the pregen reel
     # jobs by state, queue depth (seen above while the job ran)
     assert moved("reels_jobs", state="SUCCEEDED") == 1
@@ -220,7 +223,7 @@ def test_a_scrape_during_a_render_shows_every_metric_moving(pair: Pair) -> None:
     assert value(r1, "reels_ledger_up") == 1
     assert 0 < value(r1, "reels_disk_free_bytes") <= value(r1, "reels_disk_total_bytes")
     # the scripter's fallbacks by reason, on both sides
-    assert moved("reels_scripter_fallbacks_total", s0, s1, reason="LLM_NOT_CONFIGURED") == 2
+    assert moved_scripter("reels_scripter_fallbacks_total", reason="LLM_NOT_CONFIGURED") == 2
     assert moved("reels_script_fallbacks_total", reason="LLM_NOT_CONFIGURED") == 2
 
 

@@ -147,7 +147,8 @@ def test_tracing_is_off_by_default_and_otlp_when_the_endpoint_is_set(monkeypatch
     try:
         assert provider is not None and provider.resource.attributes["service.name"] == "render_service"
         processors = provider._active_span_processor._span_processors  # which exporter is wired
-        assert [type(p._batch_processor._exporter).__name__ for p in processors] == ["OTLPSpanExporter"]
+        exporters = [type(p._batch_processor._exporter).__name__ for p in processors]  # type: ignore[attr-defined]
+        assert exporters == ["OTLPSpanExporter"]
         assert len(tracing.server_interceptors()) == 1 and len(tracing.server_interceptors(aio=True)) == 1
     finally:
         tracing.install(None)

@@ -273,6 +273,6 @@ def test_node_client_fetches_the_day_reel_byte_for_byte_and_resumes(pair: Pair, 
     assert out.read_bytes() == on_disk
 
     # A partial file that is not this reel's prefix fails the sha256 check.
-    out.write_bytes(b"\0" + on_disk[1:cut])
+    out.write_bytes(on_disk[:100] + bytes([on_disk[100] ^ 0xFF]) + on_disk[101:cut])
     code, result = _node(node, pair, out)
     assert code == 3 and result["ok"] is False and result["sha256"] != reel.sha256

@@ -1,6 +1,7 @@
-"""Both services as an operator runs them (`python -m ...`, metrics on): a scrape
-while a reel renders shows every metric of README's list moving, and the Node.js
-client fetches the day reel byte for byte, resuming a partial file."""
+"""Both services as an operator runs them (`python -m ...`, metrics and traces on):
+a scrape while a reel renders shows every metric of README's list moving, one
+CreateReel's trace reaches an OTLP collector with spans from both processes, and the
+Node.js client fetches the day reel byte for byte, resuming a partial file."""
 
 from __future__ import annotations
 
@@ -10,15 +11,19 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
 from reels.v1 import common_pb2, reel_admin_service_pb2, reel_admin_service_pb2_grpc, reel_service_pb2_grpc
@@ -31,6 +36,27 @@ pytestmark = pytest.mark.slow
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
+class Collector(trace_service_pb2_grpc.TraceServiceServicer):
+    """A stand-in OTLP/gRPC collector: keeps every span it is sent, with the
+    service.name of the process that sent it."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def Export(self, request, context):  # noqa: N802 (gRPC name)
+        with self._lock:
+            for resource_spans in request.resource_spans:
+                attrs = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+                for scope in resource_spans.scope_spans:
+                    self.spans.extend((attrs.get("service.name", ""), span) for span in scope.spans)
+        return trace_service_pb2.ExportTraceServiceResponse()
+
+    def snapshot(self) -> list[tuple[str, Any]]:
+        with self._lock:
+            return list(self.spans)
+
+
 @dataclass
 class Pair:
     render_port: int
@@ -40,6 +66,7 @@ class Pair:
     data_dir: Path
     reels: reel_service_pb2_grpc.ReelServiceStub
     admin: reel_admin_service_pb2_grpc.ReelAdminServiceStub
+    collector: Collector
 
 
 def _wait_serving(port: int, timeout: float = 60.0) -> None:
@@ -55,7 +82,15 @@ def pair(tmp_path_factory: pytest.TempPathFactory, sample_library_src: Path) -> 
     library = tmp / "library"
     shutil.copytree(sample_library_src, library)
     ports = [free_port() for _ in range(4)]
+    collector = Collector()
+    otlp = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(collector, otlp)
+    otlp_port = otlp.add_insecure_port("127.0.0.1:0")
+    otlp.start()
     env = subprocess_env(
+        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{otlp_port}",
+        OTEL_EXPORTER_OTLP_INSECURE="true",
+        OTEL_BSP_SCHEDULE_DELAY="200",  # export every 0.2 s instead of 5 s
         REEL_DATA_DIR=str(tmp / "data"),
         REEL_LIBRARIES=f"sample={library}",
         REEL_SCRIPTER_ADDR=f"127.0.0.1:{ports[0]}",
@@ -87,6 +122,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory, sample_library_src: Path) -> 
             tmp / "data",
             reel_service_pb2_grpc.ReelServiceStub(channel),
             admin,
+            collector,
         )
     finally:
         channel.close()
@@ -98,6 +134,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory, sample_library_src: Path) -> 
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+        otlp.stop(0)  # last: the services export what they still hold as they stop
 
 
 _LIBS = reel_admin_service_pb2.ListLibrariesRequest()
@@ -236,6 +273,50 @@ def test_readme_lists_every_metric(pair: Pair) -> None:
         if name.startswith(("grpc_server_", "reels_"))
     }
     assert exported and not [name for name in exported if f"`{name}`" not in readme]
+
+
+def test_one_create_reel_traces_through_both_processes_to_the_collector(pair: Pair) -> None:
+    """The same CreateReel as the metrics test (idempotent on request_id): its trace,
+    exported by OTLP, holds the render service's CreateReel, job and stage spans and
+    the scripter's GenerateScript span."""
+    created = pair.reels.CreateReel(
+        pb2.CreateReelRequest(
+            library="sample",
+            span=common_pb2.SPAN_WEEK,
+            kind=common_pb2.REEL_KIND_RECAP,
+            mode=common_pb2.SCRIPT_MODE_AGENTIC,
+            options=common_pb2.RenderOptions(resolution="360p"),
+            request_id="metrics-1",
+        )
+    ).job
+    assert _wait_job(pair, created.job_id, []).state == pb2.JOB_STATE_SUCCEEDED
+
+    def trace_of_job() -> dict[str, set[str]]:
+        spans = pair.collector.snapshot()
+        job = [
+            s
+            for _, s in spans
+            if s.name == "reel.job"
+            and any(a.key == "job_id" and a.value.string_value == created.job_id for a in s.attributes)
+        ]
+        if not job:
+            return {}
+        trace_id = job[0].trace_id
+        by_service: dict[str, set[str]] = {}
+        for service, s in spans:
+            if s.trace_id == trace_id:
+                by_service.setdefault(service, set()).add(s.name)
+        return by_service
+
+    deadline = time.monotonic() + 30
+    want_render = {"/reels.v1.ReelService/CreateReel", "reel.job", "reel.select", "reel.script", "reel.render"}
+    want_scripter = {"/reels.v1.ScripterService/GenerateScript"}
+    while True:
+        found = trace_of_job()
+        if want_render <= found.get("render_service", set()) and want_scripter <= found.get("scripter_service", set()):
+            break
+        assert time.monotonic() < deadline, f"the trace did not reach the collector: {found}"
+        time.sleep(0.1)
 
 
 def _node(node: str, pair: Pair, out: Path) -> tuple[int, dict[str, object]]:

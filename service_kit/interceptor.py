@@ -67,6 +67,7 @@ def _abort(context: grpc.ServicerContext, err: _Abort) -> None:
     detail = any_pb2.Any()
     detail.Pack(info)
     status = status_pb2.Status(code=getattr(code_pb2, err.code), message=err.message, details=[detail])
+    context.set_code(getattr(grpc.StatusCode, err.code))  # read by the tracing interceptor's span
     context.abort_with_status(rpc_status.to_status(status))
 
 

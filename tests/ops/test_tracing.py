@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -77,6 +78,10 @@ def test_one_trace_covers_create_reel_the_job_both_services_and_the_stages(
     traced_stack: Stack, exporter: InMemorySpanExporter
 ) -> None:
     stack = traced_stack
+    with pytest.raises(grpc.RpcError):
+        stack.reels.GetPrecomputedReel(
+            pb2.GetPrecomputedReelRequest(library="sample", span=common_pb2.SPAN_MONTH, kind=common_pb2.REEL_KIND_RECAP)
+        )
     created = stack.reels.CreateReel(
         pb2.CreateReelRequest(
             library="sample",
@@ -93,6 +98,10 @@ def test_one_trace_covers_create_reel_the_job_both_services_and_the_stages(
     assert row is not None and "traceparent" in row.trace_context_json  # the context travels in the row
 
     spans = list(exporter.get_finished_spans())
+    not_found = _one(spans, "/reels.v1.ReelService/GetPrecomputedReel", SpanKind.SERVER)
+    # A failed call's span carries its code (NOT_FOUND is the caller's error, so by
+    # OpenTelemetry's conventions the server span's status stays unset).
+    assert not_found.attributes is not None and not_found.attributes["rpc.grpc.status_code"] == 5
     create = _one(spans, CREATE, SpanKind.SERVER)
     trace_id = create.context.trace_id
     job_span = _one(spans, "reel.job")

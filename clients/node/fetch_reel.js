@@ -8,7 +8,8 @@
 // 1. ListLibraries: prints each library and its media count.
 // 2. GetPrecomputedReel(library, SPAN_DAY, kind): the day reel the nightly pass made.
 //    When there is none (NOT_FOUND), makes one: RunPregenNow for that scope (default),
-//    or with --create on-demand, CreateReel then WatchReelJob to the end.
+//    or with --create on-demand, CreateReel (at --resolution, e.g. 360p) then
+//    WatchReelJob to the end.
 // 3. StreamReelVideo into --out, resuming from the bytes already there (read_offset).
 // 4. Checks the file's sha256 against the reel's.
 // The last line on stdout is one JSON object with what happened; exit 0 when the file
@@ -44,6 +45,7 @@ function options() {
       kind: { type: 'string', default: 'REEL_KIND_RECAP' },
       out: { type: 'string' },
       create: { type: 'string', default: 'pregen' },
+      resolution: { type: 'string', default: '' },
       token: { type: 'string', default: process.env.REEL_AUTH_TOKEN || '' },
       'admin-token': { type: 'string', default: process.env.REEL_ADMIN_TOKEN || '' },
       'deadline-s': { type: 'string', default: '300' },
@@ -84,7 +86,8 @@ async function dayReel(reels, admin, opts, md, adminMd, deadlineS) {
     for (const o of run.outcomes) console.error(`pregen ${o.library} ${o.span} ${o.kind}: ${o.outcome} ${o.reason}`);
     return { reel: (await call(reels, 'GetPrecomputedReel', scope, md, deadlineS)).reel, created: 'pregen' };
   }
-  const created = await call(reels, 'CreateReel', { ...scope, request_id: requestId }, md, deadlineS);
+  const options = opts.resolution ? { resolution: opts.resolution } : undefined;
+  const created = await call(reels, 'CreateReel', { ...scope, options, request_id: requestId }, md, deadlineS);
   const job = await watch(reels, created.job.job_id, md, deadlineS);
   if (job.state !== 'JOB_STATE_SUCCEEDED') throw new Error(`job ${job.job_id} ended ${job.state} ${job.reason}`);
   return { reel: (await call(reels, 'GetReel', { key: job.reel_key }, md, deadlineS)).reel, created: 'on-demand' };

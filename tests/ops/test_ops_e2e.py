@@ -79,8 +79,9 @@ def _wait_serving(port: int, timeout: float = 60.0) -> None:
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory, sample_library_src: Path) -> Iterator[Pair]:
     tmp = tmp_path_factory.mktemp("ops-pair")
-    library = tmp / "library"
+    library, other = tmp / "library", tmp / "other"
     shutil.copytree(sample_library_src, library)
+    shutil.copytree(sample_library_src, other)  # for the Node client's on-demand path
     ports = [free_port() for _ in range(4)]
     collector = Collector()
     otlp = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
@@ -92,7 +93,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory, sample_library_src: Path) -> 
         OTEL_EXPORTER_OTLP_INSECURE="true",
         OTEL_BSP_SCHEDULE_DELAY="200",  # export every 0.2 s instead of 5 s
         REEL_DATA_DIR=str(tmp / "data"),
-        REEL_LIBRARIES=f"sample={library}",
+        REEL_LIBRARIES=f"sample={library},other={other}",
         REEL_SCRIPTER_ADDR=f"127.0.0.1:{ports[0]}",
         REEL_RENDER_ADDR=f"127.0.0.1:{ports[1]}",
         REEL_SCRIPTER_METRICS_ADDR=f"127.0.0.1:{ports[2]}",
@@ -111,8 +112,12 @@ def pair(tmp_path_factory: pytest.TempPathFactory, sample_library_src: Path) -> 
         _wait_serving(ports[1])
         admin = reel_admin_service_pb2_grpc.ReelAdminServiceStub(channel)
         deadline = time.monotonic() + 60
-        while not any(lib.HasField("last_scan_time") for lib in admin.ListLibraries(_LIBS).libraries):
-            assert time.monotonic() < deadline, "the sample library was not scanned"
+
+        def scanned() -> set[str]:
+            return {lib.key for lib in admin.ListLibraries(_LIBS).libraries if lib.HasField("last_scan_time")}
+
+        while scanned() != {"sample", "other"}:
+            assert time.monotonic() < deadline, "the libraries were not scanned"
             time.sleep(0.05)
         yield Pair(
             ports[1],
@@ -319,9 +324,9 @@ def test_one_create_reel_traces_through_both_processes_to_the_collector(pair: Pa
         time.sleep(0.1)
 
 
-def _node(node: str, pair: Pair, out: Path) -> tuple[int, dict[str, object]]:
+def _node(node: str, pair: Pair, out: Path, *args: str) -> tuple[int, dict[str, object]]:
     proc = subprocess.run(
-        [node, str(NODE_CLIENT / "fetch_reel.js"), "--addr", f"127.0.0.1:{pair.render_port}", "--out", str(out)],
+        [node, str(NODE_CLIENT / "fetch_reel.js"), "--addr", f"127.0.0.1:{pair.render_port}", "--out", str(out), *args],
         capture_output=True,
         text=True,
         timeout=300,
@@ -340,7 +345,7 @@ def test_node_client_fetches_the_day_reel_byte_for_byte_and_resumes(pair: Pair, 
     out = tmp_path / "day.mp4"
     code, result = _node(node, pair, out)
     assert code == 0 and result["ok"] is True and result["created"] == "pregen"
-    assert result["libraries"] == ["sample"]
+    assert result["libraries"] == ["other", "sample"]
     reel = pair.reels.GetPrecomputedReel(scope).reel
     assert result["key"] == reel.key
     on_disk = (pair.data_dir / "reels" / f"{reel.key}.mp4").read_bytes()
@@ -357,3 +362,16 @@ def test_node_client_fetches_the_day_reel_byte_for_byte_and_resumes(pair: Pair, 
     out.write_bytes(on_disk[:100] + bytes([on_disk[100] ^ 0xFF]) + on_disk[101:cut])
     code, result = _node(node, pair, out)
     assert code == 3 and result["ok"] is False and result["sha256"] != reel.sha256
+
+
+def test_node_client_makes_an_on_demand_reel_when_asked(pair: Pair, tmp_path: Path) -> None:
+    """--create on-demand: CreateReel, then WatchReelJob streamed from Node to the
+    end, then GetReel; the file matches the job's reel."""
+    node = require_node()
+    out = tmp_path / "other.mp4"
+    code, result = _node(node, pair, out, "--library", "other", "--create", "on-demand", "--resolution", "360p")
+    assert code == 0 and result["ok"] is True and result["created"] == "on-demand"
+    reel = pair.reels.GetReel(pb2.GetReelRequest(key=str(result["key"])))
+    assert not reel.reel.precomputed and reel.reel.library == "other"
+    assert out.read_bytes() == (pair.data_dir / "reels" / f"{reel.reel.key}.mp4").read_bytes()
+    assert reel.stats.height == 360

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export REEL_DATA_DIR ?= ./var
 
-.PHONY: install run lint test test-quick bench protos protos-check sample lock clean
+.PHONY: install run lint test test-quick bench protos protos-check sample lock clean tools buf node-client
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,6 +16,31 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# npm tools, pinned by their package-lock.json and installed like the venv (a stamp
+# newer than the lock file): the buf CLI (tools/) and the Node.js client's gRPC
+# libraries (clients/node/). `npm ci` installs exactly the locked versions.
+TOOLS_STAMP := tools/node_modules/.installed
+NODE_CLIENT_STAMP := clients/node/node_modules/.installed
+
+$(TOOLS_STAMP): tools/package.json tools/package-lock.json
+	cd tools && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+tools: $(TOOLS_STAMP)
+
+# Without npm the Node client's test is skipped, and fails in CI (CI=true).
+$(NODE_CLIENT_STAMP): clients/node/package.json clients/node/package-lock.json
+	@if command -v npm >/dev/null; then \
+		cd clients/node && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else echo "npm not found: the Node.js client is not installed"; fi
+
+node-client: $(NODE_CLIENT_STAMP)
+
+# buf lint (STANDARD rules) and buf breaking (against the contracts before their
+# newest change) over protos/; see buf.yaml and scripts/buf_check.py.
+buf: $(STAMP) $(TOOLS_STAMP)
+	$(BIN)/python scripts/buf_check.py
 
 protos: $(STAMP)
 	$(BIN)/python scripts/gen_protos.py
@@ -28,8 +53,11 @@ sample: $(STAMP)
 
 # Both services on the embedded default (SQLite + local disk); the sample library
 # is written when REEL_LIBRARIES is unset. Ctrl-C stops both.
+# Metrics are on (docs/OPERATIONS.md): render at 127.0.0.1:9464, scripter at :9465.
 run: $(STAMP)
 	@if [ -z "$$REEL_LIBRARIES" ]; then $(BIN)/python scripts/make_sample.py --data-dir "$(REEL_DATA_DIR)"; fi
+	REEL_METRICS_ADDR="$${REEL_METRICS_ADDR-127.0.0.1:9464}" \
+	REEL_SCRIPTER_METRICS_ADDR="$${REEL_SCRIPTER_METRICS_ADDR-127.0.0.1:9465}" \
 	$(BIN)/python scripts/run_pair.py
 
 # Lint, format check, the import contracts (the dependency rule) and the type check;
@@ -40,11 +68,11 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-test: lint
+test: lint buf node-client
 	$(BIN)/python -m pytest
 
 # The suite without the slow end-to-end sweeps (a minute or two less).
-test-quick: lint
+test-quick: lint buf node-client
 	$(BIN)/python -m pytest -m "not slow"
 
 bench: $(STAMP)

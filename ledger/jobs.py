@@ -35,6 +35,7 @@ def create_job(
     precomputed: bool = False,
     reel_key: str | None = None,
     now: dt.datetime | None = None,
+    trace_context: Mapping[str, str] | None = None,
 ) -> tuple[ReelJob, bool]:
     """Queue a job. Idempotent on ``request_id``: when a job with that id exists
     (even one created concurrently) it is returned with ``created=False``."""
@@ -51,6 +52,7 @@ def create_job(
         reel_key=reel_key,
         created_at=now,
         updated_at=now,
+        trace_context_json=dict(trace_context or {}),
     )
     stmt = (
         dialect_insert(session, ReelJob)
@@ -370,3 +372,9 @@ def live_reel_keys(session: Session) -> set[str]:
 def count_jobs(session: Session) -> int:
     """How many job rows the ledger holds, in any state."""
     return int(session.execute(sa.select(sa.func.count()).select_from(ReelJob)).scalar_one())
+
+
+def count_jobs_by_state(session: Session) -> dict[str, int]:
+    """How many job rows the ledger holds in each state (states with none absent)."""
+    rows = session.execute(sa.select(col(ReelJob.state), sa.func.count()).group_by(col(ReelJob.state))).all()
+    return {str(state): int(count) for state, count in rows}

@@ -152,6 +152,11 @@ class ReelJob(SQLModel, table=True):
     )
     # Claims so far: a job whose replica died is requeued a bounded number of times.
     attempts: int = Field(default=0, sa_column_kwargs={"server_default": sa.text("0")})
+    # The trace context of the request that queued the job (W3C traceparent headers;
+    # empty with tracing off): the worker's spans continue that trace.
+    trace_context_json: dict[str, str] = Field(
+        default_factory=dict, sa_type=sa.JSON, sa_column_kwargs={"server_default": sa.text("'{}'")}
+    )
 
     @property
     def is_terminal(self) -> bool:

@@ -26,6 +26,7 @@ from ledger.models import TERMINAL_JOB_STATES, JobEvent, JobState, ReelJob
 from reels_core.domain import Kind, Mode, Span
 from reels_core.errors import Cancelled, NotFound, ReelError
 from render_service.pipeline import PipelineDeps, ProducedReel, ReelSpec, RenderChoice, produce_reel
+from service_kit import tracing
 
 log = structlog.get_logger("jobs")
 
@@ -140,6 +141,7 @@ class JobRunner:
                 mode=req.mode.value,
                 params=req.choice.to_dict(),
                 request_id=req.request_id,
+                trace_context=tracing.carrier(),
             )
             if created:
                 job_dao.append_event(session, job.id, "queued", 0.0, "queued", JobState.QUEUED)
@@ -254,7 +256,8 @@ class JobRunner:
             job_id=job.id,
         )
         try:
-            produced = produce_reel(self.deps, spec, progress, cancel)
+            with tracing.job_span(job.trace_context_json, job_id=job.id, library=job.library_key):
+                produced = produce_reel(self.deps, spec, progress, cancel)
             self._finish(job.id, produced)
         except Cancelled:
             if self._stop.is_set():

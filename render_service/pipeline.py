@@ -88,6 +88,7 @@ from render_service.sidecar import (
 from render_service.sidecar import RenderChoice as RenderChoice  # re-exported: jobs and loops import it from here
 from render_service.store import ReelStore
 from render_service.trips import find_trip
+from service_kit import metrics, tracing
 
 log = structlog.get_logger("pipeline")
 
@@ -310,6 +311,7 @@ class Selection:
         return {r.id: r for r in self.present}
 
 
+@tracing.traced("reel.select")
 def select_media(
     engine: Engine,
     lib: LibraryConfig,
@@ -423,6 +425,7 @@ def usable_shots(script: Script, selection: Selection, root: Path) -> tuple[Scri
     return script, tuple(dropped)
 
 
+@tracing.traced("reel.script")
 def script_reel(deps: PipelineDeps, spec: ReelSpec, lib: LibraryConfig, selection: Selection) -> Scripted:
     """Ask the scripter (its client falls back to the fast script) and keep the
     usable shots; FAILED_PRECONDITION (NO_USABLE_MEDIA) when none is left."""
@@ -468,6 +471,7 @@ def render_inputs(script: Script, selection: Selection, root: Path) -> dict[str,
     }
 
 
+@tracing.traced("reel.render")
 def render_media(
     store: ReelStore,
     names: ReelNames,
@@ -592,6 +596,7 @@ def describe_reel(
     )
 
 
+@tracing.traced("reel.publish")
 def publish_reel(
     store: ReelStore,
     names: ReelNames,
@@ -633,6 +638,7 @@ def _sha256_of(path: Path) -> tuple[str, int]:
 # --- record -------------------------------------------------------------------
 
 
+@tracing.traced("reel.record")
 def record_precomputed(engine: Engine, spec: ReelSpec, timezone: str, reel: ProducedReel) -> None:
     """The ledger row of a pre-generated reel (GetPrecomputedReel serves it)."""
     if reel.valid_until is None:
@@ -719,6 +725,7 @@ def produce_reel(
     t2 = time.perf_counter()
     rendered = render_media(deps.store, names, spec.choice, lib.root, selection, scripted, report, cancel)
     timings["render_s"] = time.perf_counter() - t2
+    metrics.reel_rendered(timings["render_s"], rendered.stats.frames, spec.choice.resolution or "720p")
 
     def describe(video: VideoFile) -> Sidecar:
         until = reel_valid_until(deps, spec, selection.window, lib.timezone) if spec.precomputed else None
@@ -743,6 +750,7 @@ def produce_reel(
     if spec.precomputed:
         record_precomputed(deps.engine, spec, lib.timezone, produced)
     report("published", 0.99, "reel published")
+    metrics.script_fallback(rendered.script.fallback_reason)
     log.info(
         "reel produced",
         key=names.key,

@@ -13,6 +13,7 @@ from reels.v1 import scripter_service_pb2_grpc
 from reels_core import wire
 from reels_core.domain import Script, ScriptRequest
 from reels_core.fast_script import fast_script
+from service_kit import tracing
 
 log = structlog.get_logger("scripter_client")
 
@@ -34,7 +35,7 @@ class ScripterClient:
                     self._channel = grpc.secure_channel(self.address, grpc.ssl_channel_credentials())
                 else:
                     self._channel = grpc.insecure_channel(self.address)
-                self._stub = scripter_service_pb2_grpc.ScripterServiceStub(self._channel)
+                self._stub = scripter_service_pb2_grpc.ScripterServiceStub(tracing.traced_channel(self._channel))
             return self._stub
 
     def generate(self, req: ScriptRequest, timeout_s: float | None = None) -> Script:

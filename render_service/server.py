@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from reels.v1 import reel_admin_service_pb2, reel_admin_service_pb2_grpc, reel_service_pb2, reel_service_pb2_grpc
 from render_service.app import App
 from render_service.servicers import ReelAdminServicer, ReelServicer
+from render_service.stats import ledger_gauges
+from service_kit import metrics, tracing
 from service_kit.serving import RunningServer, Service, build_server
 from service_kit.settings import Settings
 
@@ -40,6 +42,7 @@ def create_server(settings: Settings, address: str | None = None, app: App | Non
     """Build the server and its App (ledger migrated, libraries registered); the
     caller starts it with `start_server`. Bind port 0 in tests."""
     app = app or App.build(settings)
+    tracing.setup_tracing("render_service", settings)
     running = build_server(
         settings,
         address or settings.render_addr,
@@ -55,6 +58,10 @@ def create_server(settings: Settings, address: str | None = None, app: App | Non
         max_workers=settings.grpc_max_workers,
     )
     running.on_stop.append(app.stop)
+    metrics.watch_ledger(lambda: ledger_gauges(app.engine, app.store, settings.data_dir))
+    if (metrics_server := metrics.serve(settings.metrics_addr, "render")) is not None:
+        running.on_stop.append(metrics_server.stop)
+    running.on_stop.append(tracing.shutdown)
     return RenderServer(running, app), running.port
 
 

@@ -1,8 +1,11 @@
-"""GetLedgerStats: rows and bytes per scope, the cache, locks, last runs."""
+"""GetLedgerStats: rows and bytes per scope, the cache, locks, last runs; and the same
+data as the gauges Prometheus scrapes (`ledger_gauges`)."""
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
@@ -12,6 +15,7 @@ from ledger import reels as reel_dao
 from ledger.models import MaintenanceLock, MaintenanceRun
 from ledger.readonly import read_session
 from render_service.store import ReelStore
+from service_kit import metrics
 
 
 @dataclass
@@ -51,3 +55,25 @@ def ledger_stats(engine: Engine, store: ReelStore) -> LedgerStats:
             cache_bytes += obj.size
             cache_files += 1
     return LedgerStats(scopes, ledger_bytes, cache_bytes, cache_files, locks, list(last.values()), jobs)
+
+
+def ledger_gauges(engine: Engine, store: ReelStore, data_dir: Path) -> metrics.LedgerGauges:
+    """GetLedgerStats' data, the jobs per state and the data dir's disk, for a scrape."""
+    stats = ledger_stats(engine, store)
+    with read_session(engine) as session:
+        jobs = job_dao.count_jobs_by_state(session)
+    disk = shutil.disk_usage(data_dir)
+    return metrics.LedgerGauges(
+        scopes=[metrics.ScopeGauge(s.library_key, s.span, s.kind, s.reel_count, s.total_bytes) for s in stats.scopes],
+        ledger_bytes=stats.ledger_bytes,
+        cache_bytes=stats.cache_bytes,
+        cache_files=stats.cache_files,
+        jobs_by_state=jobs,
+        locks=[metrics.LockGauge(lock.lock_id, lock.owner_id, lock.expires_at.timestamp()) for lock in stats.locks],
+        last_runs=[
+            metrics.RunGauge(run.kind, run.status or "RUNNING", run.finished_at.timestamp() if run.finished_at else 0)
+            for run in stats.last_runs
+        ],
+        disk_free_bytes=disk.free,
+        disk_total_bytes=disk.total,
+    )

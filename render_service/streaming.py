@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from reels_core.errors import InvalidArgument, NotFound, OutOfRange
 from render_service.catalog import StreamTarget
 from render_service.store import ReelStore
+from service_kit import metrics
 
 
 def stream_chunks(
@@ -52,6 +53,7 @@ def stream_chunks(
                 raise NotFound("FILE_MISSING", f"the reel's file went away at offset {offset}") from None
             if not data:
                 break
+            metrics.bytes_streamed(len(data))
             yield data, offset, first
             first = False
             offset += len(data)

@@ -25,6 +25,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from reels_core.errors import ReelError
+from service_kit import metrics
 
 log = structlog.get_logger("rpc")
 
@@ -66,6 +67,7 @@ def _abort(context: grpc.ServicerContext, err: _Abort) -> None:
     detail = any_pb2.Any()
     detail.Pack(info)
     status = status_pb2.Status(code=getattr(code_pb2, err.code), message=err.message, details=[detail])
+    context.set_code(getattr(grpc.StatusCode, err.code))  # read by the tracing interceptor's span
     context.abort_with_status(rpc_status.to_status(status))
 
 
@@ -163,6 +165,7 @@ class ServerInterceptor(grpc.ServerInterceptor):
 
         def log_call(context: grpc.ServicerContext) -> Callable[[_Abort | None, BaseException | None], None]:
             started = time.perf_counter()
+            rpc_handled = metrics.rpc_started(method, metrics.rpc_type(handler))
             structlog.contextvars.clear_contextvars()
             structlog.contextvars.bind_contextvars(
                 rpc=method, peer=context.peer(), request_id=metadata.get("x-request-id") or uuid.uuid4().hex
@@ -170,6 +173,7 @@ class ServerInterceptor(grpc.ServerInterceptor):
 
             def finish(err: _Abort | None, exc: BaseException | None) -> None:
                 code = err.code if err else _code_name(context)
+                rpc_handled(code, time.perf_counter() - started)
                 fields: dict[str, Any] = {"code": code, "duration_ms": round((time.perf_counter() - started) * 1000, 2)}
                 if err:
                     fields["reason"] = err.reason

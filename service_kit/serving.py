@@ -18,6 +18,7 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from service_kit import tracing
 from service_kit.interceptor import ServerInterceptor
 from service_kit.settings import Settings
 
@@ -93,7 +94,7 @@ def build_server(settings: Settings, address: str, services: Sequence[Service], 
     tune_malloc_for_chunks(settings.stream_chunk_kib * 1024)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="rpc"),
-        interceptors=[ServerInterceptor(settings.auth_token, settings.admin_token)],
+        interceptors=[*tracing.server_interceptors(), ServerInterceptor(settings.auth_token, settings.admin_token)],
         options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 16 * 1024 * 1024)],
     )
     health_servicer = health.HealthServicer(experimental_non_blocking=True)

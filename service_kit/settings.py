@@ -45,6 +45,13 @@ def _members(value: object, vocabulary: type[enum.Enum]) -> object:
     return items
 
 
+def _host_port(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError("expected HOST:PORT")
+    return value
+
+
 class Settings(BaseModel):
     # pydantic does the parsing and validation; the environment is read by hand in
     # load_settings so that comma lists stay plain strings in the environment.
@@ -76,6 +83,15 @@ class Settings(BaseModel):
     log_format: Literal["auto", "json", "console"] = Field("auto", alias="REEL_LOG_FORMAT")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", alias="REEL_LOG_LEVEL")
     replica_id: str = Field("", alias="REEL_REPLICA_ID")
+
+    # --- metrics, traces (off by default) ---------------------------------------
+    # HOST:PORT of the render service's Prometheus /metrics endpoint (empty: off).
+    metrics_addr: str = Field("", alias="REEL_METRICS_ADDR")
+    # HOST:PORT of the scripter's /metrics endpoint (empty: off).
+    scripter_metrics_addr: str = Field("", alias="REEL_SCRIPTER_METRICS_ADDR")
+    # Set: traces are exported by OTLP/gRPC there (the OpenTelemetry exporter also
+    # reads the other OTEL_EXPORTER_OTLP_* variables itself).
+    otlp_endpoint: str = Field("", alias="OTEL_EXPORTER_OTLP_ENDPOINT")
 
     # --- scripting ------------------------------------------------------------
     llm_base_url: str = Field("", alias="REEL_LLM_BASE_URL")
@@ -155,10 +171,12 @@ class Settings(BaseModel):
     @field_validator("scripter_addr", "render_addr")
     @classmethod
     def _addr(cls, value: str) -> str:
-        host, sep, port = value.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-            raise ValueError("expected HOST:PORT")
-        return value
+        return _host_port(value)
+
+    @field_validator("metrics_addr", "scripter_metrics_addr")
+    @classmethod
+    def _optional_addr(cls, value: str) -> str:
+        return _host_port(value) if value else value
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -4,6 +4,7 @@ shared by pre-generation, retention and consolidation, scheduled or manual."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ from ledger.db import session_scope
 from ledger.models import MaintenanceRun, RunKind, RunStatus, RunTrigger
 from reels_core.errors import Aborted, InvalidArgument
 from render_service.locks import Lease, LockHeld, lease_lock
+from service_kit import metrics
 
 log = structlog.get_logger("maintenance")
 
@@ -58,6 +60,7 @@ class PassRunner:
         (LOCK_HELD) is raised, naming the holder and its expiry. A `request_id` seen
         before returns that run instead of running again (AIP-155)."""
         engine, owner_id = self.engine, self.owner_id
+        started = time.monotonic()
         kind, trigger = RunKind(kind), RunTrigger(trigger)
         lock_id = kind.value.lower()
         if request_id:
@@ -91,6 +94,7 @@ class PassRunner:
                 log.info(
                     "pass finished", kind=kind.value, run_id=run_id, status=status.value, errors=len(result.errors)
                 )
+                metrics.maintenance_pass(kind.value, status.value, time.monotonic() - started)
                 return PassOutcome(run, result)
         except LockHeld as held:
             expires = held.expires_at.isoformat() if held.expires_at else None
@@ -100,6 +104,7 @@ class PassRunner:
                 report = {"skipped": "LOCK_HELD", "holder": held.owner_id, "holder_expires": expires}
                 maintenance_dao.finish_run(session, run.id, RunStatus.SKIPPED, report, [])
             log.info("pass skipped: lock held", kind=kind.value, holder=held.owner_id)
+            metrics.maintenance_pass(kind.value, RunStatus.SKIPPED.value, time.monotonic() - started)
             raise Aborted("LOCK_HELD", str(held), holder=held.owner_id, expires_at=expires or "") from None
 
 

@@ -16,7 +16,7 @@ from ledger.jobs import get_job
 from ledger.libraries import get_library, upsert_library
 from ledger.models import Library, ReelJob
 
-HEAD = "i13_hide_exclusions"
+HEAD = "i16_ops_job_trace"
 
 LEDGER_TABLES = {
     "libraries",

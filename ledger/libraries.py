@@ -273,6 +273,18 @@ def media_in_range(session: Session, library_key: str, start_utc: dt.datetime, e
     return list(session.exec(stmt))
 
 
+def count_media_in_range(session: Session, library_key: str, start_utc: dt.datetime, end_utc: dt.datetime) -> int:
+    """How many media were taken in ``[start_utc, end_utc)``."""
+    stmt = (
+        sa.select(sa.func.count())
+        .select_from(MediaItem)
+        .where(col(MediaItem.library_key) == library_key)
+        .where(col(MediaItem.taken_at_utc) >= start_utc)
+        .where(col(MediaItem.taken_at_utc) < end_utc)
+    )
+    return int(session.execute(stmt).scalar_one())
+
+
 def media_item_ids(session: Session, library_key: str) -> set[str]:
     """The ids of the library's media rows (the indexer's ids, as stored)."""
     stmt = sa.select(col(MediaItem.id)).where(col(MediaItem.library_key) == library_key)

@@ -36,6 +36,7 @@ class RescanResult:
     updated: int = 0  # rows rewritten for files changed in place (or read again)
     unchanged: int = 0  # files the index held as they are: not opened
     probed: int = 0  # files opened (new, changed, or not indexed before)
+    hashed: int = 0  # files read in full to tell same-size files apart
     batches: int = 0  # ledger transactions that wrote rows
 
 
@@ -174,6 +175,7 @@ def rescan(
         updated=writer.updated,
         unchanged=report.unchanged,
         probed=report.probed,
+        hashed=report.hashed,
         batches=writer.batches,
     )
 

@@ -161,8 +161,23 @@ def main() -> None:
         help="seconds to wait for an idle machine before each round (0: do not wait)",
     )
     ap.add_argument("--no-write", action="store_true", help="do not update docs/BENCHMARKS.md")
+    ap.add_argument("--files", type=int, default=100_000, help="size of the scale library (0: skip that part)")
+    ap.add_argument("--reel-rounds", type=int, default=3, help="CreateReel runs per month in the scale part")
+    ap.add_argument("--reel-seconds", type=float, default=10.0, help="reel length in the scale part")
+    ap.add_argument("--scale-only", action="store_true", help="only the scale part (skip the 12 MP check part)")
     ns = ap.parse_args()
     ns.workdir.mkdir(parents=True, exist_ok=True)
+    if ns.files:
+        import bench_scan_scale
+
+        md = bench_scan_scale.scale_section(ns.files, ns.workdir, ns.reel_rounds, ns.reel_seconds)
+        print()
+        print(md, flush=True)
+        if not ns.no_write:
+            bench_common.write_section("scan-scale", md)
+            print(f"updated {bench_common.DOC.relative_to(bench_common.ROOT)} (bench:scan-scale)")
+    if ns.scale_only:
+        return
 
     from service_kit.logs import configure_logging
 

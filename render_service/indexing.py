@@ -129,6 +129,8 @@ def rescan(
         assert library is not None
         return RescanResult(library, 0, changes.deleted, time.perf_counter() - started, 0, 0)
 
+    with session_scope(engine) as session:
+        library_dao.upsert_library(session, lib.key, str(lib.root), lib.timezone)
     with read_session(engine) as session:
         rows = library_dao.indexed_rows(session, lib.key)
     indexed = {rel_path: IndexedFile(row.id, row.verified, row.motion_rel_path) for rel_path, row in rows.items()}

@@ -1,15 +1,18 @@
 """The media index: what a library folder holds, read from file headers plus a
 cheap check that each photo's pixels are all there.
 
-``scan_library`` walks a library, and for every photo reads its EXIF (taken-at
-with offset, GPS, orientation) and size from the header, then checks that the
-pixel data is complete at the lowest cost the format allows (``_decode_check``:
-a JPEG is decoded at 1/8 scale); for every video it opens the container with
-PyAV for duration, size and creation time. A file that cannot be read, or whose
-pixel data is truncated, is reported in ``ScanResult.skipped`` with a reason;
-one bad file never aborts the scan. Photos whose media id the caller already
-indexed and verified (``known``) are not decoded again: their headers are read
-as usual, their pixels are not.
+``index_library`` walks a library and hands each new or changed item to a
+callback, folder by folder (``indexing.rescan`` streams them into the ledger in
+batches); ``scan_library`` collects them in memory, for tools and tests. Files the
+index already holds unchanged (same rel_path, size and mtime) are not opened.
+``scan_file`` is the one place a file is read: for a photo its EXIF (taken-at with
+offset, GPS, orientation) and size from the header, then a check that the pixel
+data is complete at the lowest cost the format allows (``_decode_check``: a JPEG
+is decoded at 1/8 scale, HEIF/AVIF are checked by their box sizes); for a video
+its container, opened with PyAV for duration, size and creation time. A file that
+cannot be read, or whose pixel data is truncated, is reported as skipped with a
+reason; one bad file never aborts the scan. Photos whose media id the caller
+already indexed and verified (``known``) are not decoded again.
 
 Taken-at, in order of preference:
 
@@ -224,16 +227,17 @@ def index_library(
     ``row_id`` is ``row_id(media_id)``). A file whose id is unchanged (same
     rel_path, size and mtime: ``media_id_for``) and whose content was verified is
     not opened at all, and neither is the Live Photo clip such a still names; every
-    other file is read by ``scan_file``. Live Photos pair by name stem in a folder,
+    other file is read by ``scan_file``. The inode is not compared: the mtime is
+    kept to the nanosecond, and inode numbers change when a network or FUSE share
+    is mounted again, which would make every file of such a library look new. Live Photos pair by name stem in a folder,
     so a file sharing its stem with a new or changed one is read again too. What the
     index holds that is no item any more (gone, changed into a skipped file, a clip
     now folded into its still) is listed in ``ScanReport.stale``, for the caller to
     remove once the walk is complete.
 
     Two passes: the first lists the tree (names and ``stat``, which the duplicate
-    rule needs for the whole library: ``duplicates.duplicate_paths``, over the
-    same-size groups that hold a file not indexed as it is), the second reads the
-    files folder by folder. ``known`` (media ids) are photos whose pixels need no
+    rule needs for the whole library: ``_Duplicates``), the second reads the files
+    folder by folder. ``known`` (media ids) are photos whose pixels need no
     check, as in ``scan_library``."""
     root = Path(root)
     zone = ZoneInfo(default_tz)
@@ -243,7 +247,7 @@ def index_library(
     report = ScanReport()
     folders = _list_tree(root, report)
     clean = _clean_paths(folders, index, row_id)
-    duplicates = _duplicates(root, folders, clean, report)
+    duplicates = _Duplicates(root, folders, report)
     kept: set[str] = set()
     for folder in folders:
         _index_folder(root, folder, zone, index, clean, duplicates, known, row_id, report, kept, emit)
@@ -342,19 +346,44 @@ def _media_id(f: _Listed) -> str:
     return media_id_for(f.rel_path, f.st.st_size, f.st.st_mtime_ns)
 
 
-def _duplicates(root: Path, folders: list[_Folder], clean: set[str], report: ScanReport) -> set[str]:
-    """``duplicates.duplicate_paths`` over the same-size groups holding a file that
-    is not indexed as it is: two files both indexed unchanged were told apart when
-    they were indexed, and are not read again."""
-    groups: dict[tuple[MediaKind, int], list[_Listed]] = defaultdict(list)
-    for folder in folders:
-        for f in folder.files:
-            groups[(f.kind, f.st.st_size)].append(f)
-    suspects = [
-        f for group in groups.values() if len(group) > 1 and any(f.rel_path not in clean for f in group) for f in group
-    ]
-    report.hashed += len(suspects)
-    return duplicate_paths(root, suspects)
+class _Duplicates:
+    """The duplicate rule (``duplicates.duplicate_paths``: of identical files, the one
+    with the first rel_path is the item), decided per group of same-kind, same-size
+    files, and only when a file of the group was read and is an item: a group of
+    files all indexed as they are was told apart when they were indexed, and a file
+    that cannot be read (a truncated copy) is no item to compare. Each decided group
+    is read in full once."""
+
+    def __init__(self, root: Path, folders: list[_Folder], report: ScanReport) -> None:
+        groups: dict[tuple[MediaKind, int], list[_Listed]] = defaultdict(list)
+        for folder in folders:
+            for f in folder.files:
+                groups[(f.kind, f.st.st_size)].append(f)
+        self.groups = {key: group for key, group in groups.items() if len(group) > 1}
+        self.decided: dict[tuple[MediaKind, int], set[str]] = {}
+        self.root, self.report = root, report
+
+    def known_copy(self, f: _Listed) -> bool:
+        """``f`` is a copy in a group already decided."""
+        dups = self.decided.get((f.kind, f.st.st_size))
+        return dups is not None and f.rel_path in dups
+
+    def is_copy(self, f: _Listed, kept: set[str]) -> bool:
+        """Decide ``f``'s group (once) and say whether ``f`` is a copy. A copy that
+        was already kept as unchanged (a new file with the same bytes sorts before
+        it) is taken back out of ``kept`` and listed as a DUPLICATE."""
+        key = (f.kind, f.st.st_size)
+        group = self.groups.get(key)
+        if group is None:
+            return False
+        dups = self.decided.get(key)
+        if dups is None:
+            dups = self.decided[key] = duplicate_paths(self.root, group)
+            self.report.hashed += len(group)
+            for rel_path in dups & kept:
+                kept.discard(rel_path)
+                self.report.skipped.append((rel_path, DUPLICATE))
+        return f.rel_path in dups
 
 
 def _stem_key(rel_path: str) -> tuple[str, str]:
@@ -369,7 +398,7 @@ def _index_folder(
     zone: ZoneInfo,
     index: Mapping[str, IndexedFile],
     clean: set[str],
-    duplicates: set[str],
+    duplicates: _Duplicates,
     known: Container[str],
     row_id: Callable[[str], str],
     report: ScanReport,
@@ -378,7 +407,7 @@ def _index_folder(
 ) -> None:
     files = []
     for f in folder.files:
-        if f.rel_path in duplicates:
+        if duplicates.known_copy(f):
             report.skipped.append((f.rel_path, DUPLICATE))
         else:
             files.append(f)
@@ -416,6 +445,9 @@ def _index_folder(
             report.skipped.append((f.rel_path, UNREADABLE))
             continue
         report.sidecar_errors += sidecar_errors
+        if duplicates.is_copy(f, kept):
+            report.skipped.append((f.rel_path, DUPLICATE))
+            continue
         items.append(item)
     for item in pair_live_photos(items):
         kept.add(item.rel_path)

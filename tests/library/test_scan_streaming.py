@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import col
 
 from ledger import libraries as library_dao
 from ledger import readonly
@@ -61,7 +62,7 @@ def _register(engine, lib: LibraryConfig) -> None:
 
 def _rows(engine, key: str = "lib") -> dict[str, str]:
     with session_scope(engine) as session:
-        stmt = sa.select(MediaItem.rel_path, MediaItem.id).where(MediaItem.library_key == key)
+        stmt = sa.select(col(MediaItem.rel_path), col(MediaItem.id)).where(col(MediaItem.library_key) == key)
         return {p: i for p, i in session.execute(stmt)}
 
 
@@ -104,7 +105,7 @@ def test_rows_indexed_before_the_check_are_read_once_more(tmp_path, engine, open
     _register(engine, lib)
     rescan(engine, lib)
     with session_scope(engine) as session:
-        session.execute(sa.update(MediaItem).where(MediaItem.rel_path == "d1/p1.jpg").values(verified=False))
+        session.execute(sa.update(MediaItem).where(col(MediaItem.rel_path) == "d1/p1.jpg").values(verified=False))
     opened.clear()
     assert rescan(engine, lib).probed == 1
     assert opened == ["d1/p1.jpg"]
@@ -197,7 +198,8 @@ def test_a_scan_stopped_half_way_leaves_a_consistent_index(tmp_path, engine, mon
     assert set(partial) == set(old)  # nothing removed yet (the walk did not complete), nothing new yet
     assert [p for p in sorted(old) if partial[p] != old[p]] == ["d0/p2.jpg", "d1/p3.jpg"]  # the two batches
     with session_scope(engine) as session:
-        assert library_dao.get_library(session, "lib").media_count == len(partial)
+        library = library_dao.get_library(session, "lib")
+        assert library is not None and library.media_count == len(partial)
 
     # A crash inside a batch: that batch's transaction rolls back whole.
     real = library_dao.write_media_rows
@@ -238,7 +240,9 @@ def test_a_live_photo_pair_is_not_read_again_and_stays_paired(tmp_path, engine, 
     rescan(engine, lib)
     assert sorted(opened) == ["d0/p0.jpg", "d0/p0.mov"]
     with session_scope(engine) as session:
-        motion = session.execute(sa.select(MediaItem.motion_rel_path).where(MediaItem.rel_path == "d0/p0.jpg"))
+        motion = session.execute(
+            sa.select(col(MediaItem.motion_rel_path)).where(col(MediaItem.rel_path) == "d0/p0.jpg")
+        )
         assert motion.scalar_one() == "d0/p0.mov"
 
 
@@ -273,3 +277,23 @@ def test_heif_and_avif_are_checked_by_their_box_sizes_not_decoded(tmp_path, monk
     assert dict(result.skipped) == {"cut_ok.avif": UNREADABLE, "cut_ok.heic": UNREADABLE}
     assert result.decoded == 4
     assert loads == []  # neither decoded (Pillow's AVIF opener already refuses the cut one)
+
+
+def test_a_new_copy_is_a_duplicate_and_a_copy_that_sorts_first_takes_over(tmp_path, engine, opened):
+    lib = _library(tmp_path, photos=4)
+    _register(engine, lib)
+    rescan(engine, lib)
+    original = (lib.root / "d1" / "p1.jpg").read_bytes()
+    (lib.root / "e").mkdir()
+    (lib.root / "e" / "copy.jpg").write_bytes(original)
+    second = rescan(engine, lib)
+    assert ("e/copy.jpg", "DUPLICATE") in [(s["rel_path"], s["reason"]) for s in second.library.skipped_json]
+    assert "e/copy.jpg" not in _rows(engine) and "d1/p1.jpg" in _rows(engine)
+    # A copy whose path sorts before the indexed file: it becomes the item, the other a DUPLICATE.
+    (lib.root / "a").mkdir()
+    (lib.root / "a" / "first.jpg").write_bytes(original)
+    third = rescan(engine, lib)
+    rows = _rows(engine)
+    assert "a/first.jpg" in rows and "d1/p1.jpg" not in rows and third.removed == 1
+    skipped = {s["rel_path"]: s["reason"] for s in third.library.skipped_json}
+    assert skipped == {"d1/p1.jpg": "DUPLICATE", "e/copy.jpg": "DUPLICATE"}

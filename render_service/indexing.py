@@ -17,7 +17,7 @@ from ledger.db import session_scope, utcnow
 from ledger.models import Library
 from ledger.readonly import read_session
 from reels_core.libraries import LibraryConfig
-from render_service.media_index import IndexedFile, ScannedMedia, index_library
+from render_service.media_index import ScannedMedia, index_library
 
 log = structlog.get_logger("indexing")
 
@@ -132,9 +132,7 @@ def rescan(
     with session_scope(engine) as session:
         library_dao.upsert_library(session, lib.key, str(lib.root), lib.timezone)
     with read_session(engine) as session:
-        rows = library_dao.indexed_rows(session, lib.key)
-    indexed = {rel_path: IndexedFile(row.id, row.verified, row.motion_rel_path) for rel_path, row in rows.items()}
-    del rows
+        indexed = library_dao.indexed_rows(session, lib.key)
     writer = _BatchWriter(engine, lib, indexed, batch_size, after_batch)
     report = index_library(lib.root, lib.timezone, indexed, writer.add, row_id=partial(_row_id, lib.key))
     writer.flush()

@@ -400,7 +400,8 @@ def scale_section(n: int, workdir: Path, reel_rounds: int, reel_seconds: float, 
         "",
         f"CPU: the cold scan costs {cold['cpu'] / walk['cpu']:.0f}x the bare walk, the unchanged rescan "
         f"{again['cpu'] / walk['cpu']:.1f}x. Files opened on the rescans are the new or changed ones plus the "
-        "files skipped before (the 10 truncated JPEGs: a skipped file has no row, so it is read again); files "
+        "files skipped before (the 10 truncated JPEGs and the 10 copies: a skipped file has no row, so it is "
+        "read again; the empty files are skipped from their size, unread); files "
         f"read in full to tell same-size files apart (the duplicate rule): {cold['hashed']:,} on the cold scan, "
         f"{again['hashed']} unchanged, {changed['hashed']} after the change. Pixel checks are included: on "
         "64x48 JPEGs they cost little; for camera photos see `bench:scan` (22 ms per 12 MP JPEG).",

@@ -185,11 +185,11 @@ def heif_section(workdir: Path, rounds: int) -> str:
                 fn()
                 got[name].append((time.process_time() - c0) * 1000)
         med = {k: min(v) for k, v in got.items()}
-        with open_photo(path, suffix) as img:
-            assert isinstance(img, ImageFile.ImageFile) and media_index._boxes_fit(img)
+        with open_photo(path, suffix) as opened:
+            assert isinstance(opened, ImageFile.ImageFile) and media_index._boxes_fit(opened)
             c0 = time.process_time()
             for _ in range(1000):
-                media_index._boxes_fit(img)
+                media_index._boxes_fit(opened)
             boxes_us = (time.process_time() - c0) * 1000
         rows.append(
             f"| {fmt} ({path.stat().st_size / 1e6:.1f} MB) | {boxes_us:.0f} µs | "

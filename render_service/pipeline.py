@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import secrets
 import threading
 import time
@@ -287,7 +288,8 @@ def select_media(
     when none is."""
     window = window_for(spec.span, spec.kind, spec.anchor)
     rows = tuple(media_rows if media_rows is not None else window_media(engine, lib, window))
-    present = tuple(r for r in rows if (lib.root / r.rel_path).is_file())
+    root = str(lib.root)  # os.path, not pathlib: about half the cost for a window of 5,000 rows
+    present = tuple(r for r in rows if os.path.isfile(os.path.join(root, r.rel_path)))
     if not present:
         raise _no_media(spec, window)
     return Selection(window, rows, present, media_fingerprint(rows))

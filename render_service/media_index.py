@@ -227,16 +227,21 @@ def index_library(
     time, without holding the library's items in memory.
 
     ``index`` maps rel_path to what the index holds (``Indexed``; its ``id`` is
-    ``row_id(media_id)``). A file whose id is unchanged (same
-    rel_path, size and mtime: ``media_id_for``) and whose content was verified is
-    not opened at all, and neither is the Live Photo clip such a still names; every
-    other file is read by ``scan_file``. The inode is not compared: the mtime is
-    kept to the nanosecond, and inode numbers change when a network or FUSE share
-    is mounted again, which would make every file of such a library look new. Live Photos pair by name stem in a folder,
-    so a file sharing its stem with a new or changed one is read again too. What the
-    index holds that is no item any more (gone, changed into a skipped file, a clip
-    now folded into its still) is listed in ``ScanReport.stale``, for the caller to
-    remove once the walk is complete.
+    ``row_id(media_id)``). A file whose id is unchanged (same rel_path, size and
+    mtime: ``media_id_for``) and whose content was verified is not opened at all,
+    and neither is the Live Photo clip such a still names; every other file is read
+    by ``scan_file``. The inode is not compared: the mtime is kept to the
+    nanosecond, and inode numbers change when a network or FUSE share is mounted
+    again, which would make every file of such a library look new. Live Photos
+    pair by name stem in a folder, so a file sharing its stem with a new or changed
+    one is read again too. What the index holds that is no item any more (gone,
+    changed into a skipped file, a clip now folded into its still) is listed in
+    ``ScanReport.stale``, for the caller to remove once the walk is complete.
+
+    Not noticed until the file itself changes: an edited sidecar (XMP, Takeout
+    JSON) of an unchanged photo, and a changed Live Photo clip of an unchanged
+    still. A skipped file (unreadable, a duplicate) has no row, so it is read at
+    every scan.
 
     Two passes: the first lists the tree (names and ``stat``, which the duplicate
     rule needs for the whole library: ``_Duplicates``), the second reads the files

@@ -114,6 +114,9 @@ class MediaItem(SQLModel, table=True):
     # ("" for rows indexed before the source was recorded).
     date_source: str = Field(default="", sa_type=sa.String(16), sa_column_kwargs={"server_default": sa.text("''")})
     motion_rel_path: str | None = None  # a Live Photo's clip, beside the still
+    # The content was checked when indexed (a photo's pixels at reduced size, a
+    # video's container); False for rows from before the check: re-read at the next scan.
+    verified: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class ReelJob(SQLModel, table=True):

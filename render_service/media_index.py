@@ -1,15 +1,18 @@
 """The media index: what a library folder holds, read from file headers plus a
 cheap check that each photo's pixels are all there.
 
-``scan_library`` walks a library, and for every photo reads its EXIF (taken-at
-with offset, GPS, orientation) and size from the header, then checks that the
-pixel data is complete at the lowest cost the format allows (``_decode_check``:
-a JPEG is decoded at 1/8 scale); for every video it opens the container with
-PyAV for duration, size and creation time. A file that cannot be read, or whose
-pixel data is truncated, is reported in ``ScanResult.skipped`` with a reason;
-one bad file never aborts the scan. Photos whose media id the caller already
-indexed and verified (``known``) are not decoded again: their headers are read
-as usual, their pixels are not.
+``index_library`` walks a library and hands each new or changed item to a
+callback, folder by folder (``indexing.rescan`` streams them into the ledger in
+batches); ``scan_library`` collects them in memory, for tools and tests. Files the
+index already holds unchanged (same rel_path, size and mtime) are not opened.
+``scan_file`` is the one place a file is read: for a photo its EXIF (taken-at with
+offset, GPS, orientation) and size from the header, then a check that the pixel
+data is complete at the lowest cost the format allows (``_decode_check``: a JPEG
+is decoded at 1/8 scale, HEIF/AVIF are checked by their box sizes); for a video
+its container, opened with PyAV for duration, size and creation time. A file that
+cannot be read, or whose pixel data is truncated, is reported as skipped with a
+reason; one bad file never aborts the scan. Photos whose media id the caller
+already indexed and verified (``known``) are not decoded again.
 
 Taken-at, in order of preference:
 
@@ -30,11 +33,11 @@ import hashlib
 import math
 import os
 import re
-from collections import Counter
-from collections.abc import Container, Iterator
+from collections import Counter, defaultdict
+from collections.abc import Callable, Container, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import av
@@ -139,6 +142,38 @@ class ScanResult:
         return dict(Counter(reason for _, reason in self.skipped))
 
 
+class Indexed(Protocol):
+    """What the index already holds for one rel_path: the id it is stored under
+    (``row_id(media_id)``), whether its content was checked when it was indexed, and
+    a Live Photo's clip (``ledger.libraries.IndexedRow`` is one)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def verified(self) -> bool: ...
+    @property
+    def motion_rel_path(self) -> str | None: ...
+
+
+@dataclass
+class ScanReport:
+    """What ``index_library`` did. Items themselves go to its ``emit`` callback."""
+
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (rel_path, reason), sorted
+    files: int = 0  # media files listed (photo and video suffixes, hidden ones left out)
+    unchanged: int = 0  # files the index holds as they are (same rel_path, size, mtime): not opened
+    probed: int = 0  # files opened to read their header or container: new, changed, or not indexed before
+    decoded: int = 0  # probed photos whose pixels were checked (not already verified)
+    hashed: int = 0  # files read in full to tell same-size files apart (duplicates)
+    emitted: int = 0  # items handed to ``emit``
+    sidecar_errors: int = 0  # XMP/JSON sidecars ignored: too large, unreadable or not valid
+    stale: list[str] = field(default_factory=list)  # rel_paths of the index that are no item any more
+
+    @property
+    def skipped_counts(self) -> dict[str, int]:
+        return dict(Counter(reason for _, reason in self.skipped))
+
+
 class _Skip(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -151,8 +186,14 @@ def media_id_for(rel_path: str, size_bytes: int, mtime_ns: int) -> str:
     return digest.hexdigest()[:16]
 
 
+def _same_id(media_id: str) -> str:
+    return media_id
+
+
 def scan_library(root: Path, default_tz: str, known: Container[str] | None = None) -> ScanResult:
-    """Index every photo and video under ``root``.
+    """Index every photo and video under ``root``, in memory (``index_library``
+    with nothing indexed yet, its items collected): for tools and tests; the service
+    streams through ``indexing.rescan`` instead.
 
     Hidden files and folders (``.reels-context`` among them) are ignored, and so
     are files whose extension is not a known photo or video one. Items and
@@ -164,59 +205,106 @@ def scan_library(root: Path, default_tz: str, known: Container[str] | None = Non
     id...). A photo whose id is in it is not decoded again; since the id covers
     rel_path, size and mtime, a file changed in place gets a new id and is.
     """
+    result = ScanResult()
+    report = index_library(root, default_tz, {}, result.items.append, known=known)
+    result.items.sort(key=lambda m: m.rel_path)
+    result.skipped = report.skipped
+    result.decoded = report.decoded
+    result.sidecar_errors = report.sidecar_errors
+    return result
+
+
+def index_library(
+    root: Path,
+    default_tz: str,
+    index: Mapping[str, Indexed],
+    emit: Callable[[ScannedMedia], None],
+    *,
+    known: Container[str] | None = None,
+    row_id: Callable[[str], str] = _same_id,
+) -> ScanReport:
+    """Walk ``root`` and hand every new or changed item to ``emit``, one folder at a
+    time, without holding the library's items in memory.
+
+    ``index`` maps rel_path to what the index holds (``Indexed``; its ``id`` is
+    ``row_id(media_id)``). A file whose id is unchanged (same rel_path, size and
+    mtime: ``media_id_for``) and whose content was verified is not opened at all,
+    and neither is the Live Photo clip such a still names; every other file is read
+    by ``scan_file``. The inode is not compared: the mtime is kept to the
+    nanosecond, and inode numbers change when a network or FUSE share is mounted
+    again, which would make every file of such a library look new. Live Photos
+    pair by name stem in a folder, so a file sharing its stem with a new or changed
+    one is read again too. What the index holds that is no item any more (gone,
+    changed into a skipped file, a clip now folded into its still) is listed in
+    ``ScanReport.stale``, for the caller to remove once the walk is complete.
+
+    Not noticed until the file itself changes: an edited sidecar (XMP, Takeout
+    JSON) of an unchanged photo, and a changed Live Photo clip of an unchanged
+    still. A skipped file (unreadable, a duplicate) has no row, so it is read at
+    every scan.
+
+    Two passes: the first lists the tree (names and ``stat``, which the duplicate
+    rule needs for the whole library: ``_Duplicates``), the second reads the files
+    folder by folder. ``known`` (media ids) are photos whose pixels need no
+    check, as in ``scan_library``."""
     root = Path(root)
     zone = ZoneInfo(default_tz)
     if not root.is_dir():
         raise NotADirectoryError(f"library folder not found: {root}")
     known = known if known is not None else frozenset()
-    result = ScanResult()
-    for rel_path, entry, sidecars in _walk(root, result.skipped):
-        suffix = os.path.splitext(entry.name)[1].lower()
-        try:
-            st = entry.stat()
-            if st.st_size == 0:
-                raise _Skip(EMPTY)
-            if suffix in VIDEO_SUFFIXES:
-                item, sidecar_errors = _scan_video(Path(entry.path), rel_path, st, zone, sidecars)
-            else:
-                check = media_id_for(rel_path, st.st_size, st.st_mtime_ns) not in known
-                result.decoded += check
-                item, sidecar_errors = _scan_photo(
-                    Path(entry.path), rel_path, st, zone, suffix, sidecars, check_pixels=check
-                )
-            result.sidecar_errors += sidecar_errors
-        except _Skip as skip:
-            result.skipped.append((rel_path, skip.reason))
-        except Exception:  # noqa: BLE001  # any other failure on one file: count it, go on
-            result.skipped.append((rel_path, UNREADABLE))
-        else:
-            result.items.append(item)
-    duplicates = duplicate_paths(root, result.items)
-    result.skipped.extend((rel_path, DUPLICATE) for rel_path in duplicates)
-    result.items = pair_live_photos(
-        sorted((m for m in result.items if m.rel_path not in duplicates), key=lambda m: m.rel_path)
-    )
-    result.skipped.sort()
-    if result.sidecar_errors:  # once per scan, and never a file's contents
-        log.warning("sidecars ignored: too large, unreadable or not valid JSON/XML", count=result.sidecar_errors)
-    return result
+    report = ScanReport()
+    folders = _list_tree(root, report)
+    clean = _clean_paths(folders, index, row_id)
+    duplicates = _Duplicates(root, folders, report)
+    kept: set[str] = set()
+    for folder in folders:
+        _index_folder(root, folder, zone, index, clean, duplicates, known, row_id, report, kept, emit)
+    report.stale = [rel_path for rel_path in index if rel_path not in kept]
+    report.skipped.sort()
+    if report.sidecar_errors:  # once per scan, and never a file's contents
+        log.warning("sidecars ignored: too large, unreadable or not valid JSON/XML", count=report.sidecar_errors)
+    return report
 
 
-def _walk(root: Path, skipped: list[tuple[str, str]]) -> Iterator[tuple[str, os.DirEntry, dict[str, str]]]:
-    """Yield (posix rel_path, DirEntry, the folder's sidecar names) of candidate media
-    files, depth first. Sidecars (.json, .xmp) are not media: only their names are
-    collected, once per folder (``dating.folder_sidecars``)."""
+@dataclass(slots=True)
+class _Listed:
+    """A media file found by the walk: 100-odd bytes each, so that a 100k-file tree
+    lists in about 20 MB."""
+
+    rel_path: str
+    st: os.stat_result
+    kind: MediaKind
+
+    @property
+    def size_bytes(self) -> int:
+        return self.st.st_size
+
+
+@dataclass(slots=True)
+class _Folder:
+    path: str
+    files: list[_Listed]
+    sidecars: dict[str, str]  # dating.folder_sidecars
+
+
+def _list_tree(root: Path, report: ScanReport) -> list[_Folder]:
+    """Every folder holding media, depth first, each with its media files (sorted by
+    name) and its sidecar names (``dating.folder_sidecars``: read once per folder, no
+    stat per file). Empty files, and entries that cannot be listed or stat'ed, go to
+    ``report.skipped``."""
+    folders: list[_Folder] = []
     pending = [(str(root), "")]
     while pending:
-        folder, prefix = pending.pop()
+        path, prefix = pending.pop()
         try:
-            with os.scandir(folder) as listing:
+            with os.scandir(path) as listing:
                 entries = sorted(listing, key=lambda e: e.name)
             sidecars = dating.folder_sidecars(e.name for e in entries)
         except OSError:
-            skipped.append((prefix.rstrip("/") or ".", UNREADABLE))
+            report.skipped.append((prefix.rstrip("/") or ".", UNREADABLE))
             continue
         subfolders = []
+        files: list[_Listed] = []
         for entry in entries:
             if entry.name.startswith("."):
                 continue
@@ -225,15 +313,173 @@ def _walk(root: Path, skipped: list[tuple[str, str]]) -> Iterator[tuple[str, os.
                 if entry.is_dir(follow_symlinks=False):
                     subfolders.append((entry.path, rel_path + "/"))
                     continue
+                dot = entry.name.rfind(".")  # os.path.splitext at about half its cost (100k names)
+                suffix = entry.name[dot:].lower() if dot > 0 else ""
+                if suffix in VIDEO_SUFFIXES:
+                    kind = MediaKind.VIDEO
+                elif suffix in PHOTO_SUFFIXES:
+                    kind = MediaKind.PHOTO
+                else:
+                    continue
                 if not entry.is_file():
                     continue
+                st = entry.stat()
             except OSError:
-                skipped.append((rel_path, UNREADABLE))
+                report.skipped.append((rel_path, UNREADABLE))
                 continue
-            suffix = os.path.splitext(entry.name)[1].lower()
-            if suffix in PHOTO_SUFFIXES or suffix in VIDEO_SUFFIXES:
-                yield rel_path, entry, sidecars
+            report.files += 1
+            if st.st_size == 0:
+                report.skipped.append((rel_path, EMPTY))
+                continue
+            files.append(_Listed(rel_path, st, kind))
+        if files:
+            folders.append(_Folder(path, files, sidecars))
         pending.extend(reversed(subfolders))
+    return folders
+
+
+def _clean_paths(folders: list[_Folder], index: Mapping[str, Indexed], row_id: Callable[[str], str]) -> set[str]:
+    """rel_paths the index holds as they are and verified: their files need not be opened."""
+    clean: set[str] = set()
+    if not index:
+        return clean
+    for folder in folders:
+        for f in folder.files:
+            held = index.get(f.rel_path)
+            if held is not None and held.verified and held.id == row_id(_media_id(f)):
+                clean.add(f.rel_path)
+    return clean
+
+
+def _media_id(f: _Listed) -> str:
+    return media_id_for(f.rel_path, f.st.st_size, f.st.st_mtime_ns)
+
+
+class _Duplicates:
+    """The duplicate rule (``duplicates.duplicate_paths``: of identical files, the one
+    with the first rel_path is the item), decided per group of same-kind, same-size
+    files, and only when a file of the group was read and is an item: a group of
+    files all indexed as they are was told apart when they were indexed, and a file
+    that cannot be read (a truncated copy) is no item to compare. Each decided group
+    is read in full once."""
+
+    def __init__(self, root: Path, folders: list[_Folder], report: ScanReport) -> None:
+        groups: dict[tuple[MediaKind, int], list[_Listed]] = defaultdict(list)
+        for folder in folders:
+            for f in folder.files:
+                groups[(f.kind, f.st.st_size)].append(f)
+        self.groups = {key: group for key, group in groups.items() if len(group) > 1}
+        self.decided: dict[tuple[MediaKind, int], set[str]] = {}
+        self.root, self.report = root, report
+
+    def known_copy(self, f: _Listed) -> bool:
+        """``f`` is a copy in a group already decided."""
+        dups = self.decided.get((f.kind, f.st.st_size))
+        return dups is not None and f.rel_path in dups
+
+    def is_copy(self, f: _Listed, kept: set[str]) -> bool:
+        """Decide ``f``'s group (once) and say whether ``f`` is a copy. A copy that
+        was already kept as unchanged (a new file with the same bytes sorts before
+        it) is taken back out of ``kept`` and listed as a DUPLICATE."""
+        key = (f.kind, f.st.st_size)
+        group = self.groups.get(key)
+        if group is None:
+            return False
+        dups = self.decided.get(key)
+        if dups is None:
+            dups = self.decided[key] = duplicate_paths(self.root, group)
+            self.report.hashed += len(group)
+            for rel_path in dups & kept:
+                kept.discard(rel_path)
+                self.report.skipped.append((rel_path, DUPLICATE))
+        return f.rel_path in dups
+
+
+def _stem_key(rel_path: str) -> tuple[str, str]:
+    stem = os.path.splitext(rel_path)[0]
+    head, _, tail = stem.rpartition("/")
+    return head, tail.casefold()
+
+
+def _index_folder(
+    root: Path,
+    folder: _Folder,
+    zone: ZoneInfo,
+    index: Mapping[str, Indexed],
+    clean: set[str],
+    duplicates: _Duplicates,
+    known: Container[str],
+    row_id: Callable[[str], str],
+    report: ScanReport,
+    kept: set[str],
+    emit: Callable[[ScannedMedia], None],
+) -> None:
+    files = []
+    for f in folder.files:
+        if duplicates.known_copy(f):
+            report.skipped.append((f.rel_path, DUPLICATE))
+        else:
+            files.append(f)
+    # Clips that a still indexed as it is names as its Live Photo motion: not items.
+    clips = {m for f in files if f.rel_path in clean and (m := index[f.rel_path].motion_rel_path)}
+    fresh = [f for f in files if f.rel_path not in clean and f.rel_path not in clips]
+    fresh_stems = {_stem_key(f.rel_path) for f in fresh}
+    if fresh_stems:  # Live Photos pair by stem: read the whole stem again
+        fresh = [
+            f
+            for f in files
+            if (f.rel_path not in clean and f.rel_path not in clips) or _stem_key(f.rel_path) in fresh_stems
+        ]
+    reread = {f.rel_path for f in fresh}
+    for f in files:
+        if f.rel_path not in reread:
+            report.unchanged += 1
+            if f.rel_path in clean:
+                kept.add(f.rel_path)
+    items: list[ScannedMedia] = []
+    for f in fresh:
+        media_id = _media_id(f)
+        held = index.get(f.rel_path)
+        check = not (held is not None and held.verified and held.id == row_id(media_id)) and media_id not in known
+        report.probed += 1
+        report.decoded += check and f.kind == MediaKind.PHOTO
+        try:
+            item, sidecar_errors = scan_file(
+                root / f.rel_path, f.rel_path, f.st, zone, folder.sidecars, check_pixels=check
+            )
+        except _Skip as skip:
+            report.skipped.append((f.rel_path, skip.reason))
+            continue
+        except Exception:  # noqa: BLE001  # any other failure on one file: count it, go on
+            report.skipped.append((f.rel_path, UNREADABLE))
+            continue
+        report.sidecar_errors += sidecar_errors
+        if duplicates.is_copy(f, kept):
+            report.skipped.append((f.rel_path, DUPLICATE))
+            continue
+        items.append(item)
+    for item in pair_live_photos(items):
+        kept.add(item.rel_path)
+        report.emitted += 1
+        emit(item)
+
+
+def scan_file(
+    path: Path,
+    rel_path: str,
+    st: os.stat_result,
+    zone: ZoneInfo,
+    sidecars: Mapping[str, str],
+    *,
+    check_pixels: bool = True,
+) -> tuple[ScannedMedia, int]:
+    """The one place a new or changed file is read: its index entry, and how many of
+    its sidecars were ignored as invalid. Raises ``_Skip`` with the reason when it
+    is no usable item (any other exception: the caller counts it UNREADABLE)."""
+    suffix = os.path.splitext(rel_path)[1].lower()
+    if suffix in VIDEO_SUFFIXES:
+        return _scan_video(path, rel_path, st, zone, sidecars)
+    return _scan_photo(path, rel_path, st, zone, suffix, sidecars, check_pixels=check_pixels)
 
 
 # ---------------------------------------------------------------- photos
@@ -245,7 +491,7 @@ def _scan_photo(
     st: os.stat_result,
     zone: ZoneInfo,
     suffix: str,
-    sidecars: dict[str, str],
+    sidecars: Mapping[str, str],
     *,
     check_pixels: bool = True,
 ) -> tuple[ScannedMedia, int]:
@@ -314,8 +560,16 @@ def _decode_check(img: Image.Image) -> None:
       it. A decode (there is no reduced one; ``thumbnail`` decodes in full) would
       cost 244 ms, 11x the JPEG check, for the rarer case of a complete-length file
       with bad bits in the VP8 data: left to render time;
-    * HEIF and AVIF: a full ``load`` (libheif, libavif); a reduced decode from the
-      file's own thumbnail would not check the main picture's data.
+    * HEIF and AVIF (ISO base media files): every top-level box (``ftyp``,
+      ``meta``, ``mdat``...) must fit in the file, so a file cut anywhere after its
+      header fails (the usual way a copy breaks): 0.03 ms. A full decode cost
+      1,560 ms for a 12 MP HEIC (pillow-heif 1.8.1, libheif) and 470 ms for the
+      same picture as AVIF, both noisy 11 and 5 MB files on a loaded machine; there
+      is no reduced decode of the main picture (the thumbnail is another item,
+      and its data says nothing of the main one's). A full-length file with bad
+      bits inside ``mdat`` is left to render time, as for WebP. A box whose size
+      is 0 ("to the end of the file", which libheif never writes) is not
+      measurable, and the file is decoded in full instead.
 
     Pillow's ``ImageFile.LOAD_TRUNCATED_IMAGES`` (a process-wide switch this module
     never sets) makes ``load`` pad a cut JPEG instead of raising. The JPEG path
@@ -328,6 +582,8 @@ def _decode_check(img: Image.Image) -> None:
         img.verify()
     elif img.format == "WEBP" and isinstance(img, ImageFile.ImageFile):
         _check_riff_size(img)
+    elif img.format in ("HEIF", "AVIF") and isinstance(img, ImageFile.ImageFile) and _boxes_fit(img):
+        pass
     else:
         img.load()
 
@@ -358,6 +614,34 @@ def _check_riff_size(img: ImageFile.ImageFile) -> None:
     end = fp.seek(0, os.SEEK_END)
     if len(head) < 8 or head[:4] != b"RIFF" or 8 + int.from_bytes(head[4:8], "little") > end:
         raise OSError("truncated WebP file")
+
+
+def _boxes_fit(img: ImageFile.ImageFile) -> bool:
+    """True when the top-level ISO BMFF boxes of ``img``'s file tile it exactly;
+    False when the last one runs "to the end of the file" (size 0: not checkable).
+    Raises OSError when a box runs past the end (a truncated file) or the sizes do
+    not add up. Hand-written (a dozen lines): neither pillow-heif nor Pillow's AVIF
+    plugin says whether the item data is all there without decoding it."""
+    fp = img.fp
+    assert fp is not None
+    end = fp.seek(0, os.SEEK_END)
+    offset = 0
+    while offset < end:
+        fp.seek(offset)
+        head = fp.read(16)
+        if len(head) < 8:
+            raise OSError("truncated box header")
+        size = int.from_bytes(head[:4], "big")
+        if size == 1:  # a 64-bit size follows the type
+            if len(head) < 16:
+                raise OSError("truncated box header")
+            size = int.from_bytes(head[8:16], "big")
+        elif size == 0:
+            return False
+        if size < 8 or offset + size > end:
+            raise OSError("truncated ISO BMFF file")
+        offset += size
+    return True
 
 
 def _read_exif(img: Image.Image) -> Image.Exif:
@@ -466,7 +750,7 @@ def _gps_coordinate(value: Any, ref: Any, negative_ref: str, limit: float) -> fl
 
 
 def _scan_video(
-    path: Path, rel_path: str, st: os.stat_result, zone: ZoneInfo, sidecars: dict[str, str]
+    path: Path, rel_path: str, st: os.stat_result, zone: ZoneInfo, sidecars: Mapping[str, str]
 ) -> tuple[ScannedMedia, int]:
     """The clip's index entry, and how many of its sidecars were ignored as invalid."""
     try:

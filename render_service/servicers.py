@@ -435,6 +435,9 @@ class ReelAdminServicer(admin_grpc.ReelAdminServiceServicer):
             added=result.added,
             removed=result.removed,
             scan_seconds=result.seconds,
+            updated=result.updated,
+            unchanged=result.unchanged,
+            opened=result.probed,
         )
 
     def RunPregenNow(self, request, context):  # noqa: N802  # gRPC method name

@@ -272,13 +272,19 @@ class RescanLibraryRequest(_message.Message):
     def __init__(self, library: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class RescanLibraryResponse(_message.Message):
-    __slots__ = ("library", "added", "removed", "scan_seconds")
+    __slots__ = ("library", "added", "removed", "scan_seconds", "updated", "unchanged", "opened")
     LIBRARY_FIELD_NUMBER: _ClassVar[int]
     ADDED_FIELD_NUMBER: _ClassVar[int]
     REMOVED_FIELD_NUMBER: _ClassVar[int]
     SCAN_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_FIELD_NUMBER: _ClassVar[int]
+    UNCHANGED_FIELD_NUMBER: _ClassVar[int]
+    OPENED_FIELD_NUMBER: _ClassVar[int]
     library: Library
     added: int
     removed: int
     scan_seconds: float
-    def __init__(self, library: _Optional[_Union[Library, _Mapping]] = ..., added: _Optional[int] = ..., removed: _Optional[int] = ..., scan_seconds: _Optional[float] = ...) -> None: ...
+    updated: int
+    unchanged: int
+    opened: int
+    def __init__(self, library: _Optional[_Union[Library, _Mapping]] = ..., added: _Optional[int] = ..., removed: _Optional[int] = ..., scan_seconds: _Optional[float] = ..., updated: _Optional[int] = ..., unchanged: _Optional[int] = ..., opened: _Optional[int] = ...) -> None: ...

@@ -16,7 +16,7 @@ from ledger.jobs import get_job
 from ledger.libraries import get_library, upsert_library
 from ledger.models import Library, ReelJob
 
-HEAD = "i16_ops_job_trace"
+HEAD = "i12_scale_verified"
 
 LEDGER_TABLES = {
     "libraries",

@@ -155,3 +155,33 @@ def test_replace_media_index_rejects_bad_input(engine):
             replace_media_index(session, "fam", [item(1), item(2, rel_path=item(1)["rel_path"])])
         with pytest.raises(ValueError, match="timezone-aware"):
             replace_media_index(session, "fam", [item(1, taken_at_utc=dt.datetime(2024, 1, 1))])
+
+
+def test_streamed_batches_replace_by_rel_path_and_stale_rows_go_after(engine):
+    """The DAO side of a streamed scan: each batch replaces the rows of its rel_paths
+    (an id changed in place too) and keeps media_count right; ``indexed_rows`` is
+    what the next scan compares against; stale paths are deleted at the end."""
+    from ledger.libraries import count_media_in_range, delete_media_paths, indexed_rows, write_media_rows
+
+    with session_scope(engine) as session:
+        upsert_library(session, "fam", "/photos/fam")
+        replace_media_index(session, "fam", [item(n) for n in range(4)])
+    with session_scope(engine) as session:
+        write_media_rows(
+            session, "fam", [item(1, id="fam-1b", verified=True), item(9, motion_rel_path="2024/img_0009.mov")]
+        )
+        assert get_library(session, "fam").media_count == 5  # type: ignore[union-attr]
+    with session_scope(engine) as session:
+        rows = indexed_rows(session, "fam")
+        assert {p: (r.id, r.verified) for p, r in rows.items()} == {
+            "2024/img_0000.jpg": ("fam-0", False),
+            "2024/img_0001.jpg": ("fam-1b", True),
+            "2024/img_0002.jpg": ("fam-2", False),
+            "2024/img_0003.jpg": ("fam-3", False),
+            "2024/img_0009.jpg": ("fam-9", False),
+        }
+        assert rows["2024/img_0009.jpg"].motion_rel_path == "2024/img_0009.mov"
+        assert count_media_in_range(session, "fam", T0, T0 + dt.timedelta(hours=3)) == 3
+    with session_scope(engine) as session:
+        assert delete_media_paths(session, "fam", ["2024/img_0000.jpg", "2024/nope.jpg"]) == 1
+        assert get_library(session, "fam").media_count == count_media(session, "fam") == 4  # type: ignore[union-attr]

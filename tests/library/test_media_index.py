@@ -460,8 +460,10 @@ def test_rescan_library_lists_a_truncated_jpeg_as_unreadable(tmp_path, count_dec
         assert sorted(count_decodes) == ["cut.jpg", "portrait.jpg"]  # the start-up scan checks both
         count_decodes.clear()
         resp = stack.admin.RescanLibrary(admin_pb2.RescanLibraryRequest(library="lib"), timeout=30)
-        # The portrait is in the ledger (under its row id), so it is not decoded again.
+        # The portrait is in the ledger (under its row id), so it is not decoded again,
+        # nor opened at all; the cut file, skipped before, has no row and is read again.
         assert count_decodes == ["cut.jpg"]
+        assert (resp.unchanged, resp.opened, resp.added, resp.updated, resp.removed) == (1, 1, 0, 0, 0)
         skipped = {s.relative_path: s.reason for s in resp.library.skipped}
         assert skipped == {"cut.jpg": UNREADABLE, "empty.jpg": EMPTY}
         assert resp.library.skipped_count == 2

@@ -24,14 +24,14 @@ WEEK = ReelRequest(library="sample", span=common_pb2.SPAN_WEEK, kind=common_pb2.
 def held_scan(monkeypatch):
     """The start-up scan blocks until `release` is set (a slow NAS, a 100k-file folder)."""
     release, started = threading.Event(), threading.Event()
-    real = indexing.scan_library
+    real = indexing.index_library
 
     def slow_scan(*args, **kwargs):
         started.set()
         assert release.wait(60), "the test never released the scan"
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(indexing, "scan_library", slow_scan)
+    monkeypatch.setattr(indexing, "index_library", slow_scan)
     yield started, release
     release.set()
 

@@ -117,7 +117,11 @@ async def watch_job(
             continue
         reread = False
         if not events:
-            await waker.wait(lambda v=version: runner.notifier.version != v, poll_s)
+            await waker.wait(_moved(runner, version), poll_s)
+
+
+def _moved(runner: JobRunner, version: int) -> Callable[[], bool]:
+    return lambda: runner.notifier.version != version
 
 
 def _varint(value: int) -> bytes:

@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reels.v1 import reel_admin_service_pb2, reel_admin_service_pb2_grpc, reel_service_pb2, reel_service_pb2_grpc
-from render_service.app import App
 from render_service.aio_servicers import AioReel, aio_servicers
+from render_service.app import App
 from service_kit.serving import AioRunningServer, Service, blocking_pool, build_aio_server
 from service_kit.settings import Settings
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from google.protobuf import struct_pb2
 
-from ledger.models import JobState as DbJobState
 from ledger.models import JobEvent, Library, MaintenanceRun, ReelJob, RunKind
+from ledger.models import JobState as DbJobState
 from reels.v1 import common_pb2
 from reels.v1 import reel_admin_service_pb2 as admin_pb2
 from reels.v1 import reel_admin_service_pb2_grpc as admin_grpc

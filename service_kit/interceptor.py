@@ -221,9 +221,9 @@ class ServerInterceptor(grpc.ServerInterceptor):
         return factory(stream, handler.request_deserializer, handler.response_serializer)
 
 
-def _code_name(context: grpc.ServicerContext) -> str:
+def _code_name(context: grpc.ServicerContext | grpc.aio.ServicerContext[Any, Any]) -> str:
     # grpc.ServicerContext.code() exists since grpcio 1.38; its type stubs lack it.
-    code = context.code()  # type: ignore[attr-defined]  # code() is missing from the grpc stubs
+    code = context.code()  # type: ignore[union-attr]  # code() is missing from the grpc stubs
     if code is None:
         return "OK"
     if isinstance(code, grpc.StatusCode):
@@ -351,7 +351,7 @@ class AioServerInterceptor(grpc.aio.ServerInterceptor):
             except grpc.aio.AbortError:  # the handler ended the call itself (health's NOT_FOUND)
                 end(_code_name(context), "", None)
                 raise
-            except Exception as exc:  # every exception becomes a canonical status
+            except Exception as exc:  # noqa: BLE001  # every exception becomes a canonical status
                 err = _status_for(exc)
                 end(err.code, err.reason, exc)
                 await _aio_abort(context, err)
@@ -382,9 +382,12 @@ class AioServerInterceptor(grpc.aio.ServerInterceptor):
             except grpc.aio.AbortError:
                 end(_code_name(context), "", None)
                 raise
-            except Exception as exc:  # every exception becomes a canonical status
+            except Exception as exc:  # noqa: BLE001  # every exception becomes a canonical status
                 err = _status_for(exc)
                 end(err.code, err.reason, exc)
+                # The slot (and, closed above, the file) is free now: the status may
+                # wait behind messages the reader has not taken yet.
+                release()
                 await _aio_abort(context, err)
             finally:
                 release()

@@ -207,7 +207,7 @@ class AioRunningServer:
     def start(self) -> None:
         self.call(self.server.start())
 
-    def set_health(self, service: str, status: int) -> None:
+    def set_health(self, service: str, status: health_pb2.HealthCheckResponse.ServingStatus) -> None:
         """Thread-safe: set the health status of `service` ("" = overall)."""
         if not self._stopped.is_set():
             self.call(self.health.set(service, status))
@@ -292,9 +292,11 @@ def build_aio_server(
             maximum_concurrent_rpcs=settings.max_concurrent_rpcs or None,
         )
         health_servicer = health.aio.HealthServicer()
+        # The generated add_* functions and grpc_health's are typed for grpc.Server;
+        # they only call add_generic_rpc_handlers, which the aio server has.
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         for svc in services:
-            svc.add(svc.servicer, server)
+            svc.add(svc.servicer, server)  # type: ignore[arg-type]
         names = [svc.full_name for svc in services]
         reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
         if settings.tls_enabled:

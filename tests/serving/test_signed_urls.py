@@ -18,7 +18,7 @@ from tests.serving.helpers import place_reel
 
 
 def _fetch(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310  # a presigned URL of the test's moto
+    with urllib.request.urlopen(url, timeout=10) as response:  # a presigned URL of the test's moto
         return response.read()
 
 
@@ -47,7 +47,8 @@ def test_presigned_urls_fetch_the_reel_and_the_cli_uses_them(s3_bucket, tmp_path
         capsys.readouterr()
         assert cli.main(["--addr", f"127.0.0.1:{stack.render_port}", "download", reel.key, "-o", str(dest)]) == 0
         assert hashlib.sha256(dest.read_bytes()).hexdigest() == reel.sha256
-        rpcs = [json.loads(line).get("rpc", "") for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+        lines = capsys.readouterr().out.splitlines()
+        rpcs = [json.loads(line).get("rpc", "") for line in lines if line.startswith("{")]
         assert any(r.endswith("/GetReel") for r in rpcs) and not any(r.endswith("/StreamReelVideo") for r in rpcs)
     finally:
         stop_stack(stack)

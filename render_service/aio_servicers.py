@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Hashable
 from concurrent.futures import Executor
+from typing import BinaryIO
 
 from ledger import jobs as job_dao
 from ledger.changes import TableWrites
@@ -43,7 +44,7 @@ from render_service.servicers import (
     watch_response,
 )
 from render_service.store import LocalStore
-from render_service.streaming import astream_chunks
+from render_service.streaming import astream_chunks, check_range
 from service_kit.aio_adapt import AioServicer, run_blocking
 
 REEL_SERVICE = pb2.DESCRIPTOR.services_by_name["ReelService"]
@@ -198,8 +199,18 @@ class AioReel:
             lambda: run_blocking(self.executor, self._read_precomputed, lib.key, span, kind),
         )
 
+    def _open(self, key: str, read_offset: int, read_limit: int) -> tuple[catalog.StreamTarget, BinaryIO]:
+        # One hop to the pool for the lookup, the range check and the open: the
+        # first chunk waits for no other.
+        target = catalog.stream_target(self.app.engine, self.app.store, key)
+        check_range(target.size_bytes, read_offset, read_limit)
+        try:
+            return target, self.app.store.open(target.name)
+        except FileNotFoundError:
+            raise NotFound("FILE_MISSING", "the reel's file is gone") from None
+
     async def StreamReelVideo(self, request, context):  # noqa: N802  # gRPC method name
-        target = await run_blocking(self.executor, catalog.stream_target, self.app.engine, self.app.store, request.key)
+        target, fh = await run_blocking(self.executor, self._open, request.key, request.read_offset, request.read_limit)
         settings = self.app.settings
         async for data, offset, first in astream_chunks(
             self.app.store,
@@ -209,6 +220,7 @@ class AioReel:
             settings.stream_chunk_kib * 1024,
             settings.stream_read_ahead,
             self.executor,
+            fh,
         ):
             yield chunk_message(data, offset, target if first else None)
 

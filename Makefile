@@ -50,6 +50,7 @@ test-quick: lint
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_render.py
 	$(BIN)/python scripts/bench_stream.py
+	$(BIN)/python scripts/bench_viewers.py
 	$(BIN)/python scripts/bench_precomputed.py
 	$(BIN)/python scripts/bench_replicas.py
 	$(BIN)/python scripts/bench_scan.py

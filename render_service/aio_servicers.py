@@ -181,6 +181,15 @@ class AioReel:
             now=utcnow,
             check_file=check_file,
         )
+        # What a key streams (found keys only; a miss is asked again): with the
+        # file stat'ed and opened on the loop for a local store, the first chunk
+        # of a stream waits for no pool thread. Under 64 greedy streams a hop to
+        # the pool and back cost tens of ms (the pool thread waits for the GIL at
+        # each of its syscalls; docs/BENCHMARKS.md).
+        self.targets: AnswerCache[catalog.StreamTarget] = AnswerCache(
+            app.settings.lookup_cache_s, generation=lambda: writes.version, now=utcnow, check_file=check_file
+        )
+        self._local = isinstance(store, LocalStore)
 
     def _read_precomputed(self, library: str, span: Span, kind: Kind) -> Answer[pb2.GetPrecomputedReelResponse]:
         try:
@@ -199,18 +208,24 @@ class AioReel:
             lambda: run_blocking(self.executor, self._read_precomputed, lib.key, span, kind),
         )
 
-    def _open(self, key: str, read_offset: int, read_limit: int) -> tuple[catalog.StreamTarget, BinaryIO]:
-        # One hop to the pool for the lookup, the range check and the open: the
-        # first chunk waits for no other.
+    def _target(self, key: str) -> Answer[catalog.StreamTarget]:
         target = catalog.stream_target(self.app.engine, self.app.store, key)
-        check_range(target.size_bytes, read_offset, read_limit)
+        return Answer(target, None, None, target.name, target.size_bytes)
+
+    def _open(self, target: catalog.StreamTarget) -> BinaryIO:
         try:
-            return target, self.app.store.open(target.name)
+            return self.app.store.open(target.name)
         except FileNotFoundError:
             raise NotFound("FILE_MISSING", "the reel's file is gone") from None
 
     async def StreamReelVideo(self, request, context):  # noqa: N802  # gRPC method name
-        target, fh = await run_blocking(self.executor, self._open, request.key, request.read_offset, request.read_limit)
+        key = catalog.check_key(request.key)
+        target = await self.targets.answer(key, lambda: run_blocking(self.executor, self._target, key))
+        check_range(target.size_bytes, request.read_offset, request.read_limit)
+        if self._local:
+            fh = self._open(target)  # a local open(): like the stat, cheaper than a hop to the pool
+        else:
+            fh = await run_blocking(self.executor, self._open, target)
         settings = self.app.settings
         async for data, offset, first in astream_chunks(
             self.app.store,

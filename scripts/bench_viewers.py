@@ -45,15 +45,21 @@ MB = 1e6
 
 def _client(address: str, viewers: int, ramp_s: float, rate: float, start_at: float, seed: int, out: mp.Queue) -> None:
     import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
 
     from reels.v1 import reel_service_pb2 as pb2
     from reels.v1 import reel_service_pb2_grpc
 
-    async def viewer(delay: float) -> tuple[float, float, float, str]:
+    async def viewer(delay: float) -> tuple[float, float, float, str, float]:
         await asyncio.sleep(max(0.0, start_at + delay - time.time()))
         async with grpc.aio.insecure_channel(address, options=bs.CHANNEL_OPTIONS) as channel:
             await channel.channel_ready()
             stub = reel_service_pb2_grpc.ReelServiceStub(channel)
+            # The reference: a no-op call's round trip, from the same client at the
+            # same moment (what the machine's load and the client add).
+            t0 = time.perf_counter()
+            await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+            check = time.perf_counter() - t0
             t0 = time.perf_counter()
             began = time.time()
             ttfc = -1.0
@@ -67,12 +73,12 @@ def _client(address: str, viewers: int, ramp_s: float, rate: float, start_at: fl
                     if ahead > 0:
                         await asyncio.sleep(ahead)
             except grpc.RpcError as err:
-                return began, time.time(), ttfc, f"{err.code().name}: {err.details()}"[:200]
+                return began, time.time(), ttfc, f"{err.code().name}: {err.details()}"[:200], check
             if total != bs.SMALL_SIZE:
-                return began, time.time(), ttfc, f"got {total} bytes"
-            return began, time.time(), ttfc, ""
+                return began, time.time(), ttfc, f"got {total} bytes", check
+            return began, time.time(), ttfc, "", check
 
-    async def main() -> list[tuple[float, float, float, str]]:
+    async def main() -> list[tuple[float, float, float, str, float]]:
         rng = random.Random(seed)
         return await asyncio.gather(*(viewer(rng.uniform(0, ramp_s)) for _ in range(viewers)))
 
@@ -86,6 +92,8 @@ class Result:
     ttfc_p50_ms: float
     ttfc_p99_ms: float
     ttfc_max_ms: float
+    check_p50_ms: float
+    check_p99_ms: float
     stream_p50_s: float
     most_open: int
     rss_before_mb: float
@@ -106,9 +114,7 @@ def run(address: str, pid: int, viewers: int, ramp_s: float, rate: float) -> Res
     out: mp.Queue = ctx.Queue()
     start_at = time.time() + 4.0  # spawned clients import grpc first
     per = [viewers // CLIENT_PROCS + (1 if i < viewers % CLIENT_PROCS else 0) for i in range(CLIENT_PROCS)]
-    procs = [
-        ctx.Process(target=_client, args=(address, n, ramp_s, rate, start_at, i, out)) for i, n in enumerate(per)
-    ]
+    procs = [ctx.Process(target=_client, args=(address, n, ramp_s, rate, start_at, i, out)) for i, n in enumerate(per)]
     for p in procs:
         p.start()
     while time.time() < start_at - 0.05:
@@ -146,6 +152,8 @@ def run(address: str, pid: int, viewers: int, ramp_s: float, rate: float) -> Res
         ttfc_p50_ms=bc.percentile(ttfc, 50),
         ttfc_p99_ms=bc.percentile(ttfc, 99),
         ttfc_max_ms=max(ttfc),
+        check_p50_ms=bc.percentile([r[4] * 1000 for r in results], 50),
+        check_p99_ms=bc.percentile([r[4] * 1000 for r in results], 99),
         stream_p50_s=bc.percentile([r[1] - r[0] for r in results], 50),
         most_open=most,
         rss_before_mb=rss_before / 1024,
@@ -175,7 +183,8 @@ def report(cmd: str, r: Result, ramp_s: float, rate: float, load: tuple[str, str
         f"with its own connection, arriving at a random moment within {ramp_s:g} s and reading at {rate / MB:.2f} "
         "MB/s (sleeping between messages like a player whose buffer is full), so a stream lasts about "
         f"{bs.SMALL_SIZE / rate:.0f} s and all are open together after the ramp. TTFC: call -> first message, "
-        "in the client. RSS and threads: the server's, sampled every 20 ms.",
+        "in the client; each viewer first makes one Health/Check call on its connection, the round trip the "
+        "machine and the client add to any call, as a reference. RSS and threads: the server's, sampled every 20 ms.",
         "",
         "| measure | value | target |",
         "| --- | ---: | --- |",
@@ -184,6 +193,8 @@ def report(cmd: str, r: Result, ramp_s: float, rate: float, load: tuple[str, str
         f"| TTFC p50 | {r.ttfc_p50_ms:.1f} ms | |",
         f"| TTFC p99 | {r.ttfc_p99_ms:.1f} ms | <= {TARGET_TTFC_MS:.0f} ms: {_ok(r.ttfc_p99_ms <= TARGET_TTFC_MS)} |",
         f"| TTFC max | {r.ttfc_max_ms:.1f} ms | |",
+        f"| reference: Health/Check round trip p50 / p99 (same clients, just before each stream) | "
+        f"{r.check_p50_ms:.1f} / {r.check_p99_ms:.1f} ms | |",
         f"| whole stream p50 | {r.stream_p50_s:.1f} s | |",
         f"| server VmRSS before -> peak | {r.rss_before_mb:.0f} -> {r.rss_peak_mb:.0f} MB | "
         f"<= {TARGET_RSS_MB:.0f} MB: {_ok(r.rss_peak_mb <= TARGET_RSS_MB)} |",

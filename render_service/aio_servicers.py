@@ -61,8 +61,12 @@ class LoopWaker:
 
     def notify_threadsafe(self) -> None:
         loop = self._loop
-        if loop is not None and not loop.is_closed():
+        if loop is None:
+            return
+        try:
             loop.call_soon_threadsafe(self._wake)
+        except RuntimeError:  # the server stopped and its loop closed: nobody waits
+            self._loop = None
 
     def _wake(self) -> None:
         if self._future is not None and not self._future.done():

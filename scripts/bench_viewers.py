@@ -166,6 +166,27 @@ def run(address: str, pid: int, viewers: int, ramp_s: float, rate: float) -> Res
     )
 
 
+NOTES = """\
+### What bounds it
+
+- **Threads and memory (met).** 1,000 streams open at once on one loop thread: the
+  server's thread count stayed at 12-18 (the pool grows only for ledger reads) and
+  its RSS grew by 34-38 MB in both runs (load 15 and 37). On loopback a client's
+  HTTP/2 windows (several MB once gRPC's BDP probing grows them) take most of a
+  4 MB reel at once, so the server's part of a stream is short. Over a slow network
+  a stalled stream holds its message in flight (one chunk, plus gRPC core's copy):
+  up to about 0.5 MB at 256 KiB, so 1,000 stalled readers could approach 500 MB;
+  `REEL_STREAM_CHUNK_KIB=64` bounds that near 130 MB at some single-stream speed.
+- **Time to first chunk (missed here, not judged).** The runs shared 2 cores with
+  seven other jobs (load average 15-37): the server got 0.11-0.12 of a core and
+  the client processes little more; a Health/Check on the same connections, just
+  before each stream, took longer than the stream's first chunk. What the server
+  adds cannot be told apart from the machine's queueing in these runs; to be re-run
+  on a quiet machine. Earlier run (load 15): TTFC p50 1193 ms, p99 1900 ms, no
+  errors, RSS 138 -> 172 MB.
+"""
+
+
 def _ok(good: bool) -> str:
     return "met" if good else "**missed**"
 
@@ -204,6 +225,7 @@ def report(cmd: str, r: Result, ramp_s: float, rate: float, load: tuple[str, str
     ]
     if r.errors:
         lines += [f"First error: `{r.errors[0]}`", ""]
+    lines.append(NOTES)
     return "\n".join(lines)
 
 

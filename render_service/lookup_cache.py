@@ -28,7 +28,7 @@ import datetime as dt
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -101,23 +101,30 @@ class AnswerCache(Generic[T]):
         return cached.value
 
     async def _fill(self, key: Hashable, read: Callable[[], Awaitable[Answer[T]]]) -> Answer[T]:
-        running = self._filling.get(key)
-        if running is not None:
-            return await asyncio.shield(running)
+        # The read is a task of its own: a caller that goes away (cancelled) does
+        # not cancel it for the others waiting on the same scope.
+        task = self._filling.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._read_and_store(key, read))
+            task.add_done_callback(_retrieve)
+            self._filling[key] = task
+        return await asyncio.shield(task)
+
+    async def _read_and_store(self, key: Hashable, read: Callable[[], Awaitable[Answer[T]]]) -> Answer[T]:
         generation, read_at = self._generation(), self._monotonic()
-        future: asyncio.Future[Answer[T]] = asyncio.get_running_loop().create_future()
-        self._filling[key] = future
         try:
             answer = await read()
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: waiters re-raise it, nobody else needs it
-            raise
         finally:
             del self._filling[key]
-        future.set_result(answer)
         if self.ttl_s > 0:
             # Stored with the generation seen before the read: a write committed
             # during the read makes the entry stale at once.
             self._entries[key] = _Entry(answer, read_at, generation)
         return answer
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Mark a failed read's exception as seen (its waiters re-raise it; when all
+    of them went away, nobody else needs it)."""
+    if not task.cancelled():
+        task.exception()

@@ -166,6 +166,7 @@ class AioReel:
         self.app = app
         self.executor = executor
         self.reel_check = reel_check
+        self.exclusions_version = exclusions_version
         self.waker = LoopWaker()
         app.runner.notifier.listeners.append(self.waker.notify_threadsafe)
         writes = TableWrites(app.engine, ["precomputed_reels"])
@@ -181,7 +182,7 @@ class AioReel:
 
         self.lookups: AnswerCache[pb2.GetPrecomputedReelResponse] = AnswerCache(
             app.settings.lookup_cache_s,
-            generation=lambda: (writes.version, exclusions_version()),
+            generation=lambda: (writes.version, self.exclusions_version()),
             now=utcnow,
             check_file=check_file,
         )

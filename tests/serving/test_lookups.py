@@ -107,3 +107,26 @@ def test_cached_lookup_sees_writes_and_lost_files_at_once(tmp_path: Path):
         assert _get(stack).key == first.key  # the stat on a hit saw the file gone
     finally:
         stop_stack(stack)
+
+
+def test_a_reel_check_and_its_version_plug_into_the_cached_lookup(tmp_path: Path):
+    """The hook for hidden media: a per-row check, and a version whose change ends
+    every cached answer at once."""
+    stack = start_stack(tmp_path / "data", with_scripter=False, REEL_LOOKUP_CACHE_S="3600")
+    try:
+        app, today = stack.app, today_utc()
+        older = place_reel(app.engine, app.store, tmp_path, "reel-a", 1000, today - dt.timedelta(days=1))
+        newer = place_reel(app.engine, app.store, tmp_path, "reel-b", 1000, today)
+        assert _get(stack).key == newer.key
+        native = stack.render_server.native
+        native.reel_check = lambda row: "HIDDEN" if row.key == newer.key else ""
+        assert _get(stack).key == newer.key  # cached: the version has not moved
+        native.exclusions_version = lambda: 1
+        assert _get(stack).key == older.key
+        native.reel_check = lambda row: "HIDDEN"
+        native.exclusions_version = lambda: 2
+        with pytest.raises(grpc.RpcError) as err:
+            _get(stack)
+        assert (err.value.code(), error_reason(err.value)) == (grpc.StatusCode.NOT_FOUND, "HIDDEN")
+    finally:
+        stop_stack(stack)

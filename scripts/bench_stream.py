@@ -517,6 +517,12 @@ shared the 2 cores with seven other jobs (load average 15-40): single rounds mov
 - **Allocator.** `tune_malloc_for_chunks` (`service_kit/serving.py`) still keeps
   chunk-sized buffers in glibc's arenas instead of trimming them after every
   message (which tripled the CPU per byte at 512 KiB before).
+- **What is left per chunk (not done).** A page-cached chunk is copied four times
+  on the loop: `preadv2` needs a buffer (zero-filled, then filled by the kernel),
+  `bytes()` of it, the message built around it, and gRPC core's copy. Server CPU
+  per 100 MB at 256 KiB: 0.10-0.12 s (the bare server 0.06-0.07, the thread-pool
+  server before 0.08). Reading into a buffer that already holds the message's
+  header and trailer would save one copy and the zero-fill.
 - **Chunk size.** 256 KiB stays the default (the memory bound of the thread-pool
   server decided it; the aio server holds fewer copies, so 512 KiB, the fastest
   single stream in both runs here, is a candidate once measured on a quiet machine).

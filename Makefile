@@ -78,6 +78,7 @@ test-quick: lint buf node-client
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_render.py
 	$(BIN)/python scripts/bench_stream.py
+	$(BIN)/python scripts/bench_viewers.py
 	$(BIN)/python scripts/bench_precomputed.py
 	$(BIN)/python scripts/bench_replicas.py
 	$(BIN)/python scripts/bench_scan.py

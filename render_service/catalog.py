@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -172,11 +172,19 @@ def stream_target(engine: Engine, store: ReelStore, key: str) -> StreamTarget:
     return StreamTarget(info.video_name, info.size_bytes, info.sha256, CONTENT_TYPE)
 
 
-def precomputed_reel(engine: Engine, store: ReelStore, library: str, span: Span, kind: Kind) -> ReelInfo:
+# A further gate on a candidate row: "" to serve it, or the NOT_FOUND reason to
+# skip it with (e.g. a reel holding hidden media). The row is a ledger.readonly.ReelRow.
+ReelCheck = Callable[[ReelRow], str]
+
+
+def precomputed_reel(
+    engine: Engine, store: ReelStore, library: str, span: Span, kind: Kind, check: ReelCheck | None = None
+) -> ReelInfo:
     """The newest-anchored reel of the scope that passes the validity gate: READY,
-    the file exists with the recorded size, now < valid_until, and it shows no media
-    the library's exclusions hide. NOT_FOUND with NO_REEL, EXPIRED, FILE_MISSING or
-    HIDDEN_MEDIA (the reason of the newest row) otherwise."""
+    the file exists with the recorded size, now < valid_until, it shows no media the
+    library's exclusions hide, and `check` (when given) has no objection. NOT_FOUND
+    with NO_REEL, EXPIRED, FILE_MISSING, HIDDEN_MEDIA or the check's reason (that of
+    the newest row) otherwise."""
     now = utcnow()
     first_reason = ""
     exclusions: ExclusionSet | None = None  # read once, for the first row that needs it
@@ -185,10 +193,14 @@ def precomputed_reel(engine: Engine, store: ReelStore, library: str, span: Span,
             if row.status != ReelStatus.READY or now >= row.valid_until:
                 first_reason = first_reason or "EXPIRED"
                 continue
-            if exclusions is None:
-                exclusions = exclusions_for(engine, library)
-            if holds_hidden(engine, row.key, exclusions, SidecarSource(store, row.sidecar_path)):
-                first_reason = first_reason or "HIDDEN_MEDIA"
+            objection = check(row) if check is not None else ""
+            if not objection:
+                if exclusions is None:
+                    exclusions = exclusions_for(engine, library)
+                if holds_hidden(engine, row.key, exclusions, SidecarSource(store, row.sidecar_path)):
+                    objection = "HIDDEN_MEDIA"
+            if objection:
+                first_reason = first_reason or objection
                 continue
             stat = store.stat(row.video_path)
             if stat is None or stat.size != row.size_bytes:
@@ -201,7 +213,7 @@ def precomputed_reel(engine: Engine, store: ReelStore, library: str, span: Span,
         "EXPIRED": "the newest reel of this scope has expired",
         "FILE_MISSING": "the newest reel of this scope has lost its file",
         "HIDDEN_MEDIA": "the reels of this scope show media hidden from memories",
-    }[first_reason]
+    }.get(first_reason, "the newest reel of this scope cannot be served")
     raise NotFound(first_reason, message)
 
 

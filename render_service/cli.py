@@ -8,7 +8,7 @@
     reels get-precomputed LIB --span day --kind recap
     reels list [--library LIB] [--span ..] [--kind ..]
     reels show KEY
-    reels download KEY -o out.mp4          (resumes a partial out.mp4)
+    reels download KEY -o out.mp4          (resumes a partial out.mp4; from the presigned URL when given)
     reels contact-sheet KEY -o sheet.png
     reels pregen [--anchor DATE] [--library LIB ...] [--dry-run]
     reels hide LIB (--media ID | --folder PATH | --from DATE --to DATE)   never show this
@@ -27,6 +27,7 @@ import hashlib
 import os
 import sys
 import tempfile
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -270,11 +271,18 @@ def download(c: Client, key: str, dest: Path, show_progress: bool = True) -> str
         ) as progress,
     ):
         task = progress.add_task("download", total=info.size_bytes, completed=have)
-        for msg in c.reels.StreamReelVideo(pb2.StreamReelVideoRequest(key=key, read_offset=have), metadata=c.metadata):
-            if msg.offset != fh.tell():
-                raise RuntimeError(f"gap in stream at {msg.offset}")
-            fh.write(msg.data)
-            progress.update(task, advance=len(msg.data))
+        if info.video_url and have < info.size_bytes:
+            # A presigned URL (S3 store, REEL_SIGNED_URL_S): the bytes come from the
+            # object store, resumed with a Range request.
+            _http_download(info.video_url, fh, have, lambda n: progress.update(task, advance=n))
+        else:
+            for msg in c.reels.StreamReelVideo(
+                pb2.StreamReelVideoRequest(key=key, read_offset=have), metadata=c.metadata
+            ):
+                if msg.offset != fh.tell():
+                    raise RuntimeError(f"gap in stream at {msg.offset}")
+                fh.write(msg.data)
+                progress.update(task, advance=len(msg.data))
     digest = hashlib.sha256()
     with open(dest, "rb") as fh:
         while chunk := fh.read(1 << 20):
@@ -282,6 +290,16 @@ def download(c: Client, key: str, dest: Path, show_progress: bool = True) -> str
     if digest.hexdigest() != info.sha256:
         raise RuntimeError(f"sha256 mismatch: got {digest.hexdigest()}, expected {info.sha256}")
     return info.sha256
+
+
+def _http_download(url: str, fh, offset: int, advance) -> None:
+    request = urllib.request.Request(url, headers={"Range": f"bytes={offset}-"} if offset else {})
+    with urllib.request.urlopen(request, timeout=60) as response:  # the service's presigned URL
+        if offset and response.status != 206:
+            raise RuntimeError(f"the object store ignored the range request (HTTP {response.status})")
+        while chunk := response.read(1 << 20):
+            fh.write(chunk)
+            advance(len(chunk))
 
 
 def cmd_download(c: Client, args) -> int:

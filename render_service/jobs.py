@@ -51,11 +51,16 @@ class JobNotifier:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._version = 0
+        # Called (from the notifying thread) after each notify: the aio server's
+        # watches wait on their event loop, not on this condition.
+        self.listeners: list[Callable[[], None]] = []
 
     def notify(self) -> None:
         with self._cond:
             self._version += 1
             self._cond.notify_all()
+        for listener in self.listeners:
+            listener()
 
     def wait(self, seen: int, timeout: float) -> int:
         with self._cond:

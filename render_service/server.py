@@ -1,4 +1,5 @@
-"""Wiring of the render service: the App, its two servicers, interceptor, health and
+"""Wiring of the render service: the App, its two servicers on a `grpc.aio` server
+(its own event-loop thread), the blocking pool, interceptor, limits, health and
 reflection."""
 
 from __future__ import annotations
@@ -6,11 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reels.v1 import reel_admin_service_pb2, reel_admin_service_pb2_grpc, reel_service_pb2, reel_service_pb2_grpc
+from render_service.aio_servicers import AioReel, aio_servicers
 from render_service.app import App
-from render_service.servicers import ReelAdminServicer, ReelServicer
 from render_service.stats import ledger_gauges
 from service_kit import metrics, tracing
-from service_kit.serving import RunningServer, Service, build_server
+from service_kit.serving import AioRunningServer, Service, blocking_pool, build_aio_server
 from service_kit.settings import Settings
 
 REEL_SERVICE = reel_service_pb2.DESCRIPTOR.services_by_name["ReelService"].full_name
@@ -22,8 +23,9 @@ class RenderServer:
     """The render service as it runs: the gRPC server and the App behind it. Stopping
     the server (`stop`, or a signal through `serve_until_signal`) stops the App."""
 
-    running: RunningServer
+    running: AioRunningServer
     app: App
+    native: AioReel
 
     @property
     def port(self) -> int:
@@ -31,7 +33,7 @@ class RenderServer:
 
     def start(self) -> None:
         """Serve, then start the App's workers and loops (which never wait)."""
-        self.running.server.start()
+        self.running.start()
         self.app.start()
 
     def stop(self, grace: float) -> None:
@@ -43,26 +45,28 @@ def create_server(settings: Settings, address: str | None = None, app: App | Non
     caller starts it with `start_server`. Bind port 0 in tests."""
     app = app or App.build(settings)
     tracing.setup_tracing("render_service", settings)
-    running = build_server(
+    executor = blocking_pool(settings.grpc_max_workers)
+    native = AioReel(app, executor)
+    reel, admin = aio_servicers(app, executor, native)
+    running = build_aio_server(
         settings,
         address or settings.render_addr,
         [
-            Service(REEL_SERVICE, reel_service_pb2_grpc.add_ReelServiceServicer_to_server, ReelServicer(app)),
-            Service(
-                ADMIN_SERVICE,
-                reel_admin_service_pb2_grpc.add_ReelAdminServiceServicer_to_server,
-                ReelAdminServicer(app),
-            ),
+            Service(REEL_SERVICE, reel_service_pb2_grpc.add_ReelServiceServicer_to_server, reel),
+            Service(ADMIN_SERVICE, reel_admin_service_pb2_grpc.add_ReelAdminServiceServicer_to_server, admin),
         ],
-        # Each open stream or job watch holds a thread.
-        max_workers=settings.grpc_max_workers,
+        limited={
+            f"/{REEL_SERVICE}/StreamReelVideo": "streams",
+            f"/{REEL_SERVICE}/WatchReelJob": "watches",
+        },
     )
     running.on_stop.append(app.stop)
     metrics.watch_ledger(lambda: ledger_gauges(app.engine, app.store, settings.data_dir))
     if (metrics_server := metrics.serve(settings.metrics_addr, "render")) is not None:
         running.on_stop.append(metrics_server.stop)
     running.on_stop.append(tracing.shutdown)
-    return RenderServer(running, app), running.port
+    running.on_stop.append(lambda: executor.shutdown(wait=False, cancel_futures=True))
+    return RenderServer(running, app, native), running.port
 
 
 def start_server(server: RenderServer) -> None:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from google.protobuf import struct_pb2
 
-from ledger.models import Exclusion, ExclusionTarget, Library, MaintenanceRun, ReelJob, RunKind
+from ledger.models import Exclusion, ExclusionTarget, JobEvent, Library, MaintenanceRun, ReelJob, RunKind
 from ledger.models import JobState as DbJobState
 from reels.v1 import common_pb2
 from reels.v1 import reel_admin_service_pb2 as admin_pb2
@@ -98,6 +98,20 @@ def job_to_pb(job: ReelJob) -> pb2.ReelJob:
     )
 
 
+def watch_response(event: JobEvent, job: ReelJob) -> pb2.WatchReelJobResponse:
+    return pb2.WatchReelJobResponse(
+        event=pb2.JobEvent(
+            sequence=event.seq,
+            event_time=wire.ts_to_pb(event.at),
+            stage=event.stage,
+            progress=event.progress,
+            message=event.message,
+            state=JOB_STATE_TO_PB[DbJobState(event.state)],
+        ),
+        job=job_to_pb(job),
+    )
+
+
 @functools.lru_cache(maxsize=1024)
 def _window_pb_bytes(span: str, kind: str, anchor: dt.date) -> bytes:
     # An ON_THIS_DAY window lists 30 yearly ranges; GetPrecomputedReel answers the
@@ -128,7 +142,26 @@ def _reel_window_pb(info: catalog.ReelInfo, sidecar: Sidecar | None, tz: str) ->
     return window
 
 
-def summary_to_pb(info: catalog.ReelInfo, sidecar: Sidecar | None = None, tz: str = "UTC") -> pb2.ReelSummary:
+def signed_urls(app: App, info: catalog.ReelInfo) -> tuple[str, str, dt.datetime] | None:
+    """(video URL, poster URL, expiry) when the store presigns (S3) and
+    REEL_SIGNED_URL_S is set; None otherwise. The expiry is real time, as the
+    store's signature is (not the domain clock)."""
+    ttl = app.settings.signed_url_s
+    if not ttl:
+        return None
+    video = app.store.presigned_url(info.video_name, ttl, catalog.CONTENT_TYPE)
+    if video is None:
+        return None
+    poster = app.store.presigned_url(info.poster_name, ttl, catalog.POSTER_CONTENT_TYPE) if info.poster_name else ""
+    return video, poster or "", dt.datetime.now(dt.UTC) + dt.timedelta(seconds=ttl)
+
+
+def summary_to_pb(
+    info: catalog.ReelInfo,
+    sidecar: Sidecar | None = None,
+    tz: str = "UTC",
+    urls: tuple[str, str, dt.datetime] | None = None,
+) -> pb2.ReelSummary:
     script = sidecar.script if sidecar is not None else None
     window = _reel_window_pb(info, sidecar, tz)
     summary = pb2.ReelSummary(
@@ -153,6 +186,9 @@ def summary_to_pb(info: catalog.ReelInfo, sidecar: Sidecar | None = None, tz: st
     )
     if info.valid_until is not None:
         summary.valid_until.CopyFrom(wire.ts_to_pb(info.valid_until))
+    if urls is not None:
+        summary.video_url, summary.poster_url = urls[0], urls[1]
+        summary.url_expire_time.CopyFrom(wire.ts_to_pb(urls[2]))
     return summary
 
 
@@ -181,17 +217,7 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
         if request.after_sequence < 0:
             raise InvalidArgument("SEQUENCE_INVALID", "after_sequence must not be negative")
         for event, job in self.app.runner.watch(_job_id(request.job_id), request.after_sequence, context.is_active):
-            yield pb2.WatchReelJobResponse(
-                event=pb2.JobEvent(
-                    sequence=event.seq,
-                    event_time=wire.ts_to_pb(event.at),
-                    stage=event.stage,
-                    progress=event.progress,
-                    message=event.message,
-                    state=JOB_STATE_TO_PB[DbJobState(event.state)],
-                ),
-                job=job_to_pb(job),
-            )
+            yield watch_response(event, job)
 
     def CancelReelJob(self, request, context):  # noqa: N802  # gRPC method name
         return pb2.CancelReelJobResponse(job=job_to_pb(self.app.runner.cancel(_job_id(request.job_id))))
@@ -201,7 +227,9 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
         span, kind = wire.span_from_pb(request.span), wire.kind_from_pb(request.kind)
         check_scope(span, kind)
         info = catalog.precomputed_reel(self.app.engine, self.app.store, lib.key, span, kind)
-        return pb2.GetPrecomputedReelResponse(reel=summary_to_pb(info, tz=lib.timezone))
+        return pb2.GetPrecomputedReelResponse(
+            reel=summary_to_pb(info, tz=lib.timezone, urls=signed_urls(self.app, info))
+        )
 
     def StreamReelVideo(self, request, context):  # noqa: N802  # gRPC method name
         target = catalog.stream_target(self.app.engine, self.app.store, request.key)
@@ -221,7 +249,7 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
         sidecar = load_sidecar(self.app.store, info.sidecar_name)
         stats = sidecar.stats
         response = pb2.GetReelResponse(
-            reel=summary_to_pb(info, sidecar, self._tz(info.library)),
+            reel=summary_to_pb(info, sidecar, self._tz(info.library), signed_urls(self.app, info)),
             media=[
                 pb2.ReelMedia(
                     media_id=m.media_id,

@@ -73,7 +73,7 @@ KINDS = [("ON_THIS_DAY", common_pb2.REEL_KIND_ON_THIS_DAY), ("RECAP", common_pb2
 SCOPES = [(lib, s, k) for lib in LIBRARIES for s in SPANS for k in KINDS]
 FILE_SIZE = 4096
 FIXTURE_VERSION = 2
-TARGET_RATIO, TARGET_P99_MS, TARGET_SCALE = 0.7, 10.0, 1.2
+TARGET_RATIO, TARGET_P99_MS, TARGET_SCALE = 0.8, 10.0, 1.2  # issue 15
 COLUMNS = (
     "key",
     "library_key",
@@ -492,6 +492,21 @@ def median_phase(phases: list[Phase]) -> Phase:
 # --- report ------------------------------------------------------------------------
 
 NOTES = """\
+### Since issue 15: grpc.aio and a cached answer
+
+`GetPrecomputedReel` is now answered on the render service's event loop from a
+per-scope cache (`render_service/lookup_cache.py`): a hit is a dict lookup, a clock
+read and one `stat` of the reel's file; a miss runs the ledger read below in the
+pool and caches the answer for `REEL_LOOKUP_CACHE_S` (2 s), ended at once by a
+ledger write in this process, by `valid_until` and by a changed file. The ledger's
+size and back end no longer show in a hit. One client calling in a loop on an
+otherwise idle server (`tests/serving` helpers, 3 rounds of 500 calls, load average
+about 35): Health/Check 630-2900 us a call, GetPrecomputedReel 625-1660 us, 1497
+hits of 1500. The closed-loop tables of the runs recorded here (load average
+28-41 on the 2 cores, the server getting 0.1-0.4 of a core) are dominated by CPU
+starvation of a single-threaded loop among seven other jobs' threads; they do not
+show what the cache does and should be re-run on a quiet machine.
+
 ### What holds GetPrecomputedReel back, and what was changed
 
 Measured while building this benchmark on the machine above, which other jobs
@@ -537,6 +552,21 @@ included.
 
 
 PG_NOTES = """\
+### Since issue 15: grpc.aio and a cached answer
+
+`GetPrecomputedReel` is now answered on the render service's event loop from a
+per-scope cache (`render_service/lookup_cache.py`): a hit is a dict lookup, a clock
+read and one `stat` of the reel's file; a miss runs the ledger read below in the
+pool and caches the answer for `REEL_LOOKUP_CACHE_S` (2 s), ended at once by a
+ledger write in this process, by `valid_until` and by a changed file. The ledger's
+size and back end no longer show in a hit. One client calling in a loop on an
+otherwise idle server (`tests/serving` helpers, 3 rounds of 500 calls, load average
+about 35): Health/Check 630-2900 us a call, GetPrecomputedReel 625-1660 us, 1497
+hits of 1500. The closed-loop tables of the runs recorded here (load average
+28-41 on the 2 cores, the server getting 0.1-0.4 of a core) are dominated by CPU
+starvation of a single-threaded loop among seven other jobs' threads; they do not
+show what the cache does and should be re-run on a quiet machine.
+
 ### What differs between the two, and what was changed
 
 Measured while building this benchmark on the machine above (shared with other

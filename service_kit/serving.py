@@ -1,8 +1,16 @@
 """Server wiring shared by both services: interceptor, health, reflection, TLS,
-a graceful stop on SIGTERM/SIGINT, and the allocator tuning that streaming needs."""
+a graceful stop on SIGTERM/SIGINT, and the allocator tuning that streaming needs.
+
+The render service serves on `grpc.aio` (`build_aio_server`): its event loop runs in
+a thread of its own, so the rest of the process (job workers, loops, tests, the
+CLI's in-process calls) stays plain threads and calls `start`/`stop` as before. The
+scripter keeps the thread-pool server (`build_server`): its one RPC is a short CPU
+or LLM call, never a long stream (docs/BENCHMARKS.md)."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import ctypes
 import ctypes.util
 import os
@@ -12,6 +20,7 @@ from collections.abc import Callable, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 import structlog
@@ -19,7 +28,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from service_kit import tracing
-from service_kit.interceptor import ServerInterceptor
+from service_kit.interceptor import AioServerInterceptor, CallHook, ServerInterceptor, log_hook, metrics_hook
+from service_kit.limits import ConcurrencyLimits, Limit
 from service_kit.settings import Settings
 
 log = structlog.get_logger("server")
@@ -54,6 +64,9 @@ class RunningServer:
         self.server.stop(grace).wait()
         for fn in self.on_stop:
             fn()
+
+    def start(self) -> None:
+        self.server.start()
 
     def wait(self) -> None:
         self.server.wait_for_termination()
@@ -118,7 +131,7 @@ def build_server(settings: Settings, address: str, services: Sequence[Service], 
 
 
 def serve_until_signal(
-    running: RunningServer, grace: float, name: str, on_started: Callable[[], None] | None = None
+    running: RunningServer | AioRunningServer, grace: float, name: str, on_started: Callable[[], None] | None = None
 ) -> int:
     """Start, log the address, and on SIGTERM/SIGINT stop gracefully; returns 0."""
     stop_requested = threading.Event()
@@ -129,7 +142,7 @@ def serve_until_signal(
 
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)
-    running.server.start()
+    running.start()
     if on_started is not None:
         on_started()
     log.info("serving", service=name, port=running.port)
@@ -137,3 +150,187 @@ def serve_until_signal(
     running.stop(grace)
     log.info("stopped", service=name)
     return 0
+
+
+# --- grpc.aio -------------------------------------------------------------------------
+
+
+def server_options(settings: Settings) -> list[tuple[str, int]]:
+    """Channel arguments of the aio server: keepalive enforcement and connection age.
+
+    The server pings an idle connection every REEL_KEEPALIVE_TIME_S and closes it
+    when no answer comes within REEL_KEEPALIVE_TIMEOUT_S (a reader that vanished
+    without a FIN frees its streams); clients may ping no more often than
+    REEL_KEEPALIVE_MIN_CLIENT_PING_S (more, twice, and the connection is closed with
+    GOAWAY "too_many_pings"). A connection older than REEL_MAX_CONNECTION_AGE_S gets
+    a GOAWAY (clients reconnect, so load spreads over new replicas) and its calls
+    REEL_MAX_CONNECTION_AGE_GRACE_S to finish; REEL_MAX_CONNECTION_IDLE_S closes a
+    connection with no call."""
+    options = [
+        ("grpc.so_reuseport", 0),
+        ("grpc.max_receive_message_length", 16 * 1024 * 1024),
+        ("grpc.keepalive_time_ms", int(settings.keepalive_time_s * 1000)),
+        ("grpc.keepalive_timeout_ms", int(settings.keepalive_timeout_s * 1000)),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_ping_interval_without_data_ms", int(settings.keepalive_min_client_ping_s * 1000)),
+        ("grpc.http2.max_ping_strikes", 2),
+    ]
+    if settings.max_connection_age_s:
+        options += [
+            ("grpc.max_connection_age_ms", int(settings.max_connection_age_s * 1000)),
+            ("grpc.max_connection_age_grace_ms", int(settings.max_connection_age_grace_s * 1000)),
+        ]
+    if settings.max_connection_idle_s:
+        options.append(("grpc.max_connection_idle_ms", int(settings.max_connection_idle_s * 1000)))
+    return options
+
+
+@dataclass
+class AioRunningServer:
+    """A `grpc.aio` server on its own event-loop thread, driven from plain threads:
+    `start`, `stop(grace)`, `set_health`, `call` (run a coroutine on the loop)."""
+
+    server: grpc.aio.Server
+    port: int
+    health: health.aio.HealthServicer
+    service_names: list[str]
+    loop: asyncio.AbstractEventLoop
+    thread: threading.Thread
+    limits: ConcurrencyLimits
+    on_stop: list[Callable[[], None]] = field(default_factory=list)
+    _stopped: threading.Event = field(default_factory=threading.Event)
+    _done: threading.Event = field(default_factory=threading.Event)
+
+    def call(self, coro: Any, timeout: float | None = None) -> Any:
+        """Run `coro` on the server's loop from another thread and return its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def start(self) -> None:
+        self.call(self.server.start())
+
+    def set_health(self, service: str, status: health_pb2.HealthCheckResponse.ServingStatus) -> None:
+        """Thread-safe: set the health status of `service` ("" = overall)."""
+        if not self._stopped.is_set():
+            self.call(self.health.set(service, status))
+
+    def stop(self, grace: float) -> None:
+        """Health goes NOT_SERVING, in-flight calls get `grace` seconds (then they
+        are cancelled), then the background work registered in `on_stop` is stopped
+        (the job runner requeues the job it was rendering) and the loop ends."""
+        if self._stopped.is_set():
+            self._done.wait()
+            return
+        self._stopped.set()
+        try:
+            self.call(self.health.enter_graceful_shutdown())
+            self.call(self.server.stop(grace))
+            for fn in self.on_stop:
+                fn()
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(5)
+            self._done.set()
+
+    def wait(self) -> None:
+        self._done.wait()
+
+
+def _loop_thread(name: str) -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.call_soon(ready.set)
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    ready.wait()
+    return loop, thread
+
+
+def build_aio_server(
+    settings: Settings,
+    address: str,
+    services: Sequence[Service],
+    *,
+    limited: dict[str, str] | None = None,
+    hooks: Sequence[CallHook] = (log_hook, metrics_hook),
+    interceptors_before: Sequence[grpc.aio.ServerInterceptor] = (),
+) -> AioRunningServer:
+    """The aio server with health (grpc's aio servicer: a Watch is a coroutine
+    waiting on a condition, no thread), reflection, TLS, the limits of
+    `limited` methods (full name -> "streams" or "watches"), and the interceptor.
+    `interceptors_before` run first (e.g. a tracing interceptor)."""
+    tune_malloc_for_chunks(settings.stream_chunk_kib * 1024)
+    limits = ConcurrencyLimits(
+        {
+            "streams": Limit(settings.max_streams, settings.max_streams_per_peer),
+            "watches": Limit(settings.max_watches, settings.max_watches_per_peer),
+        }
+    )
+    loop, thread = _loop_thread("grpc-aio")
+
+    async def build() -> tuple[grpc.aio.Server, health.aio.HealthServicer, int]:
+        interceptor = AioServerInterceptor(
+            settings.auth_token,
+            settings.admin_token,
+            limits=limits,
+            limited={"/grpc.health.v1.Health/Watch": "watches", **(limited or {})},
+            idle_timeout_s=settings.stream_idle_timeout_s,
+            hooks=hooks,
+        )
+        server = grpc.aio.server(
+            interceptors=[*tracing.server_interceptors(aio=True), *interceptors_before, interceptor],
+            options=server_options(settings),
+            # A backstop past our own limits; over it gRPC answers RESOURCE_EXHAUSTED
+            # without a reason.
+            maximum_concurrent_rpcs=settings.max_concurrent_rpcs or None,
+        )
+        health_servicer = health.aio.HealthServicer()
+        # The generated add_* functions and grpc_health's are typed for grpc.Server;
+        # they only call add_generic_rpc_handlers, which the aio server has.
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        for svc in services:
+            svc.add(svc.servicer, server)  # type: ignore[arg-type]
+        names = [svc.full_name for svc in services]
+        reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+        if settings.tls_enabled:
+            creds = grpc.ssl_server_credentials(
+                [(Path(settings.tls_key).read_bytes(), Path(settings.tls_cert).read_bytes())]
+            )
+            port = server.add_secure_port(address, creds)
+        else:
+            port = server.add_insecure_port(address)
+        if port == 0:
+            raise OSError(f"cannot listen on {address}")
+        for name in ["", *names]:
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        return server, health_servicer, port
+
+    try:
+        server, health_servicer, port = asyncio.run_coroutine_threadsafe(build(), loop).result()
+    except BaseException:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        raise
+    return AioRunningServer(
+        server=server,
+        port=port,
+        health=health_servicer,
+        service_names=[svc.full_name for svc in services],
+        loop=loop,
+        thread=thread,
+        limits=limits,
+    )
+
+
+def blocking_pool(max_workers: int) -> concurrent.futures.ThreadPoolExecutor:
+    """The threads that run blocking work for aio handlers (ledger reads and writes,
+    scans, passes, file reads). Rendering has its own worker threads."""
+    return concurrent.futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="rpc-blocking")

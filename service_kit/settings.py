@@ -107,7 +107,24 @@ class Settings(BaseModel):
     render_workers: int = Field(1, ge=1, le=32, alias="REEL_RENDER_WORKERS")
     stream_chunk_kib: int = Field(256, ge=16, le=4096, alias="REEL_STREAM_CHUNK_KIB")
     job_lease_s: float = Field(60.0, ge=5, le=3600, alias="REEL_JOB_LEASE_S")
-    grpc_max_workers: int = Field(256, ge=8, le=4096, alias="REEL_GRPC_MAX_WORKERS")
+    grpc_max_workers: int = Field(64, ge=8, le=4096, alias="REEL_GRPC_MAX_WORKERS")
+
+    # --- serving many viewers (render service, grpc.aio) ----------------------
+    stream_read_ahead: int = Field(1, ge=0, le=8, alias="REEL_STREAM_READ_AHEAD")
+    max_streams: int = Field(4096, ge=1, alias="REEL_MAX_STREAMS")
+    max_streams_per_peer: int = Field(1024, ge=1, alias="REEL_MAX_STREAMS_PER_PEER")
+    max_watches: int = Field(4096, ge=1, alias="REEL_MAX_WATCHES")
+    max_watches_per_peer: int = Field(256, ge=1, alias="REEL_MAX_WATCHES_PER_PEER")
+    stream_idle_timeout_s: float = Field(60.0, ge=0, alias="REEL_STREAM_IDLE_TIMEOUT_S")
+    keepalive_time_s: float = Field(60.0, gt=0, alias="REEL_KEEPALIVE_TIME_S")
+    keepalive_timeout_s: float = Field(20.0, gt=0, alias="REEL_KEEPALIVE_TIMEOUT_S")
+    keepalive_min_client_ping_s: float = Field(10.0, ge=0, alias="REEL_KEEPALIVE_MIN_CLIENT_PING_S")
+    max_connection_age_s: float = Field(1800.0, ge=0, alias="REEL_MAX_CONNECTION_AGE_S")
+    max_connection_age_grace_s: float = Field(300.0, ge=0, alias="REEL_MAX_CONNECTION_AGE_GRACE_S")
+    max_connection_idle_s: float = Field(0.0, ge=0, alias="REEL_MAX_CONNECTION_IDLE_S")
+    max_concurrent_rpcs: int = Field(20000, ge=0, alias="REEL_MAX_CONCURRENT_RPCS")
+    lookup_cache_s: float = Field(2.0, ge=0, le=3600, alias="REEL_LOOKUP_CACHE_S")
+    signed_url_s: int = Field(0, ge=0, le=7 * 86400, alias="REEL_SIGNED_URL_S")
 
     # --- nightly pre-generation -----------------------------------------------
     pregen_enabled: bool = Field(False, alias="REEL_PREGEN_ENABLED")

@@ -8,6 +8,11 @@ interceptor does besides (tokens, the log line) and what only a real channel sho
 (bytes on the wire, deadlines, cancellation, health, reflection) stay in the
 end-to-end tests.
 
+The render service serves on grpc.aio, where every method but three runs these
+same plain servicer methods in a thread pool (`service_kit.aio_adapt`); the three
+coroutines (StreamReelVideo, WatchReelJob, the cached GetPrecomputedReel) are
+tested through a real aio server on port 0 (tests/serving/).
+
     stub = InProcessStub(serve_in_process({DESCRIPTOR: servicer}), DESCRIPTOR)
     with pytest.raises(grpc.RpcError) as err:
         stub.ListReels(pb2.ListReelsRequest(page_size=-1))

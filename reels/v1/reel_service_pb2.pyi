@@ -161,7 +161,7 @@ class GetPrecomputedReelRequest(_message.Message):
     def __init__(self, library: _Optional[str] = ..., span: _Optional[_Union[_common_pb2.Span, str]] = ..., kind: _Optional[_Union[_common_pb2.ReelKind, str]] = ...) -> None: ...
 
 class ReelSummary(_message.Message):
-    __slots__ = ("key", "library", "span", "kind", "window", "title", "subtitle", "duration_seconds", "size_bytes", "sha256", "content_type", "poster_key", "create_time", "valid_until", "precomputed", "mood", "music_style", "mode_used", "fallback_reason")
+    __slots__ = ("key", "library", "span", "kind", "window", "title", "subtitle", "duration_seconds", "size_bytes", "sha256", "content_type", "poster_key", "create_time", "valid_until", "precomputed", "mood", "music_style", "mode_used", "fallback_reason", "video_url", "poster_url", "url_expire_time")
     KEY_FIELD_NUMBER: _ClassVar[int]
     LIBRARY_FIELD_NUMBER: _ClassVar[int]
     SPAN_FIELD_NUMBER: _ClassVar[int]
@@ -181,6 +181,9 @@ class ReelSummary(_message.Message):
     MUSIC_STYLE_FIELD_NUMBER: _ClassVar[int]
     MODE_USED_FIELD_NUMBER: _ClassVar[int]
     FALLBACK_REASON_FIELD_NUMBER: _ClassVar[int]
+    VIDEO_URL_FIELD_NUMBER: _ClassVar[int]
+    POSTER_URL_FIELD_NUMBER: _ClassVar[int]
+    URL_EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
     key: str
     library: str
     span: _common_pb2.Span
@@ -200,7 +203,10 @@ class ReelSummary(_message.Message):
     music_style: str
     mode_used: _common_pb2.ScriptMode
     fallback_reason: str
-    def __init__(self, key: _Optional[str] = ..., library: _Optional[str] = ..., span: _Optional[_Union[_common_pb2.Span, str]] = ..., kind: _Optional[_Union[_common_pb2.ReelKind, str]] = ..., window: _Optional[_Union[_common_pb2.Window, _Mapping]] = ..., title: _Optional[str] = ..., subtitle: _Optional[str] = ..., duration_seconds: _Optional[float] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[str] = ..., content_type: _Optional[str] = ..., poster_key: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., precomputed: _Optional[bool] = ..., mood: _Optional[str] = ..., music_style: _Optional[str] = ..., mode_used: _Optional[_Union[_common_pb2.ScriptMode, str]] = ..., fallback_reason: _Optional[str] = ...) -> None: ...
+    video_url: str
+    poster_url: str
+    url_expire_time: _timestamp_pb2.Timestamp
+    def __init__(self, key: _Optional[str] = ..., library: _Optional[str] = ..., span: _Optional[_Union[_common_pb2.Span, str]] = ..., kind: _Optional[_Union[_common_pb2.ReelKind, str]] = ..., window: _Optional[_Union[_common_pb2.Window, _Mapping]] = ..., title: _Optional[str] = ..., subtitle: _Optional[str] = ..., duration_seconds: _Optional[float] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[str] = ..., content_type: _Optional[str] = ..., poster_key: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., precomputed: _Optional[bool] = ..., mood: _Optional[str] = ..., music_style: _Optional[str] = ..., mode_used: _Optional[_Union[_common_pb2.ScriptMode, str]] = ..., fallback_reason: _Optional[str] = ..., video_url: _Optional[str] = ..., poster_url: _Optional[str] = ..., url_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class GetPrecomputedReelResponse(_message.Message):
     __slots__ = ("reel",)

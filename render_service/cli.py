@@ -7,7 +7,7 @@
     reels cancel JOB_ID
     reels get-precomputed LIB --span day --kind recap
     reels list [--library LIB] [--span ..] [--kind ..]
-    reels show KEY
+    reels show KEY [--explain]          (--explain: why each shot was picked)
     reels download KEY -o out.mp4          (resumes a partial out.mp4)
     reels contact-sheet KEY -o sheet.png
     reels pregen [--anchor DATE] [--library LIB ...] [--dry-run]
@@ -108,7 +108,7 @@ def _print_json(msg) -> None:
 
 def cmd_libraries(c: Client, args) -> int:
     resp = c.admin.ListLibraries(admin_pb2.ListLibrariesRequest(), metadata=c.metadata)
-    table = Table("library", "media", "photos", "videos", "skipped", "time zone", "root")
+    table = Table("library", "media", "photos", "videos", "skipped", "analysis errors", "time zone", "root")
     for lib in resp.libraries:
         table.add_row(
             lib.key,
@@ -116,6 +116,7 @@ def cmd_libraries(c: Client, args) -> int:
             str(lib.photo_count),
             str(lib.video_count),
             str(lib.skipped_count),
+            str(lib.analysis_errors),
             lib.time_zone,
             lib.root_path,
         )
@@ -237,8 +238,30 @@ def cmd_list(c: Client, args) -> int:
 
 
 def cmd_show(c: Client, args) -> int:
-    _print_json(c.reels.GetReel(pb2.GetReelRequest(key=args.key), metadata=c.metadata))
+    resp = c.reels.GetReel(pb2.GetReelRequest(key=args.key), metadata=c.metadata)
+    if not args.explain:
+        _print_json(resp)
+        return 0
+    out.print(explain_table(resp))
     return 0
+
+
+def explain_table(resp: pb2.GetReelResponse) -> Table:
+    """One row per shot: the media, its moment, why it was picked, its scores."""
+    table = Table("#", "media", "moment", "why", "detail", "sharp", "faces", "rating", title=resp.reel.title or None)
+    for i, m in enumerate(resp.media):
+        q = m.quality
+        table.add_row(
+            str(i + 1),
+            m.relative_path or m.media_id,
+            f"{m.moment + 1}/{m.moment_count}" if m.moment >= 0 and m.moment_count else "-",
+            m.pick_reason or "-",
+            m.pick_detail,
+            f"{q.sharpness:.2f}" if q.analysed else "-",
+            str(len(q.faces)) if q.analysed else "-",
+            str(q.rating) if q.analysed else "-",
+        )
+    return table
 
 
 def download(c: Client, key: str, dest: Path, show_progress: bool = True) -> str:
@@ -397,6 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("show", help="everything the server knows of a reel")
     s.add_argument("key")
+    s.add_argument("--explain", action="store_true", help="a table of why each shot was picked")
     s.set_defaults(fn=cmd_show)
 
     s = sub.add_parser("download", help="download a reel (resumes)")

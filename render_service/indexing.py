@@ -13,6 +13,7 @@ from ledger import libraries as library_dao
 from ledger.db import session_scope, utcnow
 from ledger.models import Library
 from reels_core.libraries import LibraryConfig
+from render_service.analysis import analyse_library
 from render_service.media_index import scan_library
 
 log = structlog.get_logger("indexing")
@@ -82,6 +83,7 @@ def rescan(engine: Engine, lib: LibraryConfig) -> RescanResult:
         )
         changes = library_dao.replace_media_index(session, lib.key, rows)
         library = library_dao.get_library(session, lib.key)
+    analyse_library(engine, lib)  # the new and changed media: sharpness, faces, hash... (render_service/analysis.py)
     seconds = time.perf_counter() - started
     photos = sum(1 for i in items if i.kind == "PHOTO")
     log.info(

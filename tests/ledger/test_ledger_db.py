@@ -16,7 +16,7 @@ from ledger.jobs import get_job
 from ledger.libraries import get_library, upsert_library
 from ledger.models import Library, ReelJob
 
-HEAD = "0005_media_date_source"
+HEAD = "i13_select_analysis"
 
 LEDGER_TABLES = {
     "libraries",

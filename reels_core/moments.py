@@ -155,7 +155,7 @@ def score(c: Candidate) -> float:
     return round(value - 5.0 * len(flags(c)), 4)
 
 
-def _preference(c: Candidate) -> tuple:
+def _preference(c: Candidate) -> tuple[bool, bool, bool, float]:
     q = c.quality
     return (not flags(c), is_favorite(q), bool(q.faces), score(c))
 
@@ -211,9 +211,7 @@ def rank(
             picks.append(_pick(cand, scene_size, m, len(groups), i + 1))
     utc = {c.media_id: c.taken_at.astimezone(dt.UTC) for c in pool}
     picks.sort(key=lambda p: (utc[p.media_id], p.media_id))
-    eligible = sorted(
-        (c for moment in options for c, _ in moment), key=lambda c: _preference(c), reverse=True
-    )
+    eligible = sorted((c for moment in options for c, _ in moment), key=lambda c: _preference(c), reverse=True)
     return Ranking(tuple(picks), tuple(c.media_id for c in eligible), len(groups))
 
 

@@ -107,7 +107,7 @@ def _cascade() -> cv2.CascadeClassifier:
     """One classifier per thread (detectMultiScale is not documented thread-safe)."""
     cascade = getattr(_local, "cascade", None)
     if cascade is None:
-        cascade = cv2.CascadeClassifier(str(Path(cv2.data.haarcascades) / "haarcascade_frontalface_alt2.xml"))
+        cascade = cv2.CascadeClassifier(str(Path(cv2.__file__).parent / "data" / "haarcascade_frontalface_alt2.xml"))
         if cascade.empty():
             raise RuntimeError("the Haar cascade shipped with opencv-python-headless is missing")
         _local.cascade = cascade
@@ -209,7 +209,11 @@ def picture_scores(rgb: Image.Image) -> PictureScores:
     """The scores of one upright RGB picture (a photo's reduced decode, a frame)."""
     w, h = rgb.size
     scale = ANALYSIS_SIDE / max(w, h)
-    small = rgb.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BILINEAR, reducing_gap=2.0) if scale < 1 else rgb
+    small = (
+        rgb.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BILINEAR, reducing_gap=2.0)
+        if scale < 1
+        else rgb
+    )
     arr = np.asarray(small)
     grey = cv2.cvtColor(arr, cv2.COLOR_RGB2GRAY)
     lap = cv2.Laplacian(grey, cv2.CV_32F)
@@ -236,7 +240,11 @@ def picture_scores(rgb: Image.Image) -> PictureScores:
 def _faces(grey: np.ndarray) -> tuple[FaceBox, ...]:
     h, w = grey.shape
     scale = min(1.0, FACE_SIDE / max(w, h))
-    small = cv2.resize(grey, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA) if scale < 1 else grey
+    small = (
+        cv2.resize(grey, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        if scale < 1
+        else grey
+    )
     small = cv2.equalizeHist(small)
     sh, sw = small.shape
     found = _cascade().detectMultiScale(small, scaleFactor=1.2, minNeighbors=4, minSize=(FACE_MIN_PX, FACE_MIN_PX))

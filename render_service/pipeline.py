@@ -49,8 +49,8 @@ from reels_core.domain import (
     StyleStat,
     Window,
 )
-from reels_core.fast_script import ranking, target_duration_s
 from reels_core.errors import Cancelled, FailedPrecondition, Internal, InvalidArgument, NotFound, Unavailable
+from reels_core.fast_script import ranking, target_duration_s
 from reels_core.libraries import LibraryConfig
 from reels_core.windows import DEFAULT_VALIDITY_HOURS, local_midnight_utc, valid_until, window_for, window_to_utc
 from render_service.photo_formats import open_photo

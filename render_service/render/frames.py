@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import replace
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from fractions import Fraction
 
 import av
@@ -273,9 +273,7 @@ def prepare_source(item: MediaInput, motion_kind: str, frames: int, params: Rend
     planes = photo_planes(item, motion.canvas_w, motion.canvas_h, W, H)
     if item.focus is not None:  # the motion ends on the faces (timeline.Motion)
         w, h = photo_mod.upright_size(item.path, item.orientation)
-        motion = replace(
-            motion, focus=photo_mod.canvas_focus(w, h, motion.canvas_w, motion.canvas_h, W, H, item.focus)
-        )
+        motion = replace(motion, focus=photo_mod.canvas_focus(w, h, motion.canvas_w, motion.canvas_h, W, H, item.focus))
     return PhotoSource(planes, motion)
 
 

@@ -170,9 +170,7 @@ def compose_canvas(
     return canvas
 
 
-def _cover(
-    im: Image.Image, tw: int, th: int, resample: Image.Resampling, focus: Focus | None = None
-) -> Image.Image:
+def _cover(im: Image.Image, tw: int, th: int, resample: Image.Resampling, focus: Focus | None = None) -> Image.Image:
     """``im`` cropped to the aspect of ``tw`` x ``th`` (around ``focus``) and scaled to that size."""
     return im.resize((tw, th), resample, box=cover_box(*im.size, tw, th, focus), reducing_gap=2.0)
 

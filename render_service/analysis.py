@@ -92,6 +92,10 @@ _EXIF_RATING = 0x4746
 _EXIF_MAKE, _EXIF_MODEL = 0x010F, 0x0110
 
 _local = threading.local()
+# One thread per call: the scan is one thread of a small server, and OpenCV's own
+# pool (a C++ thread pool torn down at exit) aborted the process ("terminate called
+# without an active exception") when it stopped during an analysis.
+cv2.setNumThreads(1)
 
 
 @dataclass(frozen=True)

@@ -95,10 +95,10 @@ def to_quality(row: MediaAnalysis) -> Quality:
 
 def counts(session: Session, library_key: str) -> Mapping[str, int]:
     """{"analysed": rows without error, "errors": rows whose analysis failed}."""
-    stmt = (
-        sa.select(col(MediaAnalysis.error) != "", sa.func.count())
-        .where(col(MediaAnalysis.library_key) == library_key)
-        .group_by(col(MediaAnalysis.error) != "")
+    failed = sa.case((col(MediaAnalysis.error) != "", 1), else_=0)
+    stmt = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(failed), 0)).where(
+        col(MediaAnalysis.library_key) == library_key
     )
-    found = {bool(failed): int(n) for failed, n in session.execute(stmt).all()}
-    return {"analysed": found.get(False, 0), "errors": found.get(True, 0)}
+    total, errors = session.execute(stmt).one()
+    return {"analysed": int(total) - int(errors), "errors": int(errors)}
+

@@ -128,13 +128,16 @@ def is_favorite(q: Quality) -> bool:
 
 
 def flags(c: Candidate) -> tuple[str, ...]:
-    """What is wrong with a candidate; an item never analysed has no flag."""
-    q = c.quality
-    out = []
-    if c.kind == MediaKind.VIDEO and 0 < c.duration_s < MIN_CLIP_S:
-        out.append(FLAG_SHORT_CLIP)
+    """What is wrong with a candidate; an item never analysed has no quality flag."""
+    short = c.kind == MediaKind.VIDEO and 0 < c.duration_s < MIN_CLIP_S
+    return ((FLAG_SHORT_CLIP,) if short else ()) + flags_of(c.quality)
+
+
+def flags_of(q: Quality) -> tuple[str, ...]:
+    """SCREENSHOT, BLURRED, DARK: what the analysis says is wrong with a picture."""
     if not q.analysed:
-        return tuple(out)
+        return ()
+    out = []
     if q.screenshot >= SCREENSHOT_LIKELY:
         out.append(FLAG_SCREENSHOT)
     if q.sharpness < BLURRED_BELOW:

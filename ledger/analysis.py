@@ -101,4 +101,3 @@ def counts(session: Session, library_key: str) -> Mapping[str, int]:
     )
     total, errors = session.execute(stmt).one()
     return {"analysed": int(total) - int(errors), "errors": int(errors)}
-

@@ -60,8 +60,8 @@ log = structlog.get_logger("analysis")
 
 ANALYSIS_VERSION = 1  # bump when a score changes meaning: every item is analysed again
 ANALYSIS_SIDE = 384  # long side of the picture the scores are computed on
-FACE_SIDE = 256  # long side of the picture faces are looked for on
-FACE_MIN_PX = 20  # smallest face at FACE_SIDE (8 % of the long side)
+FACE_SIDE = 320  # long side of the picture faces are looked for on
+FACE_MIN_PX = 20  # smallest face at FACE_SIDE (6 % of the long side)
 SHARPNESS_HALF = 120.0  # Laplacian variance that scores 0.5
 DARK_LEVEL = 24
 BRIGHT_LEVEL = 250
@@ -251,7 +251,7 @@ def _faces(grey: np.ndarray) -> tuple[FaceBox, ...]:
     )
     small = cv2.equalizeHist(small)
     sh, sw = small.shape
-    found = _cascade().detectMultiScale(small, scaleFactor=1.2, minNeighbors=4, minSize=(FACE_MIN_PX, FACE_MIN_PX))
+    found = _cascade().detectMultiScale(small, scaleFactor=1.15, minNeighbors=3, minSize=(FACE_MIN_PX, FACE_MIN_PX))
     boxes = [
         FaceBox(round(float(x) / sw, 4), round(float(y) / sh, 4), round(float(bw) / sw, 4), round(float(bh) / sh, 4))
         for x, y, bw, bh in found

@@ -59,20 +59,20 @@ def scene(seed: int, size: tuple[int, int] = SIZE) -> Image.Image:
     return Image.fromarray(np.clip(np.asarray(img, dtype=np.float64) + noise, 0, 255).astype(np.uint8))
 
 
-def face_photo(size: tuple[int, int] = SIZE, at: tuple[float, float] = (0.5, 0.45)) -> Image.Image:
+def face_photo(size: tuple[int, int] = SIZE, at: tuple[float, float] = (0.5, 0.45), head: float = 0.55) -> Image.Image:
     """A real face (the astronaut, NASA, public domain) on a scene, its head centred
-    at ``at`` (fractions of the picture)."""
+    at ``at`` (fractions of the picture) and ``head`` of its height tall."""
     from skimage import data
 
     astronaut = Image.fromarray(data.astronaut())  # 512x512, the head about (120-300, 20-230)
-    head = astronaut.crop((100, 0, 340, 300))  # 240x300
+    crop = astronaut.crop((100, 0, 340, 300))  # 240x300
     w, h = size
-    scale = 0.55 * h / head.height
-    head = head.resize((round(head.width * scale), round(head.height * scale)), Image.Resampling.LANCZOS)
+    scale = head * h / crop.height
+    crop = crop.resize((round(crop.width * scale), round(crop.height * scale)), Image.Resampling.LANCZOS)
     img = scene(999, size)
-    x = round(at[0] * w - head.width / 2)
-    y = round(at[1] * h - head.height / 2)
-    img.paste(head, (max(0, min(w - head.width, x)), max(0, min(h - head.height, y))))
+    # The face is about the middle of the crop; near an edge, part of the head is
+    # left out of the picture (paste clips), as in a real photo.
+    img.paste(crop, (round(at[0] * w - crop.width / 2), round(at[1] * h - crop.height / 2)))
     return img
 
 

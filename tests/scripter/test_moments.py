@@ -31,12 +31,18 @@ def ids(ranking: moments.Ranking) -> list[str]:
     return ranking.media_ids
 
 
+def pick(ranking: moments.Ranking, media_id: str) -> moments.Pick:
+    found = ranking.pick(media_id)
+    assert found is not None, f"{media_id} was not picked"
+    return found
+
+
 def test_a_burst_collapses_to_its_sharpest_frame_and_says_so():
     burst = [cand(f"b{i}", i / 60, q(1, sharpness=0.5 + 0.05 * i)) for i in range(5)]
     other = cand("x", 10, q(2))
     r = moments.rank([*burst, other], dt.UTC, 10)
     assert ids(r) == ["b4", "x"]
-    assert r.pick("b4") is not None and r.pick("b4").scene_size == 5
+    assert pick(r, "b4").scene_size == 5
 
 
 def test_near_duplicates_minutes_apart_collapse_but_not_hours_apart():
@@ -63,8 +69,8 @@ def test_flagged_shots_are_left_out_unless_nothing_else_covers_their_moment():
         10,
     )
     assert ids(r) == ["sharp", "dark-alone"]
-    assert r.pick("dark-alone").reason == moments.PICK_ONLY_CHOICE
-    assert moments.FLAG_DARK in r.pick("dark-alone").flags
+    assert pick(r, "dark-alone").reason == moments.PICK_ONLY_CHOICE
+    assert moments.FLAG_DARK in pick(r, "dark-alone").flags
     only_screens = moments.rank([cand("s1", 0, screenshot), cand("s2", 300, q(8, screenshot=0.8))], dt.UTC, 10)
     # A window of screenshots only still makes a reel: each moment's best, as an only choice.
     assert ids(only_screens) == ["s1", "s2"]
@@ -82,8 +88,8 @@ def test_every_moment_once_before_any_twice_and_favourites_then_faces_first():
     ]
     r = moments.rank(cands, dt.UTC, 4)
     assert ids(r) == ["m0-face", "m0-fav", "m1-plain", "m2-plain"]
-    assert r.pick("m0-fav").reason == moments.PICK_FAVORITE and r.pick("m0-fav").round == 1
-    assert r.pick("m0-face").reason == moments.PICK_EXTRA
+    assert pick(r, "m0-fav").reason == moments.PICK_FAVORITE and pick(r, "m0-fav").round == 1
+    assert pick(r, "m0-face").reason == moments.PICK_EXTRA
     assert moments.rank(cands, dt.UTC, 3).media_ids == ["m0-fav", "m1-plain", "m2-plain"]
 
 

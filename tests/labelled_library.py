@@ -141,7 +141,8 @@ def write_labelled_library(root: Path) -> list[Labelled]:
             )
         ).rotate(0.3 * i, resample=Image.Resampling.BILINEAR)
         photo(f"mon/burst_{i}.jpg", jitter, _at(0, 9, 30, 2 * i), BURST, 0)
-    photo("mon/square.jpg", scene(2), _at(0, 9, 41), GOOD, 0)
+    # A little soft (not blurred): the burst's best frame is the better shot of the moment.
+    photo("mon/square.jpg", scene(2).filter(ImageFilter.GaussianBlur(1.0)), _at(0, 9, 41), GOOD, 0)
     # Moment 1, Tuesday afternoon: a blurred shot and a sharp alternative.
     photo("tue/blurred.jpg", scene(3).filter(ImageFilter.GaussianBlur(7)), _at(1, 15, 2), BLURRED, 1)
     photo("tue/market.jpg", scene(4), _at(1, 15, 10), GOOD, 1)

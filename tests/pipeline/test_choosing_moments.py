@@ -42,7 +42,7 @@ def labelled(tmp_path: Path):
     # Outside the week: a clip cut after its header. The scan indexes it (the header
     # reads), its analysis fails (no frame decodes): counted, never fatal.
     cut_clip_after_header(write_clip(root / "older" / "cut.mp4", dt.datetime(2024, 5, 1, 12, tzinfo=dt.UTC)))
-    stack = start_stack(tmp_path / "data", libraries=f"labelled={root}")
+    stack = start_stack(tmp_path / "data", libraries=f"labelled={root}", REEL_ANALYSIS_ENABLED="1")
     try:
         wait_scanned(stack, "labelled", timeout=60)
         wait_until(lambda: _library(stack).indexed, timeout=60, what="the scan and its analysis")

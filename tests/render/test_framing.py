@@ -77,7 +77,7 @@ def _faces_in(frame: np.ndarray) -> int:
 
 def test_a_9_16_reel_of_a_face_near_the_edge_keeps_the_face_in_frame(tmp_path: Path):
     photo = tmp_path / "portrait.jpg"
-    face_photo(size=(600, 800), at=(0.1, 0.4), head=0.35).save(photo, quality=92)
+    face_photo(size=(600, 800), at=(0.12, 0.4), head=0.5).save(photo, quality=92)
     faces = analyse(photo, "PHOTO").quality
     assert len(faces.faces) == 1  # found at index time, near the left edge
     focus = focus_box(faces)

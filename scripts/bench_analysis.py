@@ -29,7 +29,9 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a plain script from anywhere
@@ -42,6 +44,7 @@ import numpy as np
 
 from render_service import analysis
 
+T = TypeVar("T")
 PASSES = ("decode", "analysis", "faces", "whole")
 TITLES = {
     "decode": ("reduced decode (reference)", "`reduced_photo`: 1/8-scale JPEG decode (500x375), oriented"),
@@ -66,7 +69,7 @@ def ensure_photos(workdir: Path, n: int) -> list[Path]:
     return out
 
 
-def cpu_ms(fn, *args) -> tuple[float, object]:
+def cpu_ms(fn: Callable[..., T], *args: object) -> tuple[float, T]:
     t0 = time.process_time()
     value = fn(*args)
     return (time.process_time() - t0) * 1000, value

@@ -76,7 +76,7 @@ def face_photo(size: tuple[int, int] = SIZE, at: tuple[float, float] = (0.5, 0.4
     return img
 
 
-def screenshot(seed: int, size: tuple[int, int] = (1170, 2532)) -> Image.Image:
+def screenshot(seed: int, size: tuple[int, int] = (750, 1334)) -> Image.Image:
     """A phone screenshot: a flat app bar, flat panels and lines of text."""
     rng = np.random.default_rng(seed)
     img = Image.new("RGB", size, (246, 246, 246))

@@ -24,10 +24,12 @@ Steps:
    When there are more moments than shots, the moments with a favourite are kept
    and the rest spread evenly over the window.
 
-The thresholds were set on the labelled library of ``tests/pipeline/
-test_choosing_moments.py`` (Haar faces, 1/8-scale JPEG decodes): its blurred shots
-score 0.05-0.2 sharpness against 0.6-0.95 for their sharp alternatives, its dark
-shots a mean luma under 0.06.
+The thresholds were set on the labelled library of ``tests/labelled_library.py``
+(640x480 JPEGs): its blurred shots (Gaussian radius 7) score 0.02 sharpness against
+0.83-0.87 for their sharp alternatives (a radius of 1.5 already scores 0.31), its
+dark shots a mean luma of 0.03 against 0.45-0.57; its screenshots 0.85-1.0
+likelihood against 0-0.2 for camera photos. The sample library's photos score
+0.59-0.84 sharpness.
 """
 
 from __future__ import annotations

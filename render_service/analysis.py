@@ -27,9 +27,10 @@ mean exposure, the middle frame's hash and faces), plus motion (mean absolute
 change between two frames a fifth of a second apart) and loudness (RMS of the
 first LOUDNESS_S seconds of sound, dBFS).
 
-Cost (``scripts/bench_analysis.py``, see docs/BENCHMARKS.md): the analysis of a
-12 MP JPEG's reduced decode is under the 15 ms CPU budget; the reduced decode
-itself is the same 1/8-scale decode the scan's pixel check pays.
+Cost (``scripts/bench_analysis.py``, docs/BENCHMARKS.md): 14.3 ms of CPU for the
+analysis of a 12 MP JPEG's reduced decode (10.4 ms of it the face cascade), on a
+2-core Xeon under load; the reduced decode itself (25 ms there) is the same
+1/8-scale decode the scan's pixel check pays.
 """
 
 from __future__ import annotations

@@ -55,6 +55,7 @@ def _library(stack) -> admin_pb2.Library:
     return next(x for x in stack.admin.ListLibraries(admin_pb2.ListLibrariesRequest()).libraries)
 
 
+@pytest.mark.slow
 def test_week_reel_of_the_labelled_library_keeps_the_best_shot_of_every_moment(labelled, capsys):
     stack, labels = labelled
     lib = _library(stack)

@@ -157,6 +157,11 @@ def main() -> None:
         f"decode it reads, {med['whole']:.1f} ms per new or changed photo at index time. An unchanged photo "
         "costs nothing: its analysis is keyed by the media id, which changes with the file.",
     ]
+    if min(idles) < 0.5:
+        lines.append(
+            "The machine was busy with other work throughout (idle share above): CPU times are inflated by "
+            "the contention, so these are upper bounds; the ratio to the decode, measured alongside, holds better."
+        )
     md = "\n".join(lines)
     print()
     print(md)

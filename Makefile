@@ -82,6 +82,7 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench_precomputed.py
 	$(BIN)/python scripts/bench_replicas.py
 	$(BIN)/python scripts/bench_scan.py
+	$(BIN)/python scripts/bench_analysis.py
 
 # Re-resolve pinned versions from requirements.in (runtime) and requirements-dev.in
 # (tests and tools, which includes requirements.in), needs the registries.

@@ -119,6 +119,39 @@ class MediaItem(SQLModel, table=True):
     verified: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
+class MediaAnalysis(SQLModel, table=True):
+    """What the index-time analysis found in one media item (render_service/
+    analysis.py). Keyed by the media id, which changes when the file does, so an
+    item is analysed again only when its file changes (or ``version`` is older
+    than the analyser's); the row goes with its media item (ON DELETE CASCADE)."""
+
+    __tablename__ = "media_analysis"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(
+            ["media_id"], ["media_items.id"], ondelete="CASCADE", name="fk_media_analysis_media_id"
+        ),
+        sa.Index("ix_media_analysis_library_key_error", "library_key", "error"),
+    )
+
+    media_id: str = Field(primary_key=True, sa_type=sa.String(128))
+    library_key: str = Field(sa_type=sa.String(64))
+    version: int = 1
+    sharpness: float = 0.5
+    dark_share: float = 0.0
+    bright_share: float = 0.0
+    mean_luma: float = 0.5
+    phash: str = Field(default="", sa_type=sa.String(32))
+    screenshot: float = 0.0
+    face_count: int = 0
+    # [[x, y, w, h], ...] as fractions of the upright picture
+    faces_json: list[list[float]] = Field(default_factory=list, sa_type=sa.JSON)
+    rating: int = 0
+    motion: float = 0.0
+    loudness_db: float | None = None
+    error: str = Field(default="", sa_type=sa.String(32))  # "" analysed; else why not (neutral scores)
+    analysed_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class ReelJob(SQLModel, table=True):
     __tablename__ = "reel_jobs"
     __table_args__ = (

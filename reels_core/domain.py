@@ -73,6 +73,35 @@ class Window:
 
 
 @dataclass(frozen=True)
+class FaceBox:
+    """A face in the upright picture, as fractions of its width and height."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+
+
+@dataclass(frozen=True)
+class Quality:
+    """What the index-time analysis found (``render_service/analysis.py``). The
+    defaults are the neutral scores of an item not (or not successfully) analysed:
+    such an item is never treated as blurred, dark or a screenshot."""
+
+    analysed: bool = False
+    sharpness: float = 0.5  # 0 (mush) .. 1 (crisp), size-normalised Laplacian variance
+    dark_share: float = 0.0  # share of pixels near black
+    bright_share: float = 0.0  # share of pixels blown out
+    mean_luma: float = 0.5  # 0..1
+    phash: str = ""  # 64-bit perceptual hash, 16 hex digits ("" unknown)
+    screenshot: float = 0.0  # 0..1 likelihood of a screenshot or document
+    faces: tuple[FaceBox, ...] = ()
+    rating: int = 0  # EXIF/XMP Rating, 0 unrated .. 5; 4 and up is a favourite
+    motion: float = 0.0  # videos: mean frame-to-frame change, 0..1
+    loudness_db: float | None = None  # videos: RMS level of the sound track, dBFS
+
+
+@dataclass(frozen=True)
 class Candidate:
     """One media item offered to the scripter."""
 
@@ -85,6 +114,7 @@ class Candidate:
     lon: float | None = None
     duration_s: float = 0.0  # videos only
     rel_path: str = ""
+    quality: Quality = Quality()
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,10 @@ mode, what AGENTIC falls back to, and what the render service computes in-proces
 when the scripter is unreachable.
 
 Steps:
-1. order the candidates chronologically and pick at most ``max_shots`` of them spread
-   evenly over the window (first and last always kept, no shot under MIN_SHOT_S);
+1. pick at most ``max_shots`` candidates with ``moments.rank`` (every moment of the
+   window once before any twice, near-duplicates collapsed, screenshots, blurred
+   and dark shots left out when an alternative exists; no shot under MIN_SHOT_S),
+   in time order;
 2. share the target length among the shots to the centisecond, a video never longer
    than its clip;
 3. title, subtitle, captions and narration from local dates (library time zone) and
@@ -26,7 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
 
-from reels_core import places
+from reels_core import moments, places
 from reels_core.domain import (
     CAPTION_MAX_CHARS,
     DEFAULT_TARGET_S,
@@ -155,24 +157,25 @@ def select_media(
     max_shots: int,
     target_s: float,
 ) -> list[Candidate]:
-    """Chronological pick of at most ``max_shots`` (0: DEFAULT_MAX_SHOTS) candidates,
-    spread evenly in time.
+    """The shots, in time order: ``moments.rank``'s picks, at most ``max_shots``
+    (0: DEFAULT_MAX_SHOTS) and few enough that each lasts at least MIN_SHOT_S.
 
-    The number of shots is also capped so that each lasts at least MIN_SHOT_S.
-    Videos shorter than MIN_SHOT_S are left out unless there is nothing else.
-    When some must go, the pick is the subsequence whose window positions are
-    closest to evenly spaced instants from the first to the last candidate (so a
-    burst of near-identical photos does not crowd out the rest of the day); the
-    first and last are always kept.
+    Every moment of the window is covered once (by its best frame) before any
+    gets a second shot; near-duplicates collapse to their best frame; screenshots,
+    blurred and dark shots are left out when something else covers their moment;
+    clips shorter than MIN_SHOT_S are left out unless there is nothing else.
     """
-    ordered = sorted(candidates, key=lambda c: (_utc(c.taken_at, tz), c.media_id))
-    usable = [c for c in ordered if not _too_short(c)] or ordered
+    by_id = {c.media_id: c for c in candidates}
+    return [by_id[mid] for mid in ranking(candidates, window, tz, max_shots, target_s).media_ids]
+
+
+def ranking(
+    candidates: tuple[Candidate, ...] | list[Candidate], window: Window, tz: dt.tzinfo, max_shots: int, target_s: float
+) -> moments.Ranking:
+    """The ranked picks behind ``select_media`` (with why each was picked)."""
     wanted = int(max_shots) if max_shots > 0 else DEFAULT_MAX_SHOTS
     limit = max(1, min(wanted, int(round(target_s * 100)) // int(round(MIN_SHOT_S * 100))))
-    if len(usable) <= limit:
-        return usable
-    positions = [_window_position(window, _local(c.taken_at, tz)) for c in usable]
-    return [usable[i] for i in _spread(positions, limit)]
+    return moments.rank(candidates, tz, limit, position=lambda local: _window_position(window, local))
 
 
 def allocate_durations(media: list[Candidate], target_s: float) -> list[float]:
@@ -335,10 +338,6 @@ def _utc(ts: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
     return _local(ts, tz).astimezone(dt.UTC)
 
 
-def _too_short(c: Candidate) -> bool:
-    return c.kind == MediaKind.VIDEO and 0 < c.duration_s < MIN_SHOT_S
-
-
 def _window_position(window: Window, local: dt.datetime) -> float:
     """Seconds into the window counting only its ranges, so that the years between
     the ranges of an ON_THIS_DAY window take no room. Monotone in ``local``."""
@@ -352,41 +351,6 @@ def _window_position(window: Window, local: dt.datetime) -> float:
             return offset + (into if i == 0 else max(0.0, into))  # a gap counts as the next start
         offset += (finish - begin).total_seconds()
     return (naive - dt.datetime(1970, 1, 1)).total_seconds()
-
-
-def _spread(positions: list[float], k: int) -> list[int]:
-    """Indices (increasing) of the k positions closest to k evenly spaced targets.
-
-    Dynamic programme over monotone assignments, O(n*k); the first and last are
-    pinned. ``positions`` is sorted.
-    """
-    n = len(positions)
-    if k >= n:
-        return list(range(n))
-    if k == 1:
-        return [0]
-    lo, hi = positions[0], positions[-1]
-    targets = [lo + (hi - lo) * j / (k - 1) for j in range(k)]
-    inf = float("inf")
-    # cost[j][i]: best cost with target j on item i; choice[j][i]: item of target j-1.
-    cost = [[inf] * n for _ in range(k)]
-    choice = [[-1] * n for _ in range(k)]
-    cost[0][0] = 0.0
-    for j in range(1, k):
-        best, best_i = inf, -1
-        prev = cost[j - 1]
-        row, back = cost[j], choice[j]
-        for i in range(j, n - (k - 1 - j)):
-            if prev[i - 1] < best:
-                best, best_i = prev[i - 1], i - 1
-            if j == k - 1 and i != n - 1:
-                continue
-            row[i] = best + abs(positions[i] - targets[j])
-            back[i] = best_i
-    picked = [n - 1]
-    for j in range(k - 1, 0, -1):
-        picked.append(choice[j][picked[-1]])
-    return picked[::-1]
 
 
 def _chapter(window: Window, local: dt.datetime) -> object:

@@ -18,12 +18,14 @@ from reels_core.domain import (
     MAX_TARGET_S,
     MIN_TARGET_S,
     Candidate,
+    FaceBox,
     GroundingSource,
     Kind,
     MediaKind,
     Mode,
     NarrationLine,
     Preferences,
+    Quality,
     Script,
     ScriptRequest,
     Shot,
@@ -147,6 +149,49 @@ def candidate_to_pb(c: Candidate) -> common_pb2.Candidate:
         height=c.height,
         duration_seconds=c.duration_s,
         relative_path=c.rel_path,
+        quality=quality_to_pb(c.quality),
+    )
+
+
+def quality_to_pb(q: Quality) -> common_pb2.MediaQuality:
+    if not q.analysed:
+        return common_pb2.MediaQuality()
+    return common_pb2.MediaQuality(
+        analysed=True,
+        sharpness=q.sharpness,
+        dark_share=q.dark_share,
+        bright_share=q.bright_share,
+        mean_luma=q.mean_luma,
+        perceptual_hash=q.phash,
+        screenshot_likelihood=q.screenshot,
+        faces=[common_pb2.FaceBox(x=f.x, y=f.y, width=f.w, height=f.h) for f in q.faces],
+        rating=q.rating,
+        motion=q.motion,
+        has_loudness=q.loudness_db is not None,
+        loudness_db=q.loudness_db or 0.0,
+    )
+
+
+def quality_from_pb(m: common_pb2.MediaQuality) -> Quality:
+    """Neutral scores unless ``analysed``; values clamped to their ranges."""
+    if not m.analysed:
+        return Quality()
+
+    def unit(value: float) -> float:
+        return min(1.0, max(0.0, value)) if value == value else 0.0  # NaN -> 0
+
+    return Quality(
+        analysed=True,
+        sharpness=unit(m.sharpness),
+        dark_share=unit(m.dark_share),
+        bright_share=unit(m.bright_share),
+        mean_luma=unit(m.mean_luma),
+        phash=m.perceptual_hash[:32],
+        screenshot=unit(m.screenshot_likelihood),
+        faces=tuple(FaceBox(unit(f.x), unit(f.y), unit(f.width), unit(f.height)) for f in m.faces[:16]),
+        rating=min(5, max(0, m.rating)),
+        motion=unit(m.motion),
+        loudness_db=m.loudness_db if m.has_loudness else None,
     )
 
 
@@ -165,6 +210,7 @@ def candidate_from_pb(c: common_pb2.Candidate) -> Candidate:
         lon=c.longitude if c.has_location else None,
         duration_s=c.duration_seconds,
         rel_path=c.relative_path,
+        quality=quality_from_pb(c.quality),
     )
 
 

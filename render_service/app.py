@@ -65,7 +65,7 @@ class App:
         )
         libraries = configured_libraries(settings.libraries, settings.data_dir, settings.timezone)
         register_libraries(engine, libraries)
-        scans = LibraryScans(lambda key: rescan(engine, libraries[key]))
+        scans = LibraryScans(lambda key: rescan(engine, libraries[key], analyse=settings.analysis_enabled))
         scripter = ScripterClient(
             settings.scripter_addr, settings.scripter_timeout_s, settings.auth_token, tls=settings.tls_enabled
         )

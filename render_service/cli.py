@@ -7,7 +7,7 @@
     reels cancel JOB_ID
     reels get-precomputed LIB --span day --kind recap
     reels list [--library LIB] [--span ..] [--kind ..]
-    reels show KEY
+    reels show KEY [--explain]          (--explain: why each shot was picked)
     reels download KEY -o out.mp4          (resumes a partial out.mp4; from the presigned URL when given)
     reels contact-sheet KEY -o sheet.png
     reels pregen [--anchor DATE] [--library LIB ...] [--dry-run]
@@ -119,7 +119,7 @@ def _print_json(msg) -> None:
 
 def cmd_libraries(c: Client, args) -> int:
     resp = c.admin.ListLibraries(admin_pb2.ListLibrariesRequest(), metadata=c.metadata)
-    table = Table("library", "media", "photos", "videos", "skipped", "time zone", "root")
+    table = Table("library", "media", "photos", "videos", "skipped", "analysis errors", "time zone", "root")
     for lib in resp.libraries:
         table.add_row(
             lib.key,
@@ -127,6 +127,7 @@ def cmd_libraries(c: Client, args) -> int:
             str(lib.photo_count),
             str(lib.video_count),
             str(lib.skipped_count),
+            str(lib.analysis_errors),
             lib.time_zone,
             lib.root_path,
         )
@@ -248,8 +249,26 @@ def cmd_list(c: Client, args) -> int:
 
 
 def cmd_show(c: Client, args) -> int:
-    _print_json(c.reels.GetReel(pb2.GetReelRequest(key=args.key), metadata=c.metadata))
+    resp = c.reels.GetReel(pb2.GetReelRequest(key=args.key), metadata=c.metadata)
+    if not args.explain:
+        _print_json(resp)
+        return 0
+    for line in explain_lines(resp):
+        out.print(line, soft_wrap=True, markup=False, highlight=False)
     return 0
+
+
+def explain_lines(resp: pb2.GetReelResponse) -> list[str]:
+    """One line per shot: the media, why it was picked, its moment and scores."""
+    lines = [resp.reel.title or resp.reel.key]
+    for i, m in enumerate(resp.media):
+        q = m.quality
+        scores = "not analysed"
+        if q.analysed:
+            scores = f"sharpness {q.sharpness:.2f}, faces {len(q.faces)}, rating {q.rating}"
+        what = m.relative_path or m.media_id
+        lines.append(f"{i + 1:>2}. {what}  {m.pick_reason or '-'}  {m.pick_detail}  ({scores})")
+    return lines
 
 
 def download(c: Client, key: str, dest: Path, show_progress: bool = True) -> str:
@@ -492,6 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("show", help="everything the server knows of a reel")
     s.add_argument("key")
+    s.add_argument("--explain", action="store_true", help="a table of why each shot was picked")
     s.set_defaults(fn=cmd_show)
 
     s = sub.add_parser("download", help="download a reel (resumes)")

@@ -17,6 +17,7 @@ from ledger.db import session_scope, utcnow
 from ledger.models import Library
 from ledger.readonly import read_session
 from reels_core.libraries import LibraryConfig
+from render_service.analysis import analyse_library
 from render_service.media_index import ScannedMedia, index_library
 
 log = structlog.get_logger("indexing")
@@ -101,6 +102,7 @@ def rescan(
     *,
     batch_size: int = SCAN_BATCH,
     after_batch: Callable[[int], None] | None = None,
+    analyse: bool = True,
 ) -> RescanResult:
     """Scan the folder and make the index match it, streaming: new and changed items
     are written ``batch_size`` rows per transaction as the walk finds them
@@ -148,6 +150,8 @@ def rescan(
         )
         photos, videos = library_dao.media_kind_counts(session, lib.key)
         library = library_dao.get_library(session, lib.key)
+    if analyse:  # the new and changed media: sharpness, faces, hash... (render_service/analysis.py)
+        analyse_library(engine, lib)
     seconds = time.perf_counter() - started
     log.info(
         "library scanned",

@@ -30,19 +30,21 @@ from zoneinfo import ZoneInfo
 import structlog
 from sqlalchemy.engine import Engine
 
+from ledger import analysis as analysis_dao
 from ledger import libraries as library_dao
 from ledger import prefs as prefs_dao
 from ledger import reels as reel_dao
 from ledger.db import session_scope, utcnow
 from ledger.models import MediaItem
 from ledger.readonly import read_session
-from reels_core import clock
+from reels_core import clock, moments
 from reels_core.domain import (
     Candidate,
     Kind,
     MediaKind,
     Mode,
     Preferences,
+    Quality,
     Script,
     ScriptRequest,
     Span,
@@ -50,6 +52,7 @@ from reels_core.domain import (
     Window,
 )
 from reels_core.errors import Cancelled, FailedPrecondition, Internal, InvalidArgument, NotFound, Unavailable
+from reels_core.fast_script import ranking, target_duration_s
 from reels_core.libraries import LibraryConfig
 from reels_core.trips import DEFAULT_TRIP_MIN_KM
 from reels_core.windows import (
@@ -314,6 +317,7 @@ class Selection:
     rows: tuple[MediaItem, ...]  # every index row of the window (what the fingerprint covers)
     present: tuple[MediaItem, ...]  # those whose file is still in the library
     fingerprint: str
+    quality: Mapping[str, Quality] = field(default_factory=dict)  # index-time analysis, by media id
 
     @property
     def missing(self) -> int:
@@ -342,7 +346,9 @@ def select_media(
     present = tuple(r for r in rows if os.path.isfile(os.path.join(root, r.rel_path)))
     if not present:
         raise _no_media(spec, window)
-    return Selection(window, rows, present, media_fingerprint(rows))
+    with session_scope(engine) as session:
+        quality = analysis_dao.qualities(session, [r.id for r in present])
+    return Selection(window, rows, present, media_fingerprint(rows), quality)
 
 
 # --- script -------------------------------------------------------------------
@@ -353,9 +359,10 @@ class Scripted:
     request: ScriptRequest
     script: Script  # only shots whose media is usable
     dropped: tuple[DroppedMedia, ...]  # the shots left out, and why
+    picks: Mapping[str, moments.Pick] = field(default_factory=dict)  # why each shot is there, by media id
 
 
-def _candidate(row: MediaItem, tz: ZoneInfo) -> Candidate:
+def _candidate(row: MediaItem, tz: ZoneInfo, quality: Quality | None = None) -> Candidate:
     taken = row.taken_at_utc
     if row.tz_offset_min is not None:  # the offset the camera recorded wins over the library's zone
         local = taken.astimezone(dt.timezone(dt.timedelta(minutes=row.tz_offset_min)))
@@ -372,6 +379,7 @@ def _candidate(row: MediaItem, tz: ZoneInfo) -> Candidate:
         lon=row.lon,
         duration_s=row.duration_s or 0.0,
         rel_path=row.rel_path,
+        quality=quality or Quality(),
     )
 
 
@@ -394,6 +402,19 @@ def spread_candidates(rows: Sequence[MediaItem], limit: int = MAX_CANDIDATES) ->
     return [rows[round(i * (n - 1) / (limit - 1))] for i in range(limit)]
 
 
+def offered_candidates(selection: Selection, limit: int = MAX_CANDIDATES) -> list[MediaItem]:
+    """The present media, capped at ``limit``: every favourite (``moments.is_favorite``)
+    is offered, the rest spread over the window (``spread_candidates``), oldest first.
+    A favourite must never be lost to the even spread: the ranking prefers it."""
+    present = selection.present
+    if len(present) <= limit:
+        return list(present)
+    favourites = {r.id for r in present if (q := selection.quality.get(r.id)) is not None and moments.is_favorite(q)}
+    kept = [r for r in present if r.id in favourites][:limit]
+    rest = spread_candidates([r for r in present if r.id not in favourites], limit - len(kept))
+    return sorted([*kept, *rest], key=lambda r: (r.taken_at_utc, r.id))
+
+
 def script_request(
     spec: ReelSpec,
     lib: LibraryConfig,
@@ -411,7 +432,7 @@ def script_request(
         window=selection.window,
         timezone=lib.timezone,
         mode=spec.mode,
-        candidates=tuple(_candidate(r, tz) for r in spread_candidates(selection.present)),
+        candidates=tuple(_candidate(r, tz, selection.quality.get(r.id)) for r in offered_candidates(selection)),
         preferences=preferences,
         target_duration_s=target_duration_s,
         max_shots=max_shots,
@@ -475,10 +496,49 @@ def script_reel(deps: PipelineDeps, spec: ReelSpec, lib: LibraryConfig, selectio
     script, dropped = usable_shots(deps.scripter.generate(request), selection, lib.root)
     if not script.shots:
         raise FailedPrecondition("NO_USABLE_MEDIA", "none of the window's media could be decoded")
-    return Scripted(request, script, dropped)
+    return Scripted(request, script, dropped, explain_picks(request, script))
+
+
+def explain_picks(request: ScriptRequest, script: Script) -> dict[str, moments.Pick]:
+    """Why each shot is in the reel: its ``Pick`` in the ranked list FAST and AGENTIC
+    both choose from (``reels_core.moments``), or CHOSEN_BY_SCRIPTER for a shot the
+    ranking did not pick."""
+    tz = ZoneInfo(request.timezone)
+    ranked = ranking(request.candidates, request.window, tz, request.max_shots, target_duration_s(request))
+    by_id = {c.media_id: c for c in request.candidates}
+    out: dict[str, moments.Pick] = {}
+    for shot in script.shots:
+        pick = ranked.pick(shot.media_id)
+        cand = by_id.get(shot.media_id)
+        if pick is None and cand is not None:
+            pick = moments.Pick(
+                shot.media_id,
+                moments.PICK_BY_SCRIPTER,
+                moment=-1,
+                moments=ranked.moments,
+                round=0,
+                score=moments.score(cand),
+                scene_size=1,
+                flags=moments.flags(cand),
+            )
+        if pick is not None:
+            out[shot.media_id] = pick
+    return out
 
 
 # --- render -------------------------------------------------------------------
+
+
+def focus_box(quality: Quality | None) -> tuple[float, float, float, float] | None:
+    """(x0, y0, x1, y1), fractions of the upright picture: the box around its faces,
+    or None (the centre) when it has none."""
+    if quality is None or not quality.faces:
+        return None
+    x0 = min(f.x for f in quality.faces)
+    y0 = min(f.y for f in quality.faces)
+    x1 = max(f.x + f.w for f in quality.faces)
+    y1 = max(f.y + f.h for f in quality.faces)
+    return (max(0.0, x0), max(0.0, y0), min(1.0, x1), min(1.0, y1))
 
 
 @dataclass(frozen=True)
@@ -492,6 +552,8 @@ class Rendered:
 
 
 def render_inputs(script: Script, selection: Selection, root: Path) -> dict[str, MediaInput]:
+    """The renderer's view of each shot's media; photos with faces carry the box
+    their motion and crop aim at (``focus``, fractions of the upright picture)."""
     used = {s.media_id for s in script.shots}
     return {
         mid: MediaInput(
@@ -500,6 +562,7 @@ def render_inputs(script: Script, selection: Selection, root: Path) -> dict[str,
             kind=row.kind,
             orientation=row.orientation or 1,
             duration_s=row.duration_s or 0.0,
+            focus=focus_box(selection.quality.get(mid)),
         )
         for mid, row in selection.by_id.items()
         if mid in used
@@ -616,8 +679,8 @@ def describe_reel(
         media_fingerprint=selection.fingerprint,
         script=rendered.script,
         media=tuple(
-            SidecarMedia(row.id, row.rel_path, MediaKind(row.kind), row.taken_at_utc, row.date_source)
-            for row in (by_id[s.media_id] for s in rendered.script.shots)
+            _sidecar_media(by_id[s.media_id], scripted.picks.get(s.media_id), selection.quality.get(s.media_id))
+            for s in rendered.script.shots
         ),
         # What the script request carried: explicit choices and the distillate.
         params=SidecarParams(
@@ -628,6 +691,22 @@ def describe_reel(
             seed=scripted.request.seed,
         ),
         stats=stats,
+    )
+
+
+def _sidecar_media(row: MediaItem, pick: moments.Pick | None, quality: Quality | None) -> SidecarMedia:
+    media = SidecarMedia(row.id, row.rel_path, MediaKind(row.kind), row.taken_at_utc, row.date_source)
+    if pick is None:
+        return replace(media, quality=quality or Quality())
+    return replace(
+        media,
+        pick_reason=pick.reason,
+        pick_detail=pick.detail,
+        moment=pick.moment,
+        moment_count=pick.moments,
+        pick_score=pick.score,
+        quality_flags=pick.flags,
+        quality=quality or Quality(),
     )
 
 

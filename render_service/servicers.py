@@ -22,6 +22,7 @@ from reels_core.domain import MAX_TARGET_S, MIN_TARGET_S, MOODS, MUSIC_STYLES, K
 from reels_core.errors import InvalidArgument
 from reels_core.windows import check_scope, window_for
 from render_service import catalog, hiding
+from render_service.analysis import analysis_counts
 from render_service.app import App
 from render_service.feedback import get_preferences, rate_reel
 from render_service.indexing import date_source_counts, media_kind_counts
@@ -258,6 +259,13 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
                     taken_at=wire.ts_to_pb(m.taken_at),
                     date_source=m.date_source,
                     date_from_mtime=m.date_source == "MTIME",
+                    pick_reason=m.pick_reason,
+                    pick_detail=m.pick_detail,
+                    moment=m.moment,
+                    moment_count=m.moment_count,
+                    pick_score=m.pick_score,
+                    quality_flags=list(m.quality_flags),
+                    quality=wire.quality_to_pb(m.quality),
                 )
                 for m in sidecar.media
             ],
@@ -409,6 +417,7 @@ def _job_id(raw: str) -> str:
 
 def _library_to_pb(app: App, row: Library) -> admin_pb2.Library:
     photos, videos = media_kind_counts(app.engine, row.key)
+    analysed = analysis_counts(app.engine, row.key)
     lib = app.libraries.get(row.key)
     return admin_pb2.Library(
         key=row.key,
@@ -424,6 +433,8 @@ def _library_to_pb(app: App, row: Library) -> admin_pb2.Library:
         scanning=app.scans.scanning(row.key),
         indexed=app.scans.indexed(row.key),
         date_sources=date_source_counts(app.engine, row.key),
+        analysed_count=analysed["analysed"],
+        analysis_errors=analysed["errors"],
     )
 
 

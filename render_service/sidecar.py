@@ -24,7 +24,7 @@ from typing import Any
 import structlog
 from pydantic import TypeAdapter
 
-from reels_core.domain import Kind, MediaKind, Mode, Preferences, Script, Span
+from reels_core.domain import Kind, MediaKind, Mode, Preferences, Quality, Script, Span
 from render_service.render import RenderParams, RenderStats
 from render_service.store import ReelStore
 
@@ -76,6 +76,14 @@ class SidecarMedia:
     kind: MediaKind = MediaKind.PHOTO
     taken_at: dt.datetime | None = None
     date_source: str = ""  # see ledger.models.MediaItem.date_source
+    # Why the shot was picked (reels_core.moments.Pick); empty in sidecars written before.
+    pick_reason: str = ""
+    pick_detail: str = ""
+    moment: int = -1
+    moment_count: int = 0
+    pick_score: float = 0.0
+    quality_flags: tuple[str, ...] = ()
+    quality: Quality = Quality()  # the index-time analysis (neutral when none)
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,7 @@ from scripter_service.prompt import (
     build_messages,
     max_shots,
     place_source_id,
+    ranked_candidates,
 )
 from scripter_service.tools.registry import TOOL_NOT_ALLOWED, ToolContext, ToolRegistry, context_for_request
 
@@ -289,6 +290,7 @@ def parse_script(content: str, req: ScriptRequest, draft: Script, book: SourceBo
     data = _json_object(content)
     candidates = {c.media_id: c for c in req.candidates}
     draft_shots = {s.media_id: s for s in draft.shots}
+    eligible = {c.media_id for c in ranked_candidates(req)} | set(draft_shots)
     limit = max_shots(req, draft)
 
     raw_shots = data.get("shots")
@@ -304,6 +306,11 @@ def parse_script(content: str, req: ScriptRequest, draft: Script, book: SourceBo
         media_id = raw.get("media_id")
         if not isinstance(media_id, str) or media_id not in candidates:
             raise AnswerRejected("UNKNOWN_MEDIA", f"shots[{i}].media_id is not a candidate media id.")
+        if media_id not in eligible:
+            raise AnswerRejected(
+                "MEDIA_NOT_RANKED",
+                f"shots[{i}].media_id is a near-duplicate, screenshot, blurred or dark shot; pick a listed one.",
+            )
         if any(s.media_id == media_id for s in shots):
             raise AnswerRejected("DUPLICATE_MEDIA", f"shots[{i}] repeats media id {media_id}.")
         duration = _number(raw.get("duration_s"))

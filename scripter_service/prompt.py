@@ -14,18 +14,19 @@ import datetime as dt
 import json
 from typing import Any
 
-from reels_core import places
+from reels_core import moments, places
 from reels_core.domain import (
     CAPTION_MAX_CHARS,
     MOODS,
     MOTIONS,
     MUSIC_STYLES,
     TRANSITIONS,
+    Candidate,
     Kind,
     Script,
     ScriptRequest,
 )
-from reels_core.fast_script import MIN_SHOT_S, WEEKDAYS, zone
+from reels_core.fast_script import MIN_SHOT_S, WEEKDAYS, ranking, target_duration_s, zone
 from scripter_service.tools.registry import Tool
 
 TITLE_MAX_CHARS = 60
@@ -49,6 +50,9 @@ than "June 14, Nice". Call several tools in one turn when you can; you have few 
 
 Rules:
 1. Shots use only media ids from the candidate list, in the order they should play. \
+The list is already ranked: near-duplicates, screenshots, blurred and dark shots are \
+left out; prefer "favorite" ones, then those with "faces", then a higher "quality"; \
+cover every part of the period before giving one part a second shot. \
 Keep the draft's shots and durations unless you have a reason to change them. \
 Durations are in seconds and must add up to the target length; no shot shorter \
 than {min_shot_s} s.
@@ -119,20 +123,26 @@ def _midnight(day: dt.date, tz: dt.tzinfo) -> str:
     return dt.datetime.combine(day, dt.time(), tzinfo=tz).isoformat()
 
 
+def ranked_candidates(req: ScriptRequest) -> list[Candidate]:
+    """The candidates worth a shot, best first: the same ranked list the FAST script
+    picks from (``reels_core.moments``: near-duplicates collapsed to their best
+    frame; screenshots, blurred and dark shots out when something else covers their
+    moment)."""
+    tz = zone(req.timezone)
+    ranked = ranking(req.candidates, req.window, tz, req.max_shots, target_duration_s(req))
+    by_id = {c.media_id: c for c in req.candidates}
+    return [by_id[mid] for mid in ranked.eligible]
+
+
 def candidate_rows(req: ScriptRequest, draft: Script, tz: dt.tzinfo) -> list[dict[str, Any]]:
-    """Each candidate with local time and place; at most MAX_PROMPT_CANDIDATES, the
-    draft's picks first kept, the rest spread evenly, in time order."""
-    ordered = sorted(req.candidates, key=lambda c: (c.taken_at, c.media_id))
-    if len(ordered) > MAX_PROMPT_CANDIDATES:
-        in_draft = {s.media_id for s in draft.shots}
-        keep = [c for c in ordered if c.media_id in in_draft][:MAX_PROMPT_CANDIDATES]
-        rest = [c for c in ordered if c.media_id not in in_draft]
-        room = MAX_PROMPT_CANDIDATES - len(keep)
-        if room > 0 and rest:
-            step = len(rest) / room
-            keep += [rest[int(i * step)] for i in range(min(room, len(rest)))]
-        chosen = {c.media_id for c in keep}
-        ordered = [c for c in ordered if c.media_id in chosen]
+    """The ranked candidates with local time, place and what the analysis found; at
+    most MAX_PROMPT_CANDIDATES, the draft's picks first kept, then the best ranked,
+    in time order."""
+    eligible = ranked_candidates(req)
+    in_draft = {s.media_id for s in draft.shots}
+    keep = [c for c in eligible if c.media_id in in_draft]
+    keep += [c for c in eligible if c.media_id not in in_draft][: max(0, MAX_PROMPT_CANDIDATES - len(keep))]
+    ordered = sorted(keep, key=lambda c: (c.taken_at, c.media_id))
     found = places.places([(c.lat, c.lon) for c in ordered])
     rows = []
     for c, p in zip(ordered, found, strict=True):
@@ -148,6 +158,12 @@ def candidate_rows(req: ScriptRequest, draft: Script, tz: dt.tzinfo) -> list[dic
             row["place_source_id"] = place_source_id(p)
         if c.duration_s:
             row["clip_s"] = round(c.duration_s, 2)
+        if c.quality.analysed:
+            row["quality"] = round(moments.score(c), 2)
+            if c.quality.faces:
+                row["faces"] = len(c.quality.faces)
+            if moments.is_favorite(c.quality):
+                row["favorite"] = True
         rows.append(row)
     return rows
 

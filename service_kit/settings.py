@@ -101,6 +101,9 @@ class Settings(BaseModel):
     llm_max_steps: int = Field(8, ge=1, le=32, alias="REEL_LLM_MAX_STEPS")
     tool_margin_h: float = Field(24.0, ge=0, le=24 * 31, alias="REEL_TOOL_MARGIN_H")
     max_shots: int = Field(20, ge=1, le=100, alias="REEL_MAX_SHOTS")
+    # Index-time analysis of new and changed media (sharpness, faces, ...: issue 13);
+    # off, every item keeps neutral scores and reels fall back to the time spread.
+    analysis_enabled: bool = Field(True, alias="REEL_ANALYSIS_ENABLED")
     target_duration_s: float = Field(30.0, ge=10, le=120, alias="REEL_TARGET_DURATION_S")
 
     # --- rendering, streaming -------------------------------------------------

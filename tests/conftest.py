@@ -69,6 +69,9 @@ def base_env(data_dir: Path, **extra: str) -> dict[str, str]:
         "REEL_LOG_FORMAT": "json",
         "REEL_SHUTDOWN_GRACE_S": "2",
         "REEL_CACHE_SWEEP_ENABLED": "0",
+        # Index-time analysis costs ~1-2 s of CPU per scan of the sample library; the
+        # tests of choosing moments turn it on (tests/pipeline/test_choosing_moments.py).
+        "REEL_ANALYSIS_ENABLED": "0",
     }
     for key in _CLOCK_KEYS:  # the suite's one clock seam reaches every stack
         if os.environ.get(key):

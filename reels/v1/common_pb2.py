@@ -26,39 +26,43 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from google.type import date_pb2 as google_dot_type_dot_date__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15reels/v1/common.proto\x12\x08reels.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\"U\n\x06Window\x12&\n\x0b\x61nchor_date\x18\x01 \x01(\x0b\x32\x11.google.type.Date\x12#\n\x06ranges\x18\x02 \x03(\x0b\x32\x13.reels.v1.DateRange\"W\n\tDateRange\x12%\n\nstart_date\x18\x01 \x01(\x0b\x32\x11.google.type.Date\x12#\n\x08\x65nd_date\x18\x02 \x01(\x0b\x32\x11.google.type.Date\"\x95\x02\n\tCandidate\x12\x10\n\x08media_id\x18\x01 \x01(\t\x12!\n\x04kind\x18\x02 \x01(\x0e\x32\x13.reels.v1.MediaKind\x12,\n\x08taken_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12utc_offset_minutes\x18\x04 \x01(\x05\x12\x14\n\x0chas_location\x18\x05 \x01(\x08\x12\x10\n\x08latitude\x18\x06 \x01(\x01\x12\x11\n\tlongitude\x18\x07 \x01(\x01\x12\r\n\x05width\x18\x08 \x01(\x05\x12\x0e\n\x06height\x18\t \x01(\x05\x12\x18\n\x10\x64uration_seconds\x18\n \x01(\x01\x12\x15\n\rrelative_path\x18\x0b \x01(\t\"k\n\tStyleStat\x12\x0c\n\x04mood\x18\x01 \x01(\t\x12\x13\n\x0bmusic_style\x18\x02 \x01(\t\x12\x12\n\ngood_count\x18\x03 \x01(\x05\x12\x11\n\tbad_count\x18\x04 \x01(\x05\x12\x14\n\x0csuccess_rate\x18\x05 \x01(\x01\"\xd6\x01\n\x0bPreferences\x12\x0c\n\x04mood\x18\x01 \x01(\t\x12\x13\n\x0bmusic_style\x18\x02 \x01(\t\x12\x1f\n\x17target_duration_seconds\x18\x03 \x01(\x01\x12\x16\n\x0e\x66\x61vorite_moods\x18\x04 \x03(\t\x12\x1d\n\x15\x64isliked_music_styles\x18\x05 \x03(\t\x12\"\n\x1apreferred_duration_seconds\x18\x06 \x01(\x01\x12(\n\x0bstyle_stats\x18\x07 \x03(\x0b\x32\x13.reels.v1.StyleStat\"g\n\x04Shot\x12\x10\n\x08media_id\x18\x01 \x01(\t\x12\x18\n\x10\x64uration_seconds\x18\x02 \x01(\x01\x12\x0f\n\x07\x63\x61ption\x18\x03 \x01(\t\x12\x0e\n\x06motion\x18\x04 \x01(\t\x12\x12\n\ntransition\x18\x05 \x01(\t\"]\n\rNarrationLine\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x15\n\rstart_seconds\x18\x02 \x01(\x01\x12\x13\n\x0b\x65nd_seconds\x18\x03 \x01(\x01\x12\x12\n\nsource_ids\x18\x04 \x03(\t\"Y\n\x0fGroundingSource\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tsource_id\x18\x02 \x01(\t\x12\r\n\x05label\x18\x03 \x01(\t\x12\x16\n\x0esupports_shots\x18\x04 \x03(\x05\"\xa1\x02\n\x06Script\x12\r\n\x05title\x18\x01 \x01(\t\x12\x10\n\x08subtitle\x18\x02 \x01(\t\x12\x0c\n\x04mood\x18\x03 \x01(\t\x12\x13\n\x0bmusic_style\x18\x04 \x01(\t\x12\x1d\n\x05shots\x18\x05 \x03(\x0b\x32\x0e.reels.v1.Shot\x12*\n\tnarration\x18\x06 \x03(\x0b\x32\x17.reels.v1.NarrationLine\x12,\n\tgrounding\x18\x07 \x03(\x0b\x32\x19.reels.v1.GroundingSource\x12\'\n\tmode_used\x18\x08 \x01(\x0e\x32\x14.reels.v1.ScriptMode\x12\x17\n\x0f\x66\x61llback_reason\x18\t \x01(\t\x12\x18\n\x10\x64uration_seconds\x18\n \x01(\x01\"\x8a\x01\n\rRenderOptions\x12\x12\n\nresolution\x18\x01 \x01(\t\x12\x0e\n\x06\x61spect\x18\x02 \x01(\t\x12\x1f\n\x17target_duration_seconds\x18\x03 \x01(\x01\x12\x0c\n\x04mood\x18\x04 \x01(\t\x12\x13\n\x0bmusic_style\x18\x05 \x01(\t\x12\x11\n\tmax_shots\x18\x06 \x01(\x05*X\n\x04Span\x12\x14\n\x10SPAN_UNSPECIFIED\x10\x00\x12\x0c\n\x08SPAN_DAY\x10\x01\x12\r\n\tSPAN_WEEK\x10\x02\x12\x0e\n\nSPAN_MONTH\x10\x03\x12\r\n\tSPAN_YEAR\x10\x04*i\n\x08ReelKind\x12\x19\n\x15REEL_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15REEL_KIND_ON_THIS_DAY\x10\x01\x12\x13\n\x0fREEL_KIND_RECAP\x10\x02\x12\x12\n\x0eREEL_KIND_TRIP\x10\x03*X\n\nScriptMode\x12\x1b\n\x17SCRIPT_MODE_UNSPECIFIED\x10\x00\x12\x14\n\x10SCRIPT_MODE_FAST\x10\x01\x12\x17\n\x13SCRIPT_MODE_AGENTIC\x10\x02*S\n\tMediaKind\x12\x1a\n\x16MEDIA_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10MEDIA_KIND_PHOTO\x10\x01\x12\x14\n\x10MEDIA_KIND_VIDEO\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15reels/v1/common.proto\x12\x08reels.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\"U\n\x06Window\x12&\n\x0b\x61nchor_date\x18\x01 \x01(\x0b\x32\x11.google.type.Date\x12#\n\x06ranges\x18\x02 \x03(\x0b\x32\x13.reels.v1.DateRange\"W\n\tDateRange\x12%\n\nstart_date\x18\x01 \x01(\x0b\x32\x11.google.type.Date\x12#\n\x08\x65nd_date\x18\x02 \x01(\x0b\x32\x11.google.type.Date\"\xbf\x02\n\tCandidate\x12\x10\n\x08media_id\x18\x01 \x01(\t\x12!\n\x04kind\x18\x02 \x01(\x0e\x32\x13.reels.v1.MediaKind\x12,\n\x08taken_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12utc_offset_minutes\x18\x04 \x01(\x05\x12\x14\n\x0chas_location\x18\x05 \x01(\x08\x12\x10\n\x08latitude\x18\x06 \x01(\x01\x12\x11\n\tlongitude\x18\x07 \x01(\x01\x12\r\n\x05width\x18\x08 \x01(\x05\x12\x0e\n\x06height\x18\t \x01(\x05\x12\x18\n\x10\x64uration_seconds\x18\n \x01(\x01\x12\x15\n\rrelative_path\x18\x0b \x01(\t\x12(\n\x07quality\x18\xa0\x01 \x01(\x0b\x32\x16.reels.v1.MediaQuality\">\n\x07\x46\x61\x63\x65\x42ox\x12\t\n\x01x\x18\x01 \x01(\x01\x12\t\n\x01y\x18\x02 \x01(\x01\x12\r\n\x05width\x18\x03 \x01(\x01\x12\x0e\n\x06height\x18\x04 \x01(\x01\"\x95\x02\n\x0cMediaQuality\x12\x10\n\x08\x61nalysed\x18\x01 \x01(\x08\x12\x11\n\tsharpness\x18\x02 \x01(\x01\x12\x12\n\ndark_share\x18\x03 \x01(\x01\x12\x14\n\x0c\x62right_share\x18\x04 \x01(\x01\x12\x11\n\tmean_luma\x18\x05 \x01(\x01\x12\x17\n\x0fperceptual_hash\x18\x06 \x01(\t\x12\x1d\n\x15screenshot_likelihood\x18\x07 \x01(\x01\x12 \n\x05\x66\x61\x63\x65s\x18\x08 \x03(\x0b\x32\x11.reels.v1.FaceBox\x12\x0e\n\x06rating\x18\t \x01(\x05\x12\x0e\n\x06motion\x18\n \x01(\x01\x12\x14\n\x0chas_loudness\x18\x0b \x01(\x08\x12\x13\n\x0bloudness_db\x18\x0c \x01(\x01\"k\n\tStyleStat\x12\x0c\n\x04mood\x18\x01 \x01(\t\x12\x13\n\x0bmusic_style\x18\x02 \x01(\t\x12\x12\n\ngood_count\x18\x03 \x01(\x05\x12\x11\n\tbad_count\x18\x04 \x01(\x05\x12\x14\n\x0csuccess_rate\x18\x05 \x01(\x01\"\xd6\x01\n\x0bPreferences\x12\x0c\n\x04mood\x18\x01 \x01(\t\x12\x13\n\x0bmusic_style\x18\x02 \x01(\t\x12\x1f\n\x17target_duration_seconds\x18\x03 \x01(\x01\x12\x16\n\x0e\x66\x61vorite_moods\x18\x04 \x03(\t\x12\x1d\n\x15\x64isliked_music_styles\x18\x05 \x03(\t\x12\"\n\x1apreferred_duration_seconds\x18\x06 \x01(\x01\x12(\n\x0bstyle_stats\x18\x07 \x03(\x0b\x32\x13.reels.v1.StyleStat\"g\n\x04Shot\x12\x10\n\x08media_id\x18\x01 \x01(\t\x12\x18\n\x10\x64uration_seconds\x18\x02 \x01(\x01\x12\x0f\n\x07\x63\x61ption\x18\x03 \x01(\t\x12\x0e\n\x06motion\x18\x04 \x01(\t\x12\x12\n\ntransition\x18\x05 \x01(\t\"]\n\rNarrationLine\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x15\n\rstart_seconds\x18\x02 \x01(\x01\x12\x13\n\x0b\x65nd_seconds\x18\x03 \x01(\x01\x12\x12\n\nsource_ids\x18\x04 \x03(\t\"Y\n\x0fGroundingSource\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tsource_id\x18\x02 \x01(\t\x12\r\n\x05label\x18\x03 \x01(\t\x12\x16\n\x0esupports_shots\x18\x04 \x03(\x05\"\xa1\x02\n\x06Script\x12\r\n\x05title\x18\x01 \x01(\t\x12\x10\n\x08subtitle\x18\x02 \x01(\t\x12\x0c\n\x04mood\x18\x03 \x01(\t\x12\x13\n\x0bmusic_style\x18\x04 \x01(\t\x12\x1d\n\x05shots\x18\x05 \x03(\x0b\x32\x0e.reels.v1.Shot\x12*\n\tnarration\x18\x06 \x03(\x0b\x32\x17.reels.v1.NarrationLine\x12,\n\tgrounding\x18\x07 \x03(\x0b\x32\x19.reels.v1.GroundingSource\x12\'\n\tmode_used\x18\x08 \x01(\x0e\x32\x14.reels.v1.ScriptMode\x12\x17\n\x0f\x66\x61llback_reason\x18\t \x01(\t\x12\x18\n\x10\x64uration_seconds\x18\n \x01(\x01\"\x8a\x01\n\rRenderOptions\x12\x12\n\nresolution\x18\x01 \x01(\t\x12\x0e\n\x06\x61spect\x18\x02 \x01(\t\x12\x1f\n\x17target_duration_seconds\x18\x03 \x01(\x01\x12\x0c\n\x04mood\x18\x04 \x01(\t\x12\x13\n\x0bmusic_style\x18\x05 \x01(\t\x12\x11\n\tmax_shots\x18\x06 \x01(\x05*X\n\x04Span\x12\x14\n\x10SPAN_UNSPECIFIED\x10\x00\x12\x0c\n\x08SPAN_DAY\x10\x01\x12\r\n\tSPAN_WEEK\x10\x02\x12\x0e\n\nSPAN_MONTH\x10\x03\x12\r\n\tSPAN_YEAR\x10\x04*i\n\x08ReelKind\x12\x19\n\x15REEL_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15REEL_KIND_ON_THIS_DAY\x10\x01\x12\x13\n\x0fREEL_KIND_RECAP\x10\x02\x12\x12\n\x0eREEL_KIND_TRIP\x10\x03*X\n\nScriptMode\x12\x1b\n\x17SCRIPT_MODE_UNSPECIFIED\x10\x00\x12\x14\n\x10SCRIPT_MODE_FAST\x10\x01\x12\x17\n\x13SCRIPT_MODE_AGENTIC\x10\x02*S\n\tMediaKind\x12\x1a\n\x16MEDIA_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10MEDIA_KIND_PHOTO\x10\x01\x12\x14\n\x10MEDIA_KIND_VIDEO\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'reels.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SPAN']._serialized_start=1598
-  _globals['_SPAN']._serialized_end=1686
-  _globals['_REELKIND']._serialized_start=1688
-  _globals['_REELKIND']._serialized_end=1793
-  _globals['_SCRIPTMODE']._serialized_start=1795
-  _globals['_SCRIPTMODE']._serialized_end=1883
-  _globals['_MEDIAKIND']._serialized_start=1885
-  _globals['_MEDIAKIND']._serialized_end=1968
+  _globals['_SPAN']._serialized_start=1984
+  _globals['_SPAN']._serialized_end=2072
+  _globals['_REELKIND']._serialized_start=2074
+  _globals['_REELKIND']._serialized_end=2179
+  _globals['_SCRIPTMODE']._serialized_start=2181
+  _globals['_SCRIPTMODE']._serialized_end=2269
+  _globals['_MEDIAKIND']._serialized_start=2271
+  _globals['_MEDIAKIND']._serialized_end=2354
   _globals['_WINDOW']._serialized_start=92
   _globals['_WINDOW']._serialized_end=177
   _globals['_DATERANGE']._serialized_start=179
   _globals['_DATERANGE']._serialized_end=266
   _globals['_CANDIDATE']._serialized_start=269
-  _globals['_CANDIDATE']._serialized_end=546
-  _globals['_STYLESTAT']._serialized_start=548
-  _globals['_STYLESTAT']._serialized_end=655
-  _globals['_PREFERENCES']._serialized_start=658
-  _globals['_PREFERENCES']._serialized_end=872
-  _globals['_SHOT']._serialized_start=874
-  _globals['_SHOT']._serialized_end=977
-  _globals['_NARRATIONLINE']._serialized_start=979
-  _globals['_NARRATIONLINE']._serialized_end=1072
-  _globals['_GROUNDINGSOURCE']._serialized_start=1074
-  _globals['_GROUNDINGSOURCE']._serialized_end=1163
-  _globals['_SCRIPT']._serialized_start=1166
-  _globals['_SCRIPT']._serialized_end=1455
-  _globals['_RENDEROPTIONS']._serialized_start=1458
-  _globals['_RENDEROPTIONS']._serialized_end=1596
+  _globals['_CANDIDATE']._serialized_end=588
+  _globals['_FACEBOX']._serialized_start=590
+  _globals['_FACEBOX']._serialized_end=652
+  _globals['_MEDIAQUALITY']._serialized_start=655
+  _globals['_MEDIAQUALITY']._serialized_end=932
+  _globals['_STYLESTAT']._serialized_start=934
+  _globals['_STYLESTAT']._serialized_end=1041
+  _globals['_PREFERENCES']._serialized_start=1044
+  _globals['_PREFERENCES']._serialized_end=1258
+  _globals['_SHOT']._serialized_start=1260
+  _globals['_SHOT']._serialized_end=1363
+  _globals['_NARRATIONLINE']._serialized_start=1365
+  _globals['_NARRATIONLINE']._serialized_end=1458
+  _globals['_GROUNDINGSOURCE']._serialized_start=1460
+  _globals['_GROUNDINGSOURCE']._serialized_end=1549
+  _globals['_SCRIPT']._serialized_start=1552
+  _globals['_SCRIPT']._serialized_end=1841
+  _globals['_RENDEROPTIONS']._serialized_start=1844
+  _globals['_RENDEROPTIONS']._serialized_end=1982
 # @@protoc_insertion_point(module_scope)

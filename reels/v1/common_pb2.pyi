@@ -70,7 +70,7 @@ class DateRange(_message.Message):
     def __init__(self, start_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., end_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ...) -> None: ...
 
 class Candidate(_message.Message):
-    __slots__ = ("media_id", "kind", "taken_at", "utc_offset_minutes", "has_location", "latitude", "longitude", "width", "height", "duration_seconds", "relative_path")
+    __slots__ = ("media_id", "kind", "taken_at", "utc_offset_minutes", "has_location", "latitude", "longitude", "width", "height", "duration_seconds", "relative_path", "quality")
     MEDIA_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     TAKEN_AT_FIELD_NUMBER: _ClassVar[int]
@@ -82,6 +82,7 @@ class Candidate(_message.Message):
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     DURATION_SECONDS_FIELD_NUMBER: _ClassVar[int]
     RELATIVE_PATH_FIELD_NUMBER: _ClassVar[int]
+    QUALITY_FIELD_NUMBER: _ClassVar[int]
     media_id: str
     kind: MediaKind
     taken_at: _timestamp_pb2.Timestamp
@@ -93,7 +94,48 @@ class Candidate(_message.Message):
     height: int
     duration_seconds: float
     relative_path: str
-    def __init__(self, media_id: _Optional[str] = ..., kind: _Optional[_Union[MediaKind, str]] = ..., taken_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., utc_offset_minutes: _Optional[int] = ..., has_location: _Optional[bool] = ..., latitude: _Optional[float] = ..., longitude: _Optional[float] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., duration_seconds: _Optional[float] = ..., relative_path: _Optional[str] = ...) -> None: ...
+    quality: MediaQuality
+    def __init__(self, media_id: _Optional[str] = ..., kind: _Optional[_Union[MediaKind, str]] = ..., taken_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., utc_offset_minutes: _Optional[int] = ..., has_location: _Optional[bool] = ..., latitude: _Optional[float] = ..., longitude: _Optional[float] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., duration_seconds: _Optional[float] = ..., relative_path: _Optional[str] = ..., quality: _Optional[_Union[MediaQuality, _Mapping]] = ...) -> None: ...
+
+class FaceBox(_message.Message):
+    __slots__ = ("x", "y", "width", "height")
+    X_FIELD_NUMBER: _ClassVar[int]
+    Y_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    x: float
+    y: float
+    width: float
+    height: float
+    def __init__(self, x: _Optional[float] = ..., y: _Optional[float] = ..., width: _Optional[float] = ..., height: _Optional[float] = ...) -> None: ...
+
+class MediaQuality(_message.Message):
+    __slots__ = ("analysed", "sharpness", "dark_share", "bright_share", "mean_luma", "perceptual_hash", "screenshot_likelihood", "faces", "rating", "motion", "has_loudness", "loudness_db")
+    ANALYSED_FIELD_NUMBER: _ClassVar[int]
+    SHARPNESS_FIELD_NUMBER: _ClassVar[int]
+    DARK_SHARE_FIELD_NUMBER: _ClassVar[int]
+    BRIGHT_SHARE_FIELD_NUMBER: _ClassVar[int]
+    MEAN_LUMA_FIELD_NUMBER: _ClassVar[int]
+    PERCEPTUAL_HASH_FIELD_NUMBER: _ClassVar[int]
+    SCREENSHOT_LIKELIHOOD_FIELD_NUMBER: _ClassVar[int]
+    FACES_FIELD_NUMBER: _ClassVar[int]
+    RATING_FIELD_NUMBER: _ClassVar[int]
+    MOTION_FIELD_NUMBER: _ClassVar[int]
+    HAS_LOUDNESS_FIELD_NUMBER: _ClassVar[int]
+    LOUDNESS_DB_FIELD_NUMBER: _ClassVar[int]
+    analysed: bool
+    sharpness: float
+    dark_share: float
+    bright_share: float
+    mean_luma: float
+    perceptual_hash: str
+    screenshot_likelihood: float
+    faces: _containers.RepeatedCompositeFieldContainer[FaceBox]
+    rating: int
+    motion: float
+    has_loudness: bool
+    loudness_db: float
+    def __init__(self, analysed: _Optional[bool] = ..., sharpness: _Optional[float] = ..., dark_share: _Optional[float] = ..., bright_share: _Optional[float] = ..., mean_luma: _Optional[float] = ..., perceptual_hash: _Optional[str] = ..., screenshot_likelihood: _Optional[float] = ..., faces: _Optional[_Iterable[_Union[FaceBox, _Mapping]]] = ..., rating: _Optional[int] = ..., motion: _Optional[float] = ..., has_loudness: _Optional[bool] = ..., loudness_db: _Optional[float] = ...) -> None: ...
 
 class StyleStat(_message.Message):
     __slots__ = ("mood", "music_style", "good_count", "bad_count", "success_rate")

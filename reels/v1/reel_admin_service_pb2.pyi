@@ -219,7 +219,7 @@ class SkippedFile(_message.Message):
     def __init__(self, relative_path: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class Library(_message.Message):
-    __slots__ = ("key", "root_path", "time_zone", "media_count", "photo_count", "video_count", "skipped_count", "skipped", "last_scan_time", "has_context_pack", "scanning", "indexed", "date_sources")
+    __slots__ = ("key", "root_path", "time_zone", "media_count", "photo_count", "video_count", "skipped_count", "skipped", "last_scan_time", "has_context_pack", "scanning", "indexed", "date_sources", "analysed_count", "analysis_errors")
     class DateSourcesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -240,6 +240,8 @@ class Library(_message.Message):
     SCANNING_FIELD_NUMBER: _ClassVar[int]
     INDEXED_FIELD_NUMBER: _ClassVar[int]
     DATE_SOURCES_FIELD_NUMBER: _ClassVar[int]
+    ANALYSED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ANALYSIS_ERRORS_FIELD_NUMBER: _ClassVar[int]
     key: str
     root_path: str
     time_zone: str
@@ -253,7 +255,9 @@ class Library(_message.Message):
     scanning: bool
     indexed: bool
     date_sources: _containers.ScalarMap[str, int]
-    def __init__(self, key: _Optional[str] = ..., root_path: _Optional[str] = ..., time_zone: _Optional[str] = ..., media_count: _Optional[int] = ..., photo_count: _Optional[int] = ..., video_count: _Optional[int] = ..., skipped_count: _Optional[int] = ..., skipped: _Optional[_Iterable[_Union[SkippedFile, _Mapping]]] = ..., last_scan_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., has_context_pack: _Optional[bool] = ..., scanning: _Optional[bool] = ..., indexed: _Optional[bool] = ..., date_sources: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    analysed_count: int
+    analysis_errors: int
+    def __init__(self, key: _Optional[str] = ..., root_path: _Optional[str] = ..., time_zone: _Optional[str] = ..., media_count: _Optional[int] = ..., photo_count: _Optional[int] = ..., video_count: _Optional[int] = ..., skipped_count: _Optional[int] = ..., skipped: _Optional[_Iterable[_Union[SkippedFile, _Mapping]]] = ..., last_scan_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., has_context_pack: _Optional[bool] = ..., scanning: _Optional[bool] = ..., indexed: _Optional[bool] = ..., date_sources: _Optional[_Mapping[str, int]] = ..., analysed_count: _Optional[int] = ..., analysis_errors: _Optional[int] = ...) -> None: ...
 
 class ListLibrariesResponse(_message.Message):
     __slots__ = ("libraries", "next_page_token")

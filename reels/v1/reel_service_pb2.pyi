@@ -245,20 +245,34 @@ class GetReelRequest(_message.Message):
     def __init__(self, key: _Optional[str] = ...) -> None: ...
 
 class ReelMedia(_message.Message):
-    __slots__ = ("media_id", "relative_path", "kind", "taken_at", "date_source", "date_from_mtime")
+    __slots__ = ("media_id", "relative_path", "kind", "taken_at", "date_source", "date_from_mtime", "pick_reason", "pick_detail", "moment", "moment_count", "pick_score", "quality_flags", "quality")
     MEDIA_ID_FIELD_NUMBER: _ClassVar[int]
     RELATIVE_PATH_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     TAKEN_AT_FIELD_NUMBER: _ClassVar[int]
     DATE_SOURCE_FIELD_NUMBER: _ClassVar[int]
     DATE_FROM_MTIME_FIELD_NUMBER: _ClassVar[int]
+    PICK_REASON_FIELD_NUMBER: _ClassVar[int]
+    PICK_DETAIL_FIELD_NUMBER: _ClassVar[int]
+    MOMENT_FIELD_NUMBER: _ClassVar[int]
+    MOMENT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PICK_SCORE_FIELD_NUMBER: _ClassVar[int]
+    QUALITY_FLAGS_FIELD_NUMBER: _ClassVar[int]
+    QUALITY_FIELD_NUMBER: _ClassVar[int]
     media_id: str
     relative_path: str
     kind: _common_pb2.MediaKind
     taken_at: _timestamp_pb2.Timestamp
     date_source: str
     date_from_mtime: bool
-    def __init__(self, media_id: _Optional[str] = ..., relative_path: _Optional[str] = ..., kind: _Optional[_Union[_common_pb2.MediaKind, str]] = ..., taken_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., date_source: _Optional[str] = ..., date_from_mtime: _Optional[bool] = ...) -> None: ...
+    pick_reason: str
+    pick_detail: str
+    moment: int
+    moment_count: int
+    pick_score: float
+    quality_flags: _containers.RepeatedScalarFieldContainer[str]
+    quality: _common_pb2.MediaQuality
+    def __init__(self, media_id: _Optional[str] = ..., relative_path: _Optional[str] = ..., kind: _Optional[_Union[_common_pb2.MediaKind, str]] = ..., taken_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., date_source: _Optional[str] = ..., date_from_mtime: _Optional[bool] = ..., pick_reason: _Optional[str] = ..., pick_detail: _Optional[str] = ..., moment: _Optional[int] = ..., moment_count: _Optional[int] = ..., pick_score: _Optional[float] = ..., quality_flags: _Optional[_Iterable[str]] = ..., quality: _Optional[_Union[_common_pb2.MediaQuality, _Mapping]] = ...) -> None: ...
 
 class RenderStats(_message.Message):
     __slots__ = ("wall_seconds", "frames", "width", "height", "fps", "script_seconds", "render_seconds", "skipped_media", "dropped_media")

@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from fractions import Fraction
 
 import av
@@ -269,7 +270,11 @@ def prepare_source(item: MediaInput, motion_kind: str, frames: int, params: Rend
     if item.kind == "VIDEO":
         return VideoSource(item, frames, W, H, params.fps)
     motion = plan_motion(motion_kind, frames, W, H)
-    return PhotoSource(photo_planes(item, motion.canvas_w, motion.canvas_h, W, H), motion)
+    planes = photo_planes(item, motion.canvas_w, motion.canvas_h, W, H)
+    if item.focus is not None:  # the motion ends on the faces (timeline.Motion)
+        w, h = photo_mod.upright_size(item.path, item.orientation)
+        motion = replace(motion, focus=photo_mod.canvas_focus(w, h, motion.canvas_w, motion.canvas_h, W, H, item.focus))
+    return PhotoSource(planes, motion)
 
 
 def photo_planes(item: MediaInput, canvas_w: int, canvas_h: int, frame_w: int, frame_h: int):
@@ -279,7 +284,7 @@ def photo_planes(item: MediaInput, canvas_w: int, canvas_h: int, frame_w: int, f
     w, h = im.size
     if not photo_mod.is_cover(w, h, frame_w, frame_h):
         return rgb_to_planes(photo_mod.compose_canvas(im, canvas_w, canvas_h, frame_w, frame_h))
-    x0, y0, x1, y1 = photo_mod.cover_box(w, h, canvas_w, canvas_h)
+    x0, y0, x1, y1 = photo_mod.cover_box(w, h, canvas_w, canvas_h, item.focus)
     rgb = np.asarray(im)[y0:y1, x0:x1]
     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
     out = frame.reformat(

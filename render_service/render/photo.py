@@ -75,17 +75,70 @@ def is_cover(photo_w: int, photo_h: int, frame_w: int, frame_h: int) -> bool:
     return 1 / COVER_TOLERANCE <= ratio <= COVER_TOLERANCE
 
 
-def cover_box(w: int, h: int, tw: int, th: int) -> tuple[int, int, int, int]:
-    """(x0, y0, x1, y1): the largest centred box of a ``w`` x ``h`` image with the
-    aspect of ``tw`` x ``th``, in whole pixels and inside the image. Integer
-    arithmetic: the float version came out a hair outside the image for some
-    sizes, which Pillow rejects ("box offset can't be negative")."""
+Focus = tuple[float, float, float, float]  # (x0, y0, x1, y1), fractions of a picture
+
+
+def cover_box(w: int, h: int, tw: int, th: int, focus: Focus | None = None) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): the largest box of a ``w`` x ``h`` image with the aspect of
+    ``tw`` x ``th``, in whole pixels and inside the image: centred, or with a
+    ``focus`` (faces) centred on it as far as the image allows, so that a crop
+    (a 9:16 one of a 3:4 photo) keeps the faces in frame. Integer arithmetic: the
+    float version came out a hair outside the image for some sizes, which Pillow
+    rejects ("box offset can't be negative")."""
     if w * th > h * tw:  # wider than the target: full height, sides cropped
         bw, bh = min(w, max(1, (2 * h * tw + th) // (2 * th))), h
     else:
         bw, bh = w, min(h, max(1, (2 * w * th + tw) // (2 * tw)))
     x0, y0 = (w - bw) // 2, (h - bh) // 2
+    if focus is not None:
+        x0 = _aim(w, bw, (focus[0] + focus[2]) / 2)
+        y0 = _aim(h, bh, (focus[1] + focus[3]) / 2)
     return x0, y0, x0 + bw, y0 + bh
+
+
+def _aim(size: int, box: int, centre: float) -> int:
+    """Offset of a ``box``-long span of ``size`` centred on ``centre`` (a fraction),
+    clamped inside."""
+    return max(0, min(size - box, round(centre * size - box / 2)))
+
+
+def upright_size(path: Path, orientation: int) -> tuple[int, int]:
+    """The photo's size once oriented, from its header (as ``load_photo`` orients it)."""
+    with open_photo(path, path.suffix) as im:
+        file_orientation = im.getexif().get(_ORIENTATION_TAG)
+        if file_orientation in _TRANSPOSE or file_orientation == 1:
+            orientation = file_orientation
+        w, h = im.size
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+
+
+def canvas_focus(w: int, h: int, canvas_w: int, canvas_h: int, frame_w: int, frame_h: int, focus: Focus) -> Focus:
+    """Where ``focus`` (fractions of the upright ``w`` x ``h`` photo) lands on the
+    canvas ``compose_canvas`` draws, as fractions of the canvas."""
+    if is_cover(w, h, frame_w, frame_h):
+        x0, y0, x1, y1 = cover_box(w, h, canvas_w, canvas_h, focus)
+
+        def cx(f: float) -> float:
+            return (f * w - x0) / (x1 - x0)
+
+        def cy(f: float) -> float:
+            return (f * h - y0) / (y1 - y0)
+    else:
+        fw, fh = fit_size(w, h, canvas_w, canvas_h)
+        ox, oy = (canvas_w - fw) // 2, (canvas_h - fh) // 2
+
+        def cx(f: float) -> float:
+            return (ox + f * fw) / canvas_w
+
+        def cy(f: float) -> float:
+            return (oy + f * fh) / canvas_h
+
+    return (
+        min(1.0, max(0.0, cx(focus[0]))),
+        min(1.0, max(0.0, cy(focus[1]))),
+        min(1.0, max(0.0, cx(focus[2]))),
+        min(1.0, max(0.0, cy(focus[3]))),
+    )
 
 
 def fit_size(w: int, h: int, tw: int, th: int) -> tuple[int, int]:
@@ -96,12 +149,15 @@ def fit_size(w: int, h: int, tw: int, th: int) -> tuple[int, int]:
     return min(tw, max(1, (2 * w * th + h) // (2 * h))), th
 
 
-def compose_canvas(im: Image.Image, canvas_w: int, canvas_h: int, frame_w: int, frame_h: int) -> Image.Image:
+def compose_canvas(
+    im: Image.Image, canvas_w: int, canvas_h: int, frame_w: int, frame_h: int, focus: Focus | None = None
+) -> Image.Image:
     """An RGB ``canvas_w`` x ``canvas_h`` image of the upright photo ``im``: cropped
-    to cover when its shape is near the frame's, else whole on a blurred copy."""
+    to cover when its shape is near the frame's (around ``focus`` when given), else
+    whole on a blurred copy."""
     w, h = im.size
     if is_cover(w, h, frame_w, frame_h):
-        return _cover(im, canvas_w, canvas_h, Image.Resampling.BICUBIC)
+        return _cover(im, canvas_w, canvas_h, Image.Resampling.BICUBIC, focus)
     small = _cover(
         im, max(2, canvas_w // BACKGROUND_SCALE), max(2, canvas_h // BACKGROUND_SCALE), Image.Resampling.BILINEAR
     )
@@ -114,14 +170,22 @@ def compose_canvas(im: Image.Image, canvas_w: int, canvas_h: int, frame_w: int, 
     return canvas
 
 
-def _cover(im: Image.Image, tw: int, th: int, resample: Image.Resampling) -> Image.Image:
-    """``im`` cropped to the aspect of ``tw`` x ``th`` and scaled to that size."""
-    return im.resize((tw, th), resample, box=cover_box(*im.size, tw, th), reducing_gap=2.0)
+def _cover(im: Image.Image, tw: int, th: int, resample: Image.Resampling, focus: Focus | None = None) -> Image.Image:
+    """``im`` cropped to the aspect of ``tw`` x ``th`` (around ``focus``) and scaled to that size."""
+    return im.resize((tw, th), resample, box=cover_box(*im.size, tw, th, focus), reducing_gap=2.0)
 
 
-def photo_canvas(path: Path, orientation: int, canvas_w: int, canvas_h: int, frame_w: int, frame_h: int) -> Image.Image:
+def photo_canvas(
+    path: Path,
+    orientation: int,
+    canvas_w: int,
+    canvas_h: int,
+    frame_w: int,
+    frame_h: int,
+    focus: Focus | None = None,
+) -> Image.Image:
     im = load_photo(path, orientation, canvas_w, canvas_h, frame_w, frame_h)
     try:
-        return compose_canvas(im, canvas_w, canvas_h, frame_w, frame_h)
+        return compose_canvas(im, canvas_w, canvas_h, frame_w, frame_h, focus)
     except (OSError, ValueError) as exc:
         raise RenderError(f"cannot prepare photo {path.name}: {type(exc).__name__}") from exc

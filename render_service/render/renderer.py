@@ -177,7 +177,7 @@ def _poster_frame(item: MediaInput, params: RenderParams):
     W, H = params.width, params.height
     if item.kind != "VIDEO":
         motion = plan_motion("static", 1, W, H)
-        return photo_mod.photo_canvas(item.path, item.orientation, motion.canvas_w, motion.canvas_h, W, H)
+        return photo_mod.photo_canvas(item.path, item.orientation, motion.canvas_w, motion.canvas_h, W, H, item.focus)
     source = VideoSource(item, 1, W, H, params.fps)
     try:
         buf = source.frame(0)

@@ -135,6 +135,10 @@ class Motion:
     canvas_h: int
     frames: int
     travel: int  # even: total shrink of the box width (zoom) or distance (pan), px
+    # (x0, y0, x1, y1) of the faces as fractions of the canvas: a zoom in ends centred
+    # on them (a zoom out starts there) and a pan ends on them, as far as the canvas
+    # allows; None: the centre, and pans go the way ``kind`` says.
+    focus: tuple[float, float, float, float] | None = None
 
     def box(self, k: int) -> tuple[int, int, int, int]:
         """(x0, y0, w, h) of the crop for frame ``k`` (0-based, clamped to the shot)."""
@@ -142,14 +146,42 @@ class Motion:
         w, h, cw, ch = self.width, self.height, self.canvas_w, self.canvas_h
         if self.kind in ("zoom_in", "zoom_out"):
             step = k if self.kind == "zoom_in" else self.frames - 1 - k
-            bw = min(cw, max(w, cw - 2 * self._half_steps(step)))
+            half = self._half_steps(step)
+            bw = min(cw, max(w, cw - 2 * half))
             bh = min(ch, max(1, _round_div(bw * h, w)))
-            return (cw - bw) // 2, (ch - bh) // 2, bw, bh
+            if self.focus is None:
+                return (cw - bw) // 2, (ch - bh) // 2, bw, bh
+            # The box's centre slides from the canvas centre to the focus as it shrinks.
+            t = half / (self.travel // 2) if self.travel >= 2 else 1.0
+            fx, fy = self._focus_centre()
+            x0 = _clamp_even(round(cw / 2 + (fx - cw / 2) * t - bw / 2), cw - bw)
+            y0 = _clamp_even(round(ch / 2 + (fy - ch / 2) * t - bh / 2), ch - bh)
+            return x0, y0, bw, bh
         if self.kind in ("pan_left", "pan_right"):
+            if self.focus is not None:
+                return self._pan_to_focus(k), (ch - h) // 2 & ~1, w, h
             x = min(cw - w, 2 * self._half_steps(k))
             x0 = cw - w - x if self.kind == "pan_left" else x
             return x0, (ch - h) // 2 & ~1, w, h
         return (cw - w) // 2 & ~1, (ch - h) // 2 & ~1, w, h
+
+    def _focus_centre(self) -> tuple[float, float]:
+        assert self.focus is not None
+        x0, y0, x1, y1 = self.focus
+        return (x0 + x1) / 2 * self.canvas_w, (y0 + y1) / 2 * self.canvas_h
+
+    def _pan_to_focus(self, k: int) -> int:
+        """x0 of a pan that ends with the focus as central as the canvas allows,
+        starting from the canvas edge farther from there (even offsets throughout)."""
+        room = self.canvas_w - self.width  # even: the canvas is width + travel
+        end = _clamp_even(round(self._focus_centre()[0] - self.width / 2), room)
+        start = 0 if end >= room - end else room
+        steps = self.frames - 1
+        if steps <= 0:
+            return end
+        distance = abs(end - start) // 2  # in 2 px steps
+        moved = 2 * _round_div(distance * k, steps)
+        return start + moved if end >= start else start - moved
 
     def _half_steps(self, k: int) -> int:
         """Half of the travel done by frame ``k``: ``travel / 2`` spread evenly over
@@ -157,6 +189,11 @@ class Motion:
         exactly on the canvas edge (or the output size)."""
         steps = self.frames - 1
         return _round_div(self.travel // 2 * k, steps) if steps > 0 else 0
+
+
+def _clamp_even(x: int, high: int) -> int:
+    """``x`` within ``[0, high]``, rounded down to even (chroma planes are half size)."""
+    return max(0, min(high, x)) & ~1
 
 
 def _round_div(a: int, b: int) -> int:

@@ -69,6 +69,9 @@ class MediaInput:
     kind: str  # 'PHOTO' | 'VIDEO'
     orientation: int = 1  # EXIF 1-8; the file's own EXIF tag wins when present
     duration_s: float = 0.0  # videos; 0 means "probe the file"
+    # Photos: (x0, y0, x1, y1) of what to keep in frame (faces), as fractions of the
+    # upright picture; None: the centre.
+    focus: tuple[float, float, float, float] | None = None
 
 
 @dataclass

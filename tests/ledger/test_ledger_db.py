@@ -16,7 +16,7 @@ from ledger.jobs import get_job
 from ledger.libraries import get_library, upsert_library
 from ledger.models import Library, ReelJob
 
-HEAD = "i12_scale_verified"
+HEAD = "i13_select_analysis"
 
 LEDGER_TABLES = {
     "libraries",

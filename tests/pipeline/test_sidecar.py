@@ -151,6 +151,9 @@ def test_a_sidecar_round_trips_and_keeps_the_layout_it_always_had():
     # Apart from the version and the fields added since (with defaults, so readers
     # of either layout agree), the JSON is the one the pipeline wrote before.
     assert [m.pop("date_source") for m in data["media"]] == [""]
+    for m in data["media"]:  # why each shot was picked (issue 13), defaults here
+        assert [m.pop(k) for k in ("pick_reason", "pick_detail", "moment", "moment_count")] == ["", "", -1, 0]
+        assert (m.pop("pick_score"), m.pop("quality_flags"), m.pop("quality")["analysed"]) == (0.0, [], False)
     assert {k: v for k, v in data.items() if k != "version"} == UNVERSIONED
 
 

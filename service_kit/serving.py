@@ -286,7 +286,9 @@ def build_aio_server(
             hooks=hooks,
         )
         server = grpc.aio.server(
-            interceptors=[*tracing.server_interceptors(aio=True), *interceptors_before, interceptor],
+            # The tracing interceptor goes inside ours: it iterates a streaming handler
+            # with `async for`, and ours writes streams itself (a coroutine).
+            interceptors=[*interceptors_before, interceptor, *tracing.server_interceptors(aio=True)],
             options=server_options(settings),
             # A backstop past our own limits; over it gRPC answers RESOURCE_EXHAUSTED
             # without a reason.

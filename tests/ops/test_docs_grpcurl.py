@@ -5,7 +5,7 @@ The commands are read from the fenced code blocks, section by section; each sect
 runs in order against its own servers (a section of docs/OPERATIONS.md first gets the
 state it describes: a stuck job, a nearly full disk, a lock held by a dead replica).
 What the test substitutes: the documented addresses by the real ports, and the
-placeholders `<job_id ...>` and `<reel_key ...>` by the ids the commands before
+placeholders `<job_id ...>`, `<reel_key ...>` and `<media_id>` by the ids the commands before
 printed (or the stuck job's id). A trailing `# expect: ...` comment is checked: each
 word must be in the output, a word like `NotFound` (grpcurl's code name) means the
 call must fail with that code, and a quoted `"key": value` must appear as such. A
@@ -236,13 +236,15 @@ def _skip_space(text: str, i: int) -> int:
 
 
 def _remember(session: Session, obj: object) -> None:
-    """Ids later commands refer to: the newest job_id and reel key printed."""
+    """Ids later commands refer to: the newest job_id, reel key and media id printed."""
     if isinstance(obj, dict):
         for key, val in obj.items():
             if key == "job_id" and isinstance(val, str) and val:
                 session.values["job_id"] = val
             elif key == "reel_key" and isinstance(val, str) and val:
                 session.values["reel_key"] = val
+            elif key == "media_id" and isinstance(val, str) and val:
+                session.values["media_id"] = val
             else:
                 _remember(session, val)
     elif isinstance(obj, list):

@@ -7,8 +7,8 @@ and the music ducked while a clip has sound.
   nothing; a Live Photo's motion stays silent, as phones show it in memories.
 - Ducking follows the clip's sound, not its shot: per ``WINDOW_S`` window, the
   music's gain goes to ``DUCK_GAIN`` (-12 dB) where the clip is above
-  ``SOUND_DBFS``, with a fast attack and a slower release so speech pauses do not
-  pump the music.
+  ``SOUND_DBFS``, with a fast attack, held through pauses shorter than ``HOLD_S``
+  and released slowly, so the music does not pump between words.
 - The sum is soft-limited (tanh above ``LIMIT``) instead of clipping.
 
 A clip whose audio does not decode is left out of the mix; it never fails the reel.
@@ -30,6 +30,7 @@ SOUND_DBFS = -45.0
 WINDOW_S = 0.02
 ATTACK_S = 0.06
 RELEASE_S = 0.4
+HOLD_S = 0.6  # a pause shorter than this (between words) keeps the music down
 EDGE_FADE_S = 0.12
 LIMIT = 0.9
 
@@ -99,7 +100,11 @@ def duck_gain(clips: np.ndarray, rate: int) -> np.ndarray:
     padded = np.zeros((count * win, clips.shape[1]), dtype=np.float32)
     padded[:n] = clips
     power = np.mean(padded.reshape(count, win, -1) ** 2, axis=(1, 2))
-    loud = (10 * np.log10(np.maximum(power, 1e-12)) >= SOUND_DBFS).astype(np.float32)
+    loud = 10 * np.log10(np.maximum(power, 1e-12)) >= SOUND_DBFS
+    # held through the pauses between words, so the music does not pump back in
+    steps = np.arange(count)
+    last = np.maximum.accumulate(np.where(loud, steps, -(10**9)))
+    loud = (steps - last <= round(HOLD_S / WINDOW_S)).astype(np.float32)
     attack = 1 - math.exp(-WINDOW_S / ATTACK_S)
     release = 1 - math.exp(-WINDOW_S / RELEASE_S)
     env = np.empty(count, dtype=np.float32)

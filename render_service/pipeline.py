@@ -417,6 +417,7 @@ def render_inputs(script: Script, selection: Selection, root: Path) -> dict[str,
             kind=row.kind,
             orientation=row.orientation or 1,
             duration_s=row.duration_s or 0.0,
+            motion_path=root / row.motion_rel_path if row.motion_rel_path else None,
         )
         for mid, row in selection.by_id.items()
         if mid in used

@@ -969,6 +969,7 @@ def _start_phone_clips(root: Path, plan: Plan) -> list[tuple[Path, dt.datetime, 
     folder = root / _phone_folder(plan)
     folder.mkdir(parents=True, exist_ok=True)
     day = plan.birthday
+    hevc = "-c:v libx265 -preset ultrafast -tag:v hvc1".split()
 
     def created(when: dt.datetime) -> list[str]:
         return ["-metadata", f"creation_time={when.astimezone(UTC):%Y-%m-%dT%H:%M:%S.000000Z}"]
@@ -977,27 +978,27 @@ def _start_phone_clips(root: Path, plan: Plan) -> list[tuple[Path, dt.datetime, 
     # A Live Photo's motion: HEVC in a MOV, 2.5 s, beside its HEIC still (same stem).
     live = _at(day, "11:02", "lyon")
     path = folder / "IMG_0102.MOV"
-    jobs.append((path, live, _ffmpeg(
-        "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-t", "2.5", "-c:v", "libx265", "-preset", "ultrafast",
-        "-x265-params", "log-level=error", "-tag:v", "hvc1", "-pix_fmt", "yuv420p", *created(live), str(path))))
+    args = "-f lavfi -i testsrc2=size=320x240:rate=30 -t 2.5 -pix_fmt yuv420p -x265-params log-level=error".split()
+    jobs.append((path, live, _ffmpeg(*args, *hevc, *created(live), str(path))))
     # HDR: HEVC Main 10 tagged HLG / BT.2020, as an iPhone records it.
     hlg = _at(day, "13:20", "lyon")
     path = folder / f"VID_{hlg:%Y%m%d_%H%M%S}.mov"
-    jobs.append((path, hlg, _ffmpeg(
-        "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-t", "2", "-c:v", "libx265", "-preset", "ultrafast",
-        "-pix_fmt", "yuv420p10le", "-x265-params",
-        "log-level=error:colorprim=bt2020:transfer=arib-std-b67:colormatrix=bt2020nc",
-        "-color_primaries", "bt2020", "-color_trc", "arib-std-b67", "-colorspace", "bt2020nc", "-tag:v", "hvc1",
-        *created(hlg), str(path))))
+    args = (
+        "-f lavfi -i testsrc2=size=320x180:rate=30 -t 2 -pix_fmt yuv420p10le "
+        "-x265-params log-level=error:colorprim=bt2020:transfer=arib-std-b67:colormatrix=bt2020nc "
+        "-color_primaries bt2020 -color_trc arib-std-b67 -colorspace bt2020nc"
+    ).split()
+    jobs.append((path, hlg, _ffmpeg(*args, *hevc, *created(hlg), str(path))))
     # Speech: a 6 s clip whose voice (speech-like formant bursts) starts at 3.5 s.
     talk = _at(day, "17:40", "lyon")
     path = folder / f"VID_{talk:%Y%m%d_%H%M%S}.mp4"
-    expr = f"if(between(t,3.5,5.5),{SPEECH_EXPR},0)"
-    jobs.append((path, talk, _ffmpeg(
-        "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-f", "lavfi",
-        "-i", f"aevalsrc=exprs='{expr}':s=22050:c=mono:d=6", "-t", "6", "-map", "0:v", "-map", "1:a",
-        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k",
-        "-movflags", "+faststart", *created(talk), str(path))))
+    voice = f"aevalsrc=exprs='if(between(t,3.5,5.5),{SPEECH_EXPR},0)':s=22050:c=mono:d=6"
+    args = (
+        "-f lavfi -i testsrc2=size=320x180:rate=30 -f lavfi -i VOICE -t 6 -map 0:v -map 1:a "
+        "-c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -b:a 96k -movflags +faststart"
+    ).split()
+    args[args.index("VOICE")] = voice
+    jobs.append((path, talk, _ffmpeg(*args, *created(talk), str(path))))
     return jobs
 
 
@@ -1008,16 +1009,14 @@ def _start_portrait_clip(root: Path, plan: Plan) -> tuple[Path, dt.datetime, sub
     when = _at(plan.birthday, "15:12", "lyon")
     plain = folder / ".portrait-frames.mp4"
     path = folder / f"VID_{when:%Y%m%d_%H%M%S}.mp4"
-    _wait(_ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-t", "2.5", "-c:v", "libx264",
-                  "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(plain)), plain.name)  # fmt: skip
-    process = _ffmpeg("-display_rotation", "90", "-i", str(plain), "-c", "copy",
-                      "-metadata", f"creation_time={when.astimezone(UTC):%Y-%m-%dT%H:%M:%S.000000Z}", str(path))  # fmt: skip
+    args = "-f lavfi -i testsrc2=size=320x180:rate=30 -t 2.5 -c:v libx264 -preset ultrafast -pix_fmt yuv420p".split()
+    _wait(_ffmpeg(*args, str(plain)), plain.name)
+    created = f"creation_time={when.astimezone(UTC):%Y-%m-%dT%H:%M:%S.000000Z}"
+    process = _ffmpeg("-display_rotation", "90", "-i", str(plain), "-c", "copy", "-metadata", created, str(path))
     return path, when, process
 
 
-def _write_phone_photos(
-    root: Path, plan: Plan, painter: Painter
-) -> tuple[int, list[tuple[PhotoSpec, float, float]]]:
+def _write_phone_photos(root: Path, plan: Plan, painter: Painter) -> tuple[int, list[tuple[PhotoSpec, float, float]]]:
     """HEIC stills (one of them a Live Photo), a Takeout photo with its JSON sidecar,
     WhatsApp files without EXIF, and one photo copied into a second folder. Returns
     how many files the scanner skips (the copy: DUPLICATE) and the located photos."""

@@ -79,19 +79,16 @@ def choose_segment(path: Path, need_s: float, duration_s: float = 0.0) -> Segmen
             bins = max(1, math.ceil(searched / BIN_S))
             span = max(1, round(need_s / BIN_S))
             loud = _audio_levels(container, bins) if container.streams.audio else None
-            if loud is not None:
-                start = _best_window(loud, span, _loud_enough)
-                if start is not None:
-                    return _segment(start, need_s, duration, LOUDEST)
+            best = _best_window(loud, span, _loud_enough) if loud is not None else None
+            if best is not None:
+                return _segment(best, need_s, duration, LOUDEST)
             motion = _motion_bytes(path, bins)
-            if motion is not None:
-                start = _best_window(motion, span, _moves_more)
-                if start is not None:
-                    return _segment(start, need_s, duration, MOST_MOTION)
+            best = _best_window(motion, span, _moves_more) if motion is not None else None
+            if best is not None:
+                return _segment(best, need_s, duration, MOST_MOTION)
     except (av.FFmpegError, IndexError, OSError) as exc:
         raise RenderError(f"cannot open video {path.name}: {type(exc).__name__}") from exc
-    start = (duration - need_s) / 2
-    return _segment_at(start, need_s, MIDDLE)
+    return _segment_at((duration - need_s) / 2, need_s, MIDDLE)
 
 
 def _segment(start_bin: int, need_s: float, duration: float, reason: str) -> Segment:

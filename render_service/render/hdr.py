@@ -170,10 +170,7 @@ class HdrToneMapper:
         h, w = y10.shape
         h2, w2 = h // 2, w // 2
         yb = (
-            y10[0:h:2, 0:w:2].astype(np.float32)
-            + y10[1:h:2, 0:w:2]
-            + y10[0:h:2, 1:w:2]
-            + y10[1:h:2, 1:w:2]
+            y10[0:h:2, 0:w:2].astype(np.float32) + y10[1:h:2, 0:w:2] + y10[0:h:2, 1:w:2] + y10[1:h:2, 1:w:2]
         ) * np.float32(0.25)
         yp = (yb - 64) * np.float32(1 / 876)
         cb = (u10[:h2, :w2].astype(np.float32) - 512) * np.float32(1 / 896)

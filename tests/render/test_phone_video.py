@@ -65,7 +65,9 @@ def _drawn(path: Path, w: int, h: int, k: int = 0, fps: int = 30, start: float |
 
 def _patch(rgb: np.ndarray, row: int, col: int) -> np.ndarray:
     c = PATCH // 2
-    return rgb[row * PATCH + c - 4 : row * PATCH + c + 4, col * PATCH + c - 4 : col * PATCH + c + 4].reshape(-1, 3).mean(0)
+    return (
+        rgb[row * PATCH + c - 4 : row * PATCH + c + 4, col * PATCH + c - 4 : col * PATCH + c + 4].reshape(-1, 3).mean(0)
+    )
 
 
 def _saturation(rgb) -> float:
@@ -112,7 +114,9 @@ def _naive(path: Path, w: int, h: int) -> np.ndarray:
     """The clip read as if it were SDR BT.709: what the renderer did before."""
     with av.open(str(path)) as c:
         frame = next(c.decode(video=0))
-        return frame.reformat(width=w, height=h, format="rgb24", src_colorspace="ITU709", src_color_range="MPEG").to_ndarray()
+        return frame.reformat(
+            width=w, height=h, format="rgb24", src_colorspace="ITU709", src_color_range="MPEG"
+        ).to_ndarray()
 
 
 def _solid_clip(path: Path, codec: str, pix_fmt: str, colour: str = "0x5A8CC8") -> Path:
@@ -251,7 +255,9 @@ def test_a_live_photo_plays_its_motion_instead_of_ken_burns(tmp_path, long_clips
     short = write_timecoded_clip(tmp_path / "IMG_0003.MOV", 0.5, audio=False)
     media = {
         "live": MediaInput("live", still, "PHOTO", motion_path=motion),
-        "broken": MediaInput("broken", save_jpeg(tmp_path / "b.jpg", _flat((40, 200, 40))), "PHOTO", motion_path=broken),
+        "broken": MediaInput(
+            "broken", save_jpeg(tmp_path / "b.jpg", _flat((40, 200, 40))), "PHOTO", motion_path=broken
+        ),
         "short": MediaInput("short", save_jpeg(tmp_path / "s.jpg", _flat((40, 40, 200))), "PHOTO", motion_path=short),
     }
     script = make_script(["live", "broken", "short"], [2.0, 1.0, 2.0], transitions=["cut"] * 3, title="", subtitle="")

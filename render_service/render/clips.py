@@ -4,7 +4,7 @@ A clip longer than its shot contributes its best segment, not its first seconds:
 
 - the loudest stretch, when the clip has sound that stands out (speech, laughter,
   a cheer): audio RMS over the shot's length, at least ``LOUD_MIN_DBFS`` and
-  ``LOUD_MARGIN_DB`` above the clip's median stretch;
+  ``LOUD_MARGIN_DB`` above the clip's quiet stretches (20th percentile);
 - else the stretch with the most motion, when some part moves clearly more than
   the rest: the compressed size of the inter-coded frames per second (what the
   encoder spent on motion and change). It is read from the container's index
@@ -44,7 +44,7 @@ LIVE_PHOTO = "live_photo"  # a Live Photo's motion, around the still's moment
 
 LOUD_MIN_DBFS = -45.0
 LOUD_MARGIN_DB = 6.0
-MOTION_MARGIN = 1.5  # the best stretch carries at least this many times the median's bytes
+MOTION_MARGIN = 1.5  # the best stretch carries at least this many times the quiet stretches' bytes
 BIN_S = 0.1
 MAX_ANALYSED_S = 600.0  # longer clips: only their first ten minutes are searched
 
@@ -102,12 +102,22 @@ def _segment_at(start: float, need_s: float, reason: str) -> Segment:
 
 def _best_window(per_bin: np.ndarray, span: int, good) -> int | None:
     """The start bin of the window of ``span`` bins with the largest sum, when
-    ``good(best, median)`` says it stands out."""
+    ``good(best, quiet)`` says it stands out from the clip's quiet part (the 20th
+    percentile of windows: a voice in the last third of a clip still stands out).
+    When several windows hold the loud part whole, the middle one: it is centred."""
     if len(per_bin) <= span:
         return None
     sums = np.convolve(per_bin, np.ones(span), mode="valid")
     best = int(np.argmax(sums))
-    return best if good(float(sums[best]) / span, float(np.median(sums)) / span) else None
+    if not good(float(sums[best]) / span, float(np.percentile(sums, 20)) / span):
+        return None
+    near = sums >= 0.95 * sums[best]
+    first = last = best
+    while first > 0 and near[first - 1]:
+        first -= 1
+    while last + 1 < len(sums) and near[last + 1]:
+        last += 1
+    return (first + last) // 2
 
 
 def _db(power: float) -> float:

@@ -33,7 +33,7 @@ from PIL import Image
 
 from . import photo as photo_mod
 from .clips import LIVE_PHOTO_MOTION, ShotPlans, probe_duration
-from .hdr import HdrToneMapper, needs_tone_mapping
+from .hdr import HdrToneMapper, mapper_for, needs_tone_mapping
 from .sched import set_batch_scheduling
 from .text import Overlay, plan_text, render_item
 from .timeline import Motion, ShotSpan, build_timeline, plan_motion
@@ -274,7 +274,7 @@ class VideoSource:
         HDR and BT.2020 frames through the tone mapper."""
         if needs_tone_mapping(frame.color_trc, frame.color_primaries):
             if self._tone is None or self._tone.trc != frame.color_trc:
-                self._tone = HdrToneMapper(frame.color_trc)
+                self._tone = mapper_for(frame.color_trc)
             deep = frame.reformat(width=tw, height=th, format="yuv420p10le", interpolation="BICUBIC", threads=1)
             y, u, v = (_plane_array16(p) for p in deep.planes)
             return list(self._tone.convert(y, u, v))

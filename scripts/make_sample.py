@@ -9,7 +9,11 @@ else ``./var``). Its content is laid out relative to ``--today`` (default: today
 has media:
 
 * RECAP DAY: yesterday, a birthday picnic at home in Lyon (4 photos, one portrait
-  stored landscape with EXIF Orientation=6, a PNG screenshot without EXIF, a clip);
+  stored landscape with EXIF Orientation=6, a PNG screenshot without EXIF, a clip),
+  and what phones and exports make (``_phone`` folder, ``Takeout/``, ``WhatsApp/``,
+  ``Backup/``): HEICs with EXIF, a Live Photo, a portrait clip with a display matrix,
+  an HEVC 10-bit HLG clip, a clip with a voice, a Takeout photo with its JSON sidecar,
+  WhatsApp photos without EXIF and a duplicate;
 * RECAP WEEK: every day of last ISO week;
 * RECAP MONTH: a weekend in Nice last month (with a .mov clip);
 * ON_THIS_DAY DAY/WEEK: today's month-day and the days after it in Paris (a year
@@ -53,7 +57,7 @@ from reels_core import clock
 from reels_core.libraries import CONTEXT_DIR
 from service_kit.settings import load_settings
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: the phone and export files of issue 12
 LIBRARY_DIR_NAME = "sample-library"
 MARKER_NAME = ".sample.json"  # hidden: the scanner ignores it
 PHOTO_SIZE = (1280, 960)

@@ -27,9 +27,10 @@ a table computed once per transfer with this float pipeline:
   1024-entry table) and the block's colour correction is added to it.
 
 Measured (``scripts/bench_phone_video.py``, 1080p HEVC 10-bit HLG shown at 720p, on
-a 2-core machine under heavy shared load, so read the ratios): the plain 8-bit scale
-29 ms a frame, the 10-bit scale plus tone map 60 ms (2.1x); the same pipeline in
-float32 per block, without the table, cost 276 ms a frame in a comparable run.
+a shared 2-core machine, so read the ratios): the plain 8-bit scale 5.5-7.4 ms a
+frame, the 10-bit scale plus tone map 8.3-12.7 ms (1.5-1.7x; the tone map itself
+5.7-8.7 ms), decoding the frame ~18 ms either way. The same pipeline in float32 per
+block, without the table, cost 4-5x the plain scale in the same conditions.
 On the test charts (``tests/render/test_phone_video.py``) SDR colours sent through
 HLG or PQ come back within 5 levels on average; greys exactly; highlights of 203,
 400, 700 nits keep distinct levels (228, 244, 252 of 255).
@@ -132,7 +133,7 @@ class HdrToneMapper:
         rgb = np.repeat(grey[:, None], 3, axis=1).astype(np.float32)
         self._grey_luma = self._rgb_signal_to_luma(rgb).astype(np.float32)
         self._grey_i16 = np.rint(self._grey_luma).astype(np.int16)
-        self._lut3: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._lut3: np.ndarray | None = None
 
     # -- the colour pipeline on (n, 3) float32 signal triplets -------------------------
 
@@ -195,10 +196,10 @@ class HdrToneMapper:
         return 16 + 219 * luma, u8, v8
 
     def _table(self):
-        """The colour table, built on first use (65 x 257 x 257 entries, 26 MB, built once per
-        transfer and process: see ``mapper_for``): per (luma every 16 codes, Cb and Cr every 4)
-        of a 2x2 block, its output U and V and the luma correction against the grey
-        curve (int16)."""
+        """The colour table, built on first use (65 x 257 x 257 entries of 32 bits, 17 MB,
+        once per transfer and process, 1-3 s: see ``mapper_for``): per (luma every 16
+        codes, Cb and Cr every 4) of a 2x2 block, its output V, U and the luma
+        correction against the grey curve (int16), packed so one gather reads all three."""
         if self._lut3 is None:
             ys, us, vs = np.meshgrid(
                 np.minimum(np.arange(65, dtype=np.uint16) * 16, 1023),
@@ -208,7 +209,11 @@ class HdrToneMapper:
             )
             luma, u8, v8 = self._colour_at(ys.ravel(), us.ravel(), vs.ravel())
             delta = np.rint(luma - self._grey_luma[ys.ravel()]).astype(np.int16)
-            self._lut3 = (delta, u8, v8)
+            # one 32-bit entry per bin (V, U, then the correction: one gather, not three)
+            packed = np.empty((delta.size, 4), dtype=np.uint8)
+            packed[:, 0], packed[:, 1] = v8, u8
+            packed[:, 2:] = delta.astype("<i2").view(np.uint8).reshape(-1, 2)
+            self._lut3 = packed.view("<u4").reshape(-1)
         return self._lut3
 
     def convert(self, y10: np.ndarray, u10: np.ndarray, v10: np.ndarray):
@@ -216,13 +221,11 @@ class HdrToneMapper:
 
         Colour per 2x2 block from the table (nearest of 65 luma rows x 257 x 257
         chroma levels; interpolating between luma rows measured no better on the test
-        charts), luma per pixel from the grey
-        curve plus its block's correction. Measured with ``scripts/bench_phone_video.py``
-        (1080p HLG to 720p): the table path costs 2-3x the plain 8-bit swscale path,
-        where the same pipeline computed in float32 per block cost ~4x more again."""
+        charts), luma per pixel from the grey curve plus its block's correction. Cost:
+        see the module docstring."""
         h, w = y10.shape
         h2, w2 = h // 2, w // 2
-        delta, u_lut, v_lut = self._table()
+        table = self._table()
         block = y10[0:h:2, 0:w:2] + y10[1:h:2, 0:w:2]  # four 10-bit values fit in 16 bits
         block += y10[0:h:2, 1:w:2]
         block += y10[1:h:2, 1:w:2]
@@ -231,9 +234,10 @@ class HdrToneMapper:
         index = level.astype(np.int32) * (_CHROMA_BINS * _CHROMA_BINS)
         index += ((np.minimum(u10[:h2, :w2], 1023) + 2) >> 2).astype(np.int32) * _CHROMA_BINS
         index += ((np.minimum(v10[:h2, :w2], 1023) + 2) >> 2).astype(np.int32)
-        u8 = np.take(u_lut, index)
-        v8 = np.take(v_lut, index)
-        correction = np.take(delta, index)
+        entry = np.take(table, index).view(np.uint8).reshape(h2, w2, 4)
+        v8 = np.ascontiguousarray(entry[..., 0])
+        u8 = np.ascontiguousarray(entry[..., 1])
+        correction = np.ascontiguousarray(entry[..., 2:]).view("<i2")[..., 0]
         y = np.take(self._grey_i16, np.minimum(y10, 1023))
         y.reshape(h2, 2, w2, 2)[...] += correction[:, None, :, None]
         np.clip(y, 0, 255, out=y)

@@ -563,6 +563,7 @@ def render_inputs(script: Script, selection: Selection, root: Path) -> dict[str,
             orientation=row.orientation or 1,
             duration_s=row.duration_s or 0.0,
             focus=focus_box(selection.quality.get(mid)),
+            motion_path=root / row.motion_rel_path if row.motion_rel_path else None,
         )
         for mid, row in selection.by_id.items()
         if mid in used

@@ -285,6 +285,19 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
                     )
                     for d in stats.dropped_media
                 ],
+                shots=[
+                    pb2.RenderedShot(
+                        index=r.index,
+                        media_id=r.media_id,
+                        treatment=r.treatment,
+                        segment_start_seconds=r.segment_start_s,
+                        segment_end_seconds=r.segment_end_s,
+                        segment_reason=r.segment_reason,
+                        clip_audio=r.clip_audio,
+                        detail=r.detail,
+                    )
+                    for r in stats.shots
+                ],
             ),
             job_id=info.job_id or sidecar.job_id,
         )

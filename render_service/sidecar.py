@@ -25,7 +25,7 @@ import structlog
 from pydantic import TypeAdapter
 
 from reels_core.domain import Kind, MediaKind, Mode, Preferences, Quality, Script, Span
-from render_service.render import RenderParams, RenderStats
+from render_service.render import RenderParams, RenderStats, ShotRender
 from render_service.store import ReelStore
 
 log = structlog.get_logger("sidecar")
@@ -119,6 +119,9 @@ class SidecarStats:
     render_s: float = 0.0
     skipped_media: int = 0  # gone from disk since the scan, plus dropped_media
     dropped_media: tuple[DroppedMedia, ...] = ()
+    # How each shot was drawn: ken_burns, live_photo_motion or video, with the part of
+    # a clip played and why (an added field with a default: version unchanged)
+    shots: tuple[ShotRender, ...] = ()
 
     @classmethod
     def of(
@@ -150,6 +153,7 @@ class SidecarStats:
             render_s=round(timings.get("render_s", 0.0), 3),
             skipped_media=missing + len(dropped),
             dropped_media=dropped,
+            shots=tuple(render.shots),
         )
 
 

@@ -9,7 +9,11 @@ else ``./var``). Its content is laid out relative to ``--today`` (default: today
 has media:
 
 * RECAP DAY: yesterday, a birthday picnic at home in Lyon (4 photos, one portrait
-  stored landscape with EXIF Orientation=6, a PNG screenshot without EXIF, a clip);
+  stored landscape with EXIF Orientation=6, a PNG screenshot without EXIF, a clip),
+  and what phones and exports make (``_phone`` folder, ``Takeout/``, ``WhatsApp/``,
+  ``Backup/``): HEICs with EXIF, a Live Photo, a portrait clip with a display matrix,
+  an HEVC 10-bit HLG clip, a clip with a voice, a Takeout photo with its JSON sidecar,
+  WhatsApp photos without EXIF and a duplicate;
 * RECAP WEEK: every day of last ISO week;
 * RECAP MONTH: a weekend in Nice last month (with a .mov clip);
 * ON_THIS_DAY DAY/WEEK: today's month-day and the days after it in Paris (a year
@@ -59,7 +63,7 @@ from reels_core import clock
 from reels_core.libraries import CONTEXT_DIR
 from service_kit.settings import load_settings
 
-GENERATOR_VERSION = 2  # 2: the Avignon trip and last year's photos
+GENERATOR_VERSION = 3  # 2: the Avignon trip and last year's photos; 3: the phone and export files of issue 12
 LIBRARY_DIR_NAME = "sample-library"
 MARKER_NAME = ".sample.json"  # hidden: the scanner ignores it
 PHOTO_SIZE = (1280, 960)
@@ -946,6 +950,9 @@ def _write_library(root: Path, plan: Plan) -> dict[str, int]:
     (folder / "IMG_truncated.jpg").write_bytes((root / _photo_rel_path(donor)).read_bytes()[:700])
     (folder / "IMG_empty.jpg").write_bytes(b"")
 
+    phone, phone_located = _write_phone_media(root, plan, painter)
+    located += phone_located
+
     context = root / CONTEXT_DIR
     context.mkdir()
     _write_calendar(plan, context / "calendar.ics")
@@ -959,7 +966,161 @@ def _write_library(root: Path, plan: Plan) -> dict[str, int]:
             raise RuntimeError(f"ffmpeg failed for {path.name}: {stderr.decode(errors='replace')[-500:]}")
         stamp = video.utc.timestamp()
         os.utime(path, (stamp, stamp))
-    return {"photos": len(plan.photos), "videos": len(plan.videos), "skipped": 2}
+    return {"photos": len(plan.photos), "videos": len(plan.videos), "skipped": 2 + phone["phone_skipped"], **phone}
+
+
+# ---------------------------------------------------------------- what phones and exports make
+# (issue 12) Added to yesterday, so the RECAP DAY reel of `make run` shows them; no window
+# depends on them. Kept small so the whole build stays a few seconds.
+
+PHONE_FOLDER = "phone"  # {year}/{yesterday}_phone/
+SPEECH_EXPR = (  # formant bursts gliding per syllable, pulsed at a 170 Hz voice, with pauses
+    "(sin(2*PI*650*t+147*sin(2*PI*1.7*t))+0.6*sin(2*PI*1150*t+130*sin(2*PI*2.3*t))"
+    "+0.3*sin(2*PI*2500*t))*pow(0.5+0.5*sin(2*PI*4*t),2)*(0.55+0.45*sin(2*PI*170*t))"
+    "*gt(sin(2*PI*0.9*t),-0.6)*0.4"
+)
+
+
+def _phone_folder(plan: Plan) -> str:
+    return f"{plan.birthday.year}/{plan.birthday.isoformat()}_{PHONE_FOLDER}"
+
+
+def _ffmpeg(*args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _wait(process: subprocess.Popen, name: str) -> None:
+    _, stderr = process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"ffmpeg failed for {name}: {stderr.decode(errors='replace')[-500:]}")
+
+
+def _start_phone_clips(root: Path, plan: Plan) -> list[tuple[Path, dt.datetime, subprocess.Popen]]:
+    """Start ffmpeg for the phone clips (they encode while photos are painted)."""
+    folder = root / _phone_folder(plan)
+    folder.mkdir(parents=True, exist_ok=True)
+    day = plan.birthday
+    hevc = "-c:v libx265 -preset ultrafast -tag:v hvc1".split()
+
+    def created(when: dt.datetime) -> list[str]:
+        return ["-metadata", f"creation_time={when.astimezone(UTC):%Y-%m-%dT%H:%M:%S.000000Z}"]
+
+    jobs = []
+    # A Live Photo's motion: HEVC in a MOV, 2.5 s, beside its HEIC still (same stem).
+    live = _at(day, "11:02", "lyon")
+    path = folder / "IMG_0102.MOV"
+    args = "-f lavfi -i testsrc2=size=320x240:rate=30 -t 2.5 -pix_fmt yuv420p -x265-params log-level=error".split()
+    jobs.append((path, live, _ffmpeg(*args, *hevc, *created(live), str(path))))
+    # HDR: HEVC Main 10 tagged HLG / BT.2020, as an iPhone records it.
+    hlg = _at(day, "13:20", "lyon")
+    path = folder / f"VID_{hlg:%Y%m%d_%H%M%S}.mov"
+    args = (
+        "-f lavfi -i testsrc2=size=320x180:rate=30 -t 2 -pix_fmt yuv420p10le "
+        "-x265-params log-level=error:colorprim=bt2020:transfer=arib-std-b67:colormatrix=bt2020nc "
+        "-color_primaries bt2020 -color_trc arib-std-b67 -colorspace bt2020nc"
+    ).split()
+    jobs.append((path, hlg, _ffmpeg(*args, *hevc, *created(hlg), str(path))))
+    # Speech: a 6 s clip whose voice (speech-like formant bursts) starts at 3.5 s.
+    talk = _at(day, "17:40", "lyon")
+    path = folder / f"VID_{talk:%Y%m%d_%H%M%S}.mp4"
+    voice = f"aevalsrc=exprs='if(between(t,3.5,5.5),{SPEECH_EXPR},0)':s=22050:c=mono:d=6"
+    args = (
+        "-f lavfi -i testsrc2=size=320x180:rate=30 -f lavfi -i VOICE -t 6 -map 0:v -map 1:a "
+        "-c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -b:a 96k -movflags +faststart"
+    ).split()
+    args[args.index("VOICE")] = voice
+    jobs.append((path, talk, _ffmpeg(*args, *created(talk), str(path))))
+    return jobs
+
+
+def _start_portrait_clip(root: Path, plan: Plan) -> tuple[Path, dt.datetime, subprocess.Popen]:
+    """A portrait phone clip: landscape H.264 frames plus a 90 degree display matrix
+    (encoded, then remuxed with the matrix, as a phone writes it)."""
+    folder = root / _phone_folder(plan)
+    when = _at(plan.birthday, "15:12", "lyon")
+    plain = folder / ".portrait-frames.mp4"
+    path = folder / f"VID_{when:%Y%m%d_%H%M%S}.mp4"
+    args = "-f lavfi -i testsrc2=size=320x180:rate=30 -t 2.5 -c:v libx264 -preset ultrafast -pix_fmt yuv420p".split()
+    _wait(_ffmpeg(*args, str(plain)), plain.name)
+    created = f"creation_time={when.astimezone(UTC):%Y-%m-%dT%H:%M:%S.000000Z}"
+    process = _ffmpeg("-display_rotation", "90", "-i", str(plain), "-c", "copy", "-metadata", created, str(path))
+    return path, when, process
+
+
+def _write_phone_photos(root: Path, plan: Plan, painter: Painter) -> tuple[int, list[tuple[PhotoSpec, float, float]]]:
+    """HEIC stills (one of them a Live Photo), a Takeout photo with its JSON sidecar,
+    WhatsApp files without EXIF, and one photo copied into a second folder. Returns
+    how many files the scanner skips (the copy: DUPLICATE) and the located photos."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    folder = root / _phone_folder(plan)
+    day = plan.birthday
+    small = (480, 360)
+
+    def paint(hhmm: str, spot: int) -> tuple[PhotoSpec, Image.Image]:
+        spec = PhotoSpec(_at(day, hhmm, "lyon"), "lyon", spot)
+        return spec, painter.paint(spec, small, _seed(f"phone-{hhmm}"))
+
+    def stamp(path: Path, when: dt.datetime) -> None:
+        os.utime(path, (when.timestamp(), when.timestamp()))
+
+    located = []
+    for name, hhmm, spot in (("IMG_0101.HEIC", "10:30", 0), ("IMG_0102.HEIC", "11:02", 1)):
+        spec, img = paint(hhmm, spot)
+        spot_at = PLACES["lyon"].spots[spot]
+        img.save(folder / name, format="HEIF", quality=70, exif=_exif_for(spec, spot_at.lat, spot_at.lon).tobytes())
+        stamp(folder / name, spec.utc)
+        located.append((spec, spot_at.lat, spot_at.lon))
+
+    # Google Takeout: no EXIF in the photo, the date and place in its JSON sidecar
+    # (the file's mtime is the export's, a day later: only the sidecar dates it right).
+    spec, img = paint("12:10", 2)
+    takeout = root / "Takeout" / "Google Photos" / f"Photos from {day.year}"
+    takeout.mkdir(parents=True, exist_ok=True)
+    img.save(takeout / "picnic_blanket.jpg", "JPEG", quality=80)
+    spot_at = PLACES["lyon"].spots[2]
+    sidecar = {
+        "title": "picnic_blanket.jpg",
+        "photoTakenTime": {"timestamp": str(int(spec.utc.timestamp())), "formatted": spec.utc.isoformat()},
+        "geoData": {"latitude": spot_at.lat, "longitude": spot_at.lon, "altitude": 170.0},
+    }
+    (takeout / "picnic_blanket.jpg.json").write_text(json.dumps(sidecar, indent=2) + "\n", encoding="utf-8")
+    located.append((spec, spot_at.lat, spot_at.lon))
+    stamp(takeout / "picnic_blanket.jpg", spec.utc + dt.timedelta(days=1))
+
+    # WhatsApp: no EXIF, dated only by the name (noon of that day).
+    whatsapp = root / "WhatsApp" / "Media" / "WhatsApp Images"
+    whatsapp.mkdir(parents=True, exist_ok=True)
+    for k, (hhmm, spot) in enumerate((("14:02", 3), ("14:03", 0)), start=1):
+        spec, img = paint(hhmm, spot)
+        path = whatsapp / f"IMG-{day:%Y%m%d}-WA{k:04d}.jpg"
+        img.save(path, "JPEG", quality=75)
+        stamp(path, spec.utc + dt.timedelta(days=1))
+
+    # The same photo in two folders (an export copied twice): one item, one DUPLICATE.
+    copy = root / "Backup" / _phone_folder(plan)
+    copy.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(folder / "IMG_0101.HEIC", copy / "IMG_0101.HEIC")
+    return 1, located
+
+
+def _write_phone_media(
+    root: Path, plan: Plan, painter: Painter
+) -> tuple[dict[str, int], list[tuple[PhotoSpec, float, float]]]:
+    """Everything above; returns the counts for the marker and the located photos."""
+    clips = _start_phone_clips(root, plan)
+    portrait = _start_portrait_clip(root, plan)
+    skipped, located = _write_phone_photos(root, plan, painter)
+    for path, when, process in [*clips, portrait]:
+        _wait(process, path.name)
+        os.utime(path, (when.timestamp(), when.timestamp()))
+    (root / _phone_folder(plan) / ".portrait-frames.mp4").unlink()
+    return {"phone_files": 10, "phone_skipped": skipped}, located
 
 
 def _default_today() -> dt.date:

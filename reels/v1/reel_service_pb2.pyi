@@ -275,7 +275,7 @@ class ReelMedia(_message.Message):
     def __init__(self, media_id: _Optional[str] = ..., relative_path: _Optional[str] = ..., kind: _Optional[_Union[_common_pb2.MediaKind, str]] = ..., taken_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., date_source: _Optional[str] = ..., date_from_mtime: _Optional[bool] = ..., pick_reason: _Optional[str] = ..., pick_detail: _Optional[str] = ..., moment: _Optional[int] = ..., moment_count: _Optional[int] = ..., pick_score: _Optional[float] = ..., quality_flags: _Optional[_Iterable[str]] = ..., quality: _Optional[_Union[_common_pb2.MediaQuality, _Mapping]] = ...) -> None: ...
 
 class RenderStats(_message.Message):
-    __slots__ = ("wall_seconds", "frames", "width", "height", "fps", "script_seconds", "render_seconds", "skipped_media", "dropped_media")
+    __slots__ = ("wall_seconds", "frames", "width", "height", "fps", "script_seconds", "render_seconds", "skipped_media", "dropped_media", "shots")
     WALL_SECONDS_FIELD_NUMBER: _ClassVar[int]
     FRAMES_FIELD_NUMBER: _ClassVar[int]
     WIDTH_FIELD_NUMBER: _ClassVar[int]
@@ -285,6 +285,7 @@ class RenderStats(_message.Message):
     RENDER_SECONDS_FIELD_NUMBER: _ClassVar[int]
     SKIPPED_MEDIA_FIELD_NUMBER: _ClassVar[int]
     DROPPED_MEDIA_FIELD_NUMBER: _ClassVar[int]
+    SHOTS_FIELD_NUMBER: _ClassVar[int]
     wall_seconds: float
     frames: int
     width: int
@@ -294,7 +295,28 @@ class RenderStats(_message.Message):
     render_seconds: float
     skipped_media: int
     dropped_media: _containers.RepeatedCompositeFieldContainer[DroppedMedia]
-    def __init__(self, wall_seconds: _Optional[float] = ..., frames: _Optional[int] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., fps: _Optional[int] = ..., script_seconds: _Optional[float] = ..., render_seconds: _Optional[float] = ..., skipped_media: _Optional[int] = ..., dropped_media: _Optional[_Iterable[_Union[DroppedMedia, _Mapping]]] = ...) -> None: ...
+    shots: _containers.RepeatedCompositeFieldContainer[RenderedShot]
+    def __init__(self, wall_seconds: _Optional[float] = ..., frames: _Optional[int] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., fps: _Optional[int] = ..., script_seconds: _Optional[float] = ..., render_seconds: _Optional[float] = ..., skipped_media: _Optional[int] = ..., dropped_media: _Optional[_Iterable[_Union[DroppedMedia, _Mapping]]] = ..., shots: _Optional[_Iterable[_Union[RenderedShot, _Mapping]]] = ...) -> None: ...
+
+class RenderedShot(_message.Message):
+    __slots__ = ("index", "media_id", "treatment", "segment_start_seconds", "segment_end_seconds", "segment_reason", "clip_audio", "detail")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_ID_FIELD_NUMBER: _ClassVar[int]
+    TREATMENT_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_START_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_END_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_REASON_FIELD_NUMBER: _ClassVar[int]
+    CLIP_AUDIO_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    media_id: str
+    treatment: str
+    segment_start_seconds: float
+    segment_end_seconds: float
+    segment_reason: str
+    clip_audio: bool
+    detail: str
+    def __init__(self, index: _Optional[int] = ..., media_id: _Optional[str] = ..., treatment: _Optional[str] = ..., segment_start_seconds: _Optional[float] = ..., segment_end_seconds: _Optional[float] = ..., segment_reason: _Optional[str] = ..., clip_audio: _Optional[bool] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class DroppedMedia(_message.Message):
     __slots__ = ("media_id", "relative_path", "reason", "detail")

@@ -11,6 +11,7 @@ from .types import (
     RenderParams,
     RenderStats,
     ShotFailed,
+    ShotRender,
     params_for,
 )
 
@@ -22,6 +23,7 @@ __all__ = [
     "RenderParams",
     "RenderStats",
     "ShotFailed",
+    "ShotRender",
     "make_poster",
     "params_for",
     "render_reel",

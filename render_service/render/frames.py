@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
@@ -32,10 +33,12 @@ from av.video.reformatter import VideoReformatter
 from PIL import Image
 
 from . import photo as photo_mod
+from .clips import LIVE_PHOTO_MOTION, ShotPlans, probe_duration
+from .hdr import HdrToneMapper, mapper_for, needs_tone_mapping
 from .sched import set_batch_scheduling
 from .text import Overlay, plan_text, render_item
 from .timeline import Motion, ShotSpan, build_timeline, plan_motion
-from .types import MediaInput, RenderCancelled, RenderError, RenderParams, ShotFailed
+from .types import MediaInput, RenderCancelled, RenderError, RenderParams, ShotFailed, ShotRender
 
 LOOKAHEAD_SHOTS = 2
 
@@ -83,6 +86,12 @@ def plane_view(plane: VideoPlane) -> np.ndarray:
 
 def _plane_array(plane: VideoPlane) -> np.ndarray:
     return np.ascontiguousarray(plane_view(plane)[:, : plane.width])
+
+
+def _plane_array16(plane: VideoPlane) -> np.ndarray:
+    """One plane of a 16-bit-per-sample frame (yuv420p10le) as (height, width) uint16."""
+    rows = np.frombuffer(memoryview(plane), dtype="<u2").reshape(plane.height, plane.line_size // 2)
+    return rows[:, : plane.width]
 
 
 def _fill_frame_planes(frame: av.VideoFrame, planes, x0: int, y0: int, w: int, h: int) -> None:
@@ -149,30 +158,51 @@ class PhotoSource:
 
 
 class VideoSource:
-    """A video shot: ``frames`` output frames from the middle of the clip."""
+    """A video shot: ``frames`` output frames of the clip from ``start_s`` (seconds
+    from the start of its video stream; by default the middle).
 
-    def __init__(self, item: MediaInput, frames: int, width: int, height: int, fps: int):
+    Frames are picked by their timestamps, so variable-frame-rate clips play at
+    their real speed. HDR frames (PQ/HLG, BT.2020) are tone-mapped to SDR BT.709
+    (``hdr.py``). ``hold_on_error``: a decode error after the first frame holds the
+    last good frame instead of failing the shot (a Live Photo's motion: the still
+    is there to fall back on)."""
+
+    def __init__(
+        self,
+        item: MediaInput,
+        frames: int,
+        width: int,
+        height: int,
+        fps: int,
+        start_s: float | None = None,
+        *,
+        path: Path | None = None,
+        hold_on_error: bool = False,
+    ):
         self.width, self.height, self.fps = width, height, fps
         self.buf = black_buffer(width, height)
         self._views = split_planes(self.buf, width, height)
+        path = path or item.path
         try:
-            self.container = av.open(str(item.path))
+            self.container = av.open(str(path))
             stream = self.container.streams.video[0]
         except (av.FFmpegError, IndexError, OSError) as exc:
-            raise RenderError(f"cannot open video {item.path.name}: {type(exc).__name__}") from exc
+            raise RenderError(f"cannot open video {path.name}: {type(exc).__name__}") from exc
         stream.thread_type = "AUTO"
         stream.thread_count = 1
         self.stream = stream
-        duration = item.duration_s
-        if duration <= 0:
-            if stream.duration is not None and stream.time_base is not None:
-                duration = float(stream.duration * stream.time_base)
-            elif self.container.duration:
-                duration = self.container.duration / 1_000_000
         base = float(stream.start_time * _time_base(stream)) if stream.start_time is not None else 0.0
-        need = frames / fps
-        self.start = base + max(0.0, (duration - need) / 2)
-        self.orientation = item.orientation
+        if start_s is None:
+            duration = item.duration_s if path == item.path else 0.0
+            if duration <= 0:
+                duration = probe_duration(self.container, stream)
+            start_s = max(0.0, (duration - frames / fps) / 2)
+        self.start = base + start_s
+        # A Live Photo's motion clip carries its own display matrix; the still's EXIF
+        # orientation is not the clip's.
+        self.orientation = item.orientation if path == item.path else 1
+        self.hold_on_error = hold_on_error
+        self._tone: HdrToneMapper | None = None
         if self.start > base + 0.05:
             try:
                 self.container.seek(int(self.start / _time_base(stream)), stream=stream, backward=True)
@@ -194,6 +224,9 @@ class VideoSource:
             self._ended = True
             return None
         except av.FFmpegError as exc:
+            if self.hold_on_error and self._current is not None:
+                self._ended = True
+                return None
             raise RenderError(f"cannot decode video: {type(exc).__name__}") from exc
 
     def frame(self, k: int) -> np.ndarray:
@@ -221,16 +254,7 @@ class VideoSource:
         scale = max(W / uw, H / uh) if cover else min(W / uw, H / uh)
         sw, sh = max(2, 2 * round(uw * scale / 2)), max(2, 2 * round(uh * scale / 2))
         tw, th = (sh, sw) if swap else (sw, sh)
-        scaled = frame.reformat(
-            width=tw,
-            height=th,
-            format="yuv420p",
-            dst_colorspace="ITU709",
-            dst_color_range="MPEG",
-            interpolation="BICUBIC",
-            threads=1,
-        )
-        planes = [_plane_array(p) for p in scaled.planes]
+        planes = self._convert(frame, tw, th)
         if rot:
             turns = {90: 1, 180: 2, 270: 3}[rot]  # np.rot90 turns counter-clockwise
             planes = [np.rot90(p, turns) for p in planes]
@@ -245,6 +269,26 @@ class VideoSource:
             yv[y0 : y0 + sh, x0 : x0 + sw] = planes[0]
             uv[y0 // 2 : y0 // 2 + sh // 2, x0 // 2 : x0 // 2 + sw // 2] = planes[1]
             vv[y0 // 2 : y0 // 2 + sh // 2, x0 // 2 : x0 // 2 + sw // 2] = planes[2]
+
+    def _convert(self, frame: av.VideoFrame, tw: int, th: int) -> list[np.ndarray]:
+        """The frame scaled to ``tw`` x ``th`` as BT.709 limited-range yuv420p planes;
+        HDR and BT.2020 frames through the tone mapper."""
+        if needs_tone_mapping(frame.color_trc, frame.color_primaries):
+            if self._tone is None or self._tone.trc != frame.color_trc:
+                self._tone = mapper_for(frame.color_trc)
+            deep = frame.reformat(width=tw, height=th, format="yuv420p10le", interpolation="BICUBIC", threads=1)
+            y, u, v = (_plane_array16(p) for p in deep.planes)
+            return list(self._tone.convert(y, u, v))
+        scaled = frame.reformat(
+            width=tw,
+            height=th,
+            format="yuv420p",
+            dst_colorspace="ITU709",
+            dst_color_range="MPEG",
+            interpolation="BICUBIC",
+            threads=1,
+        )
+        return [_plane_array(p) for p in scaled.planes]
 
     def render_into(self, k: int, dst: np.ndarray) -> None:
         np.copyto(dst, self.frame(k))
@@ -264,11 +308,25 @@ def _time_base(stream: av.VideoStream) -> Fraction:
     return stream.time_base
 
 
-def prepare_source(item: MediaInput, motion_kind: str, frames: int, params: RenderParams) -> PhotoSource | VideoSource:
-    """Build the shot's source (runs on the worker thread)."""
+def prepare_source(
+    item: MediaInput, motion_kind: str, frames: int, params: RenderParams, plan: ShotRender | None = None
+) -> PhotoSource | VideoSource:
+    """Build the shot's source (runs on the worker thread). ``plan`` says which part
+    of a clip to play, and whether a Live Photo plays its motion."""
     W, H = params.width, params.height
     if item.kind == "VIDEO":
-        return VideoSource(item, frames, W, H, params.fps)
+        start = plan.segment_start_s if plan is not None else None
+        return VideoSource(item, frames, W, H, params.fps, start)
+    if plan is not None and plan.treatment == LIVE_PHOTO_MOTION:
+        source = VideoSource(
+            item, frames, W, H, params.fps, plan.segment_start_s, path=item.motion_path, hold_on_error=True
+        )
+        try:
+            source.frame(0)  # a motion clip that does not decode falls back to the still
+        except RenderError:
+            source.close()
+            raise
+        return source
     motion = plan_motion(motion_kind, frames, W, H)
     planes = photo_planes(item, motion.canvas_w, motion.canvas_h, W, H)
     if item.focus is not None:  # the motion ends on the faces (timeline.Motion)
@@ -332,6 +390,7 @@ class FrameComposer:
         self.prepare_s = 0.0  # worker-thread time spent preparing shots
         self.wait_prepare_s = 0.0  # time the frame loop waited for a shot
         self._lock = threading.Lock()
+        self.plans = ShotPlans(script.shots, media, self.timeline.spans, params.fps)
 
     def start(self) -> None:
         """Begin preparing the first shots (called before the encoder starts)."""
@@ -353,7 +412,14 @@ class FrameComposer:
             set_batch_scheduling()
             t0 = time.perf_counter()
             try:
-                return prepare_source(item, shot.motion, span.frames, self.params)
+                plan = self.plans.plan(span.index)
+                try:
+                    return prepare_source(item, shot.motion, span.frames, self.params, plan)
+                except RenderError:
+                    if plan.treatment != LIVE_PHOTO_MOTION:
+                        raise
+                    self.plans.fall_back(span.index, "motion_unreadable")
+                    return prepare_source(item, shot.motion, span.frames, self.params, self.plans.plan(span.index))
             finally:
                 with self._lock:
                     self.prepare_s += time.perf_counter() - t0
@@ -453,6 +519,7 @@ class FrameComposer:
             ov.blend(*planes, level=item.level(f) * fade)
 
     def close(self) -> None:
+        self.plans.close()
         for fut in self._futures.values():
             fut.cancel()
         self._executor.shutdown(wait=True, cancel_futures=True)

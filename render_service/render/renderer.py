@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import music
+from . import music, soundtrack
 from . import photo as photo_mod
 from .encoder import FfmpegEncoder, audio_pipe, encoder_args
 from .frames import FrameComposer, VideoSource, new_buffer, plane_view, split_planes
@@ -54,7 +54,13 @@ def render_reel(
         composer.start()
         total = composer.total_frames
         audio = _Background(
-            "reel-music", music.synthesize, script.mood, script.music_style, total / params.fps, params.seed
+            "reel-music",
+            soundtrack.build,
+            script.mood,
+            script.music_style,
+            total / params.fps,
+            params.seed,
+            composer.plans,
         )
         _check(cancel)
 
@@ -118,6 +124,7 @@ def render_reel(
             stages={k: round(v, 4) for k, v in stages.items()},
             peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
             encoder_peak_rss_mb=encoder.peak_rss_mb,
+            shots=composer.plans.renders(),
         )
     except BaseException as exc:
         if encoder is not None:

@@ -72,6 +72,21 @@ class MediaInput:
     # Photos: (x0, y0, x1, y1) of what to keep in frame (faces), as fractions of the
     # upright picture; None: the centre.
     focus: tuple[float, float, float, float] | None = None
+    motion_path: Path | None = None  # a Live Photo's own clip (the still is ``path``)
+
+
+@dataclass(frozen=True)
+class ShotRender:
+    """How one shot of the reel was drawn (render stats)."""
+
+    index: int
+    media_id: str
+    treatment: str  # KEN_BURNS | LIVE_PHOTO_MOTION | VIDEO
+    segment_start_s: float = 0.0  # clips: the part played
+    segment_end_s: float = 0.0
+    segment_reason: str = ""
+    clip_audio: bool = False  # the clip's own sound is in the soundtrack (music ducked under it)
+    detail: str = ""  # e.g. why a Live Photo's motion was not used
 
 
 @dataclass
@@ -88,3 +103,4 @@ class RenderStats:
     stages: dict[str, float] = field(default_factory=dict)
     peak_rss_mb: float | None = None  # this process, lifetime peak (getrusage)
     encoder_peak_rss_mb: float | None = None  # the ffmpeg child (wait4)
+    shots: list[ShotRender] = field(default_factory=list)  # how each shot was drawn, in shot order

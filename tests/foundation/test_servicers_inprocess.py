@@ -28,7 +28,9 @@ from reels.v1 import reel_admin_service_pb2 as admin_pb2
 from reels.v1 import reel_service_pb2 as pb2
 from reels_core.domain import MAX_TARGET_S, MIN_TARGET_S
 from render_service.app import App
+from render_service.render import ShotRender
 from render_service.servicers import ReelAdminServicer, ReelServicer
+from render_service.sidecar import Sidecar, SidecarStats
 from tests.conftest import error_reason, make_settings, today_utc
 from tests.inprocess import InProcessStub, serve_in_process
 
@@ -240,8 +242,9 @@ def test_watch_refuses_a_negative_sequence(reels):
 VIDEO = bytes(range(256)) * 64  # 16 KiB standing in for a reel's file
 
 
-def seed_reel(app: App, key: str, span: str, anchor: dt.date) -> None:
-    """A pre-generated reel as a pass leaves it: the video in the store, the ledger row."""
+def seed_reel(app: App, key: str, span: str, anchor: dt.date, sidecar: str = "") -> None:
+    """A pre-generated reel as a pass leaves it: the video in the store, the ledger row
+    (and ``sidecar``, the name of a sidecar already in the store)."""
     staged = app.store.staging_path(f"{key}.mp4")
     staged.write_bytes(VIDEO)
     app.store.publish(f"{key}.mp4", staged)
@@ -258,7 +261,7 @@ def seed_reel(app: App, key: str, span: str, anchor: dt.date) -> None:
             window_end=start,
             valid_until=start + dt.timedelta(days=3650),
             video_path=f"{key}.mp4",
-            sidecar_path="",
+            sidecar_path=sidecar,
             poster_path="",
             title=key,
             size_bytes=len(VIDEO),
@@ -487,3 +490,25 @@ def test_a_request_id_belongs_to_one_kind_of_pass(admin):
     admin.RunRetentionNow(admin_pb2.RunRetentionNowRequest(request_id="inprocess-once"))
     again = admin_pb2.RunConsolidationNowRequest(dry_run=True, request_id="inprocess-once")
     assert fails(admin.RunConsolidationNow, again) == (INVALID, "REQUEST_ID_REUSED")
+
+
+def test_get_reel_says_how_each_shot_was_drawn(reels, app):
+    key = "sample-day-recap-20200103-00000004"
+    shots = (
+        ShotRender(0, "m-live", "live_photo_motion", 0.5, 2.5, "live_photo"),
+        ShotRender(1, "m-talk", "video", 5.0, 7.0, "loudest", clip_audio=True),
+        ShotRender(2, "m-still", "ken_burns", detail="motion_too_short"),
+    )
+    staged = app.store.staging_path(f"{key}.json")
+    staged.write_text(Sidecar(key=key, stats=SidecarStats(shots=shots)).to_json())
+    app.store.publish(f"{key}.json", staged)
+    seed_reel(app, key, "DAY", dt.date(2020, 1, 3), sidecar=f"{key}.json")
+
+    got = reels.GetReel(pb2.GetReelRequest(key=key)).stats.shots
+
+    assert [(s.index, s.media_id, s.treatment, s.segment_reason, s.detail) for s in got] == [
+        (0, "m-live", "live_photo_motion", "live_photo", ""),
+        (1, "m-talk", "video", "loudest", ""),
+        (2, "m-still", "ken_burns", "", "motion_too_short"),
+    ]
+    assert (got[1].segment_start_seconds, got[1].segment_end_seconds, got[1].clip_audio) == (5.0, 7.0, True)

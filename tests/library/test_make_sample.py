@@ -15,6 +15,7 @@ from reels_core import places
 from reels_core.domain import Kind, Span
 from reels_core.trips import GeoPoint, find_trips, latest_trip, learn_home
 from reels_core.windows import is_supported, trip_lookback, window_for
+from render_service.duplicates import DUPLICATE
 from render_service.media_index import EMPTY, UNREADABLE, scan_library
 from tests.library.helpers import select_in_window
 
@@ -108,16 +109,54 @@ def test_year_recap_has_media_from_several_months_of_last_year(scan):
     assert len(months) >= 4
 
 
+def _camera(item) -> bool:
+    """Not one of the phone/export files added for issue 12 (tested below)."""
+    return not (item.rel_path.startswith(("Takeout/", "WhatsApp/", "Backup/")) or "_phone/" in item.rel_path)
+
+
 def test_sample_size_kinds_and_skips(scan, library):
-    photos = [m for m in scan.items if m.kind == "PHOTO"]
-    videos = [m for m in scan.items if m.kind == "VIDEO"]
+    photos = [m for m in scan.items if m.kind == "PHOTO" and _camera(m)]
+    videos = [m for m in scan.items if m.kind == "VIDEO" and _camera(m)]
     assert 40 <= len(photos) <= 60
     assert len(videos) == 3
     assert all(2 <= v.duration_s <= 4 and (v.width, v.height) == (640, 360) for v in videos)
-    assert sorted(reason for _, reason in scan.skipped) == [EMPTY, UNREADABLE]
+    assert sorted(reason for _, reason in scan.skipped) == [DUPLICATE, EMPTY, UNREADABLE]
     jpegs = [m for m in photos if m.rel_path.endswith(".jpg")]
     assert all((m.width, m.height) == (1280, 960) for m in jpegs)
     assert all(80_000 <= m.size_bytes <= 400_000 for m in jpegs)
+
+
+def test_phone_and_export_files_of_yesterday(scan, library):
+    """What phones and exports make (issue 12), all on the RECAP DAY: a HEIC with
+    EXIF, a Live Photo, a portrait clip with a display matrix, an HEVC 10-bit HLG clip,
+    a clip with speech-like sound, a Takeout photo, WhatsApp files and a duplicate."""
+    import av
+
+    yesterday = TODAY - dt.timedelta(days=1)
+    folder = f"{yesterday.year}/{yesterday.isoformat()}_phone/"
+    items = {m.rel_path: m for m in scan.items if not _camera(m)}
+    heic = items[folder + "IMG_0101.HEIC"]
+    assert (heic.date_source, heic.tz_offset_min, heic.lat is not None) == ("EXIF", 60, True)
+    assert items[folder + "IMG_0102.HEIC"].motion_rel_path == folder + "IMG_0102.MOV"
+    assert folder + "IMG_0102.MOV" not in items  # the Live Photo's clip is its still's motion
+    takeout = items["Takeout/Google Photos/Photos from 2024/picnic_blanket.jpg"]
+    assert takeout.date_source == "TAKEOUT" and takeout.lat is not None
+    whatsapp = [m for p, m in items.items() if p.startswith("WhatsApp/")]
+    assert len(whatsapp) == 2 and {m.date_source for m in whatsapp} == {"FILENAME"}
+    assert ("Backup/" + folder + "IMG_0101.HEIC", DUPLICATE) in scan.skipped
+    assert all(m.taken_at_utc.astimezone(ZoneInfo("Europe/Paris")).date() == yesterday for m in items.values())
+    clips = {}
+    for path, m in items.items():
+        if m.kind == "VIDEO":
+            with av.open(str(library / path)) as c:
+                v = c.streams.video[0]
+                rotation = next(c.decode(v)).rotation
+                clips[path] = (v.codec_context.name, v.codec_context.pix_fmt, v.codec_context.color_trc,
+                               len(c.streams.audio), round(m.duration_s), rotation)  # fmt: skip
+    kinds = sorted(clips.values())
+    assert ("hevc", "yuv420p10le", 18, 0, 2, 0) in kinds  # HLG (arib-std-b67), 10 bit
+    assert ("h264", "yuv420p", 2, 1, 6, 0) in kinds  # the clip with a voice
+    assert [k for k in kinds if k[5] in (90, -90, 270)], kinds  # the portrait clip's display matrix
 
 
 def test_exif_metadata_reads_back(scan):
@@ -130,7 +169,7 @@ def test_exif_metadata_reads_back(scan):
     assert any(m.lon < 0 for m in located)  # Lisbon is west of Greenwich
     assert any(abs(m.lat - 45.76) < 0.05 and abs(m.lon - 4.83) < 0.05 for m in located)  # Lyon
     assert any(abs(m.lat - 35.0) < 0.1 and abs(m.lon - 135.75) < 0.1 for m in located)  # Kyoto
-    apple_clip = [m for m in scan.items if m.rel_path.endswith(".mov")]
+    apple_clip = [m for m in scan.items if m.rel_path.endswith(".mov") and _camera(m)]
     assert len(apple_clip) == 1 and apple_clip[0].tz_offset_min == 60
 
 

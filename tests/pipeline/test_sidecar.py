@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from reels_core.domain import Kind, MediaKind, Mode, Preferences, Script, Shot, Span, StyleStat
-from render_service.render import RenderParams
+from render_service.render import RenderParams, ShotRender
 from render_service.sidecar import (
     SIDECAR_VERSION,
     DroppedMedia,
@@ -154,7 +155,29 @@ def test_a_sidecar_round_trips_and_keeps_the_layout_it_always_had():
     for m in data["media"]:  # why each shot was picked (issue 13), defaults here
         assert [m.pop(k) for k in ("pick_reason", "pick_detail", "moment", "moment_count")] == ["", "", -1, 0]
         assert (m.pop("pick_score"), m.pop("quality_flags"), m.pop("quality")["analysed"]) == (0.0, [], False)
+    assert data["stats"].pop("shots") == []
     assert {k: v for k, v in data.items() if k != "version"} == UNVERSIONED
+
+
+def test_shot_records_round_trip():
+    shots = (
+        ShotRender(0, "fam-1", "live_photo_motion", 0.5, 2.5, "live_photo"),
+        ShotRender(1, "fam-2", "video", 5.0, 7.0, "loudest", clip_audio=True),
+        ShotRender(2, "fam-3", "ken_burns", detail="motion_too_short"),
+    )
+    sidecar = replace(_full(), stats=replace(_full().stats, shots=shots))
+    back = Sidecar.from_json(sidecar.to_json())
+    assert back.stats.shots == shots
+    assert json.loads(sidecar.to_json())["stats"]["shots"][1] == {
+        "index": 1,
+        "media_id": "fam-2",
+        "treatment": "video",
+        "segment_start_s": 5.0,
+        "segment_end_s": 7.0,
+        "segment_reason": "loudest",
+        "clip_audio": True,
+        "detail": "",
+    }
 
 
 def test_missing_null_and_unknown_fields_get_defaults():

@@ -97,6 +97,7 @@ class ReelSpec:
     choice: RenderChoice = RenderChoice()
     precomputed: bool = False
     job_id: str = ""
+    reel_key: str = ""  # chosen when the job starts (recorded on its row); "" = a new one
 
 
 @dataclass
@@ -354,7 +355,10 @@ def _drop_shots(script: Script, bad: set[str]) -> Script:
     kept = [s for s in script.shots if s.media_id not in bad]
     if not kept:
         return replace(script, shots=[])
-    scale = script.duration_s / sum(s.duration_s for s in kept)
+    kept_s = sum(s.duration_s for s in kept)
+    if kept_s <= 0:  # never from a checked script; no division by zero either way
+        return replace(script, shots=[])
+    scale = script.duration_s / kept_s
     shots = [replace(s, duration_s=round(s.duration_s * scale, 3)) for s in kept]
     drift = round(script.duration_s - sum(s.duration_s for s in shots), 3)
     shots[-1] = replace(shots[-1], duration_s=round(shots[-1].duration_s + drift, 3))
@@ -669,7 +673,7 @@ def produce_reel(
     timings["script_s"] = time.perf_counter() - t1
 
     _raise_if_cancelled(cancel)
-    names = ReelNames(new_reel_key(spec))
+    names = ReelNames(spec.reel_key or new_reel_key(spec))
     t2 = time.perf_counter()
     rendered = render_media(deps.store, names, spec.choice, lib.root, selection, scripted, report, cancel)
     timings["render_s"] = time.perf_counter() - t2

@@ -91,7 +91,7 @@ def job_to_pb(job: ReelJob) -> pb2.ReelJob:
         reason=job.reason or "",
         message=job.message or "",
         progress=job.progress,
-        reel_key=job.reel_key or "",
+        reel_key=(job.reel_key or "") if job.state == DbJobState.SUCCEEDED else "",  # set at start, shown when ready
         create_time=wire.ts_to_pb(job.created_at),
         update_time=wire.ts_to_pb(job.updated_at),
     )
@@ -149,7 +149,8 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
         choice = choice_from_pb(request.options)
         require_media(self.app.deps, ReelSpec(lib.key, span, kind, anchor, mode, choice), _wait_budget(context))
         job, _created = self.app.runner.submit(
-            JobRequest(lib.key, span, kind, anchor, mode, choice, request_id=request.request_id or None)
+            JobRequest(lib.key, span, kind, anchor, mode, choice, request_id=request.request_id or None),
+            peer=context.peer(),
         )
         return pb2.CreateReelResponse(job=job_to_pb(job))
 

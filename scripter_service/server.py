@@ -30,6 +30,8 @@ class ScripterServicer(scripter_service_pb2_grpc.ScripterServiceServicer):
 def create_server(settings: Settings, address: str | None = None) -> tuple[RunningServer, int]:
     """Build (not start) the scripter server; bind port 0 in tests."""
     servicer = ScripterServicer(ScriptGenerator.from_settings(settings))
+    if settings.scripter_token:  # the inter-service token, not the clients' one
+        settings = settings.model_copy(update={"auth_token": settings.scripter_token})
     running = build_server(
         settings,
         address or settings.scripter_addr,

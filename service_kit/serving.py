@@ -57,6 +57,16 @@ class RunningServer:
     def wait(self) -> None:
         self.server.wait_for_termination()
 
+    def set_serving(self, serving: bool) -> None:
+        """Health of every service (and the server, "") SERVING or NOT_SERVING, from
+        the application's own checks (ledger reachable, a job worker alive); no-op
+        once stopping."""
+        if self._stopped.is_set():
+            return
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in ["", *self.service_names]:
+            self.health.set(name, status)
+
 
 # glibc mallopt() parameters (malloc.h).
 _M_TRIM_THRESHOLD = -1

@@ -147,6 +147,9 @@ class PhotoSource:
         self.planes = None
 
 
+MAX_CLIP_S = 24 * 3600.0  # longer is a broken or hostile header (the scan skips it too)
+
+
 class VideoSource:
     """A video shot: ``frames`` output frames from the middle of the clip."""
 
@@ -168,6 +171,9 @@ class VideoSource:
                 duration = float(stream.duration * stream.time_base)
             elif self.container.duration:
                 duration = self.container.duration / 1_000_000
+        if not 0 <= duration <= MAX_CLIP_S:  # a hostile header (2^32-1 s): drop the shot, not the reel
+            self.container.close()
+            raise RenderError(f"video {item.path.name} claims an implausible duration")
         base = float(stream.start_time * _time_base(stream)) if stream.start_time is not None else 0.0
         need = frames / fps
         self.start = base + max(0.0, (duration - need) / 2)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import secrets
 import threading
 import time
@@ -170,6 +171,21 @@ def check_anchor(anchor: dt.date | None, tz: str) -> dt.date:
 def new_reel_key(spec: ReelSpec) -> str:
     kind = spec.kind.value.lower().replace("_", "")
     return f"{spec.library}-{spec.span.value.lower()}-{kind}-{spec.anchor:%Y%m%d}-{secrets.token_hex(4)}"
+
+
+# Every file name the service writes in the reel store: a reel key (library, span,
+# kind, anchor, 8 random hex digits) with its extension, and while it is being made
+# the staging suffix (``.tmp``) and the encoder's ``.part``. The sweeper deletes
+# nothing else, so a shared directory or bucket keeps everyone else's files.
+REEL_FILE_NAME = re.compile(
+    r"(?P<key>[a-z0-9_-]{1,64}-[a-z]+-[a-z]+-\d{8}-[0-9a-f]{8})\.(?P<ext>mp4|json|jpg)(?P<tmp>\.tmp(\.part)?)?"
+)
+
+
+def reel_file_key(name: str) -> str | None:
+    """The reel key of a file name the service writes, or None for any other name."""
+    match = REEL_FILE_NAME.fullmatch(name)
+    return match["key"] if match else None
 
 
 def window_media(engine: Engine, lib: LibraryConfig, window: Window) -> list[MediaItem]:

@@ -149,7 +149,15 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
         choice = choice_from_pb(request.options)
         require_media(self.app.deps, ReelSpec(lib.key, span, kind, anchor, mode, choice), _wait_budget(context))
         job, _created = self.app.runner.submit(
-            JobRequest(lib.key, span, kind, anchor, mode, choice, request_id=request.request_id or None),
+            JobRequest(
+                lib.key,
+                span,
+                kind,
+                anchor,
+                mode,
+                choice,
+                request_id=wire.request_id_from_pb(request.request_id) or None,
+            ),
             peer=context.peer(),
         )
         return pb2.CreateReelResponse(job=job_to_pb(job))
@@ -368,7 +376,7 @@ class ReelAdminServicer(admin_grpc.ReelAdminServiceServicer):
             spans=spans,
             kinds=kinds,
             dry_run=request.dry_run,
-            request_id=request.request_id,
+            request_id=wire.request_id_from_pb(request.request_id),
         )
         return admin_pb2.RunPregenNowResponse(
             run=run_to_pb(outcome.run),
@@ -388,7 +396,7 @@ class ReelAdminServicer(admin_grpc.ReelAdminServiceServicer):
 
     def RunRetentionNow(self, request, context):  # noqa: N802  # gRPC method name
         dry_run = request.dry_run if request.HasField("dry_run") else True
-        outcome, plan = self.app.retention.run(dry_run=dry_run, request_id=request.request_id)
+        outcome, plan = self.app.retention.run(dry_run=dry_run, request_id=wire.request_id_from_pb(request.request_id))
         return admin_pb2.RunRetentionNowResponse(
             run=run_to_pb(outcome.run),
             deleted=[
@@ -399,7 +407,9 @@ class ReelAdminServicer(admin_grpc.ReelAdminServiceServicer):
         )
 
     def RunConsolidationNow(self, request, context):  # noqa: N802  # gRPC method name
-        outcome = self.app.consolidation.run(dry_run=request.dry_run, request_id=request.request_id)
+        outcome = self.app.consolidation.run(
+            dry_run=request.dry_run, request_id=wire.request_id_from_pb(request.request_id)
+        )
         return admin_pb2.RunConsolidationNowResponse(run=run_to_pb(outcome.run))
 
     def ListMaintenanceRuns(self, request, context):  # noqa: N802  # gRPC method name

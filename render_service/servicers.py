@@ -141,6 +141,7 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
         self.app = app
 
     def CreateReel(self, request, context):  # noqa: N802  # gRPC method name
+        request_id = wire.request_id_from_pb(request.request_id)
         lib = self.app.library(request.library)
         span = wire.span_from_pb(request.span)
         kind = wire.kind_from_pb(request.kind)
@@ -156,7 +157,7 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
                 anchor,
                 mode,
                 choice,
-                request_id=wire.request_id_from_pb(request.request_id) or None,
+                request_id=request_id or None,
             ),
             peer=context.peer(),
         )

@@ -16,6 +16,7 @@ that can be tested alone:
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import re
 import secrets
@@ -48,7 +49,15 @@ from reels_core.domain import (
     StyleStat,
     Window,
 )
-from reels_core.errors import Cancelled, FailedPrecondition, Internal, InvalidArgument, NotFound, Unavailable
+from reels_core.errors import (
+    Cancelled,
+    FailedPrecondition,
+    Internal,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    Unavailable,
+)
 from reels_core.libraries import LibraryConfig
 from reels_core.windows import DEFAULT_VALIDITY_HOURS, local_midnight_utc, valid_until, window_for, window_to_utc
 from render_service.photo_formats import open_photo
@@ -503,7 +512,22 @@ def _render_dropping_bad_shots(
                 raise FailedPrecondition("NO_USABLE_MEDIA", "none of the window's media could be rendered") from exc
         except RenderError as exc:
             staged.unlink(missing_ok=True)
+            if disk_full(exc):
+                raise ResourceExhausted("LOW_DISK", "the disk filled up during the render") from exc
             raise Internal("RENDER_FAILED", f"render failed: {exc}") from exc
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether a failure came from a full disk: an ENOSPC anywhere in the chain, or
+    ffmpeg saying so on its stderr (carried in a RenderError's text)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            return True
+        if "No space left on device" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 # --- publish ------------------------------------------------------------------
@@ -708,9 +732,17 @@ def produce_reel(
         )
 
     report("publish", 0.96, "writing poster and sidecar")
-    sidecar = publish_reel(
-        deps.store, names, lambda path: make_poster(rendered.script, rendered.media, path, rendered.params), describe
-    )
+    try:
+        sidecar = publish_reel(
+            deps.store,
+            names,
+            lambda path: make_poster(rendered.script, rendered.media, path, rendered.params),
+            describe,
+        )
+    except (OSError, RenderError) as exc:  # publish_reel removed what it staged
+        if disk_full(exc):
+            raise ResourceExhausted("LOW_DISK", "the disk filled up while publishing the reel") from exc
+        raise
     produced = _produced(names, selection, rendered, sidecar)
     if spec.precomputed:
         record_precomputed(deps.engine, spec, lib.timezone, produced)

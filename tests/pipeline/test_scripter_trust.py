@@ -27,9 +27,7 @@ ANCHOR = dt.date(2026, 11, 28)
 
 def request() -> ScriptRequest:
     taken = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC)
-    candidates = tuple(
-        Candidate(f"m{i}", MediaKind.PHOTO, taken + dt.timedelta(minutes=i), 640, 480) for i in range(4)
-    )
+    candidates = tuple(Candidate(f"m{i}", MediaKind.PHOTO, taken + dt.timedelta(minutes=i), 640, 480) for i in range(4))
     return ScriptRequest("lib", window_for(Span.DAY, Kind.RECAP, ANCHOR), "UTC", Mode.FAST, candidates)
 
 

@@ -462,6 +462,7 @@ _JOB_MESSAGES = {
     "LIBRARY_SCANNING": "the library is being indexed; retry shortly",
     "LOW_DISK": "not enough free disk space to render",
     "LEDGER_UNAVAILABLE": "the ledger was unavailable",
+    "STORE_UNAVAILABLE": "the reel store could not be written; retry",
     "INTERNAL": "internal error; see the server log",
 }
 

@@ -742,6 +742,8 @@ def produce_reel(
     except (OSError, RenderError) as exc:  # publish_reel removed what it staged
         if disk_full(exc):
             raise ResourceExhausted("LOW_DISK", "the disk filled up while publishing the reel") from exc
+        if isinstance(exc, OSError):  # the store (S3, after botocore's retries); the video is published last
+            raise Unavailable("STORE_UNAVAILABLE", "the reel store could not be written") from exc
         raise
     produced = _produced(names, selection, rendered, sidecar)
     if spec.precomputed:

@@ -111,10 +111,10 @@ class LocationsProvider:
 
 
 def _read_gpx(path: Path, tz: dt.tzinfo) -> list[Point]:
-    raw = read_context_file(path, path.parent)
-    if raw is None:
+    data = read_context_file(path, path.parent)
+    if data is None:
         return []
-    gpx = gpxpy.parse(raw.decode("utf-8", errors="replace"))
+    gpx = gpxpy.parse(data.decode("utf-8", errors="replace"))
     raw: list[GPXTrackPoint | GPXRoutePoint | GPXWaypoint]
     raw = [p for track in gpx.tracks for seg in track.segments for p in seg.points]
     raw += [p for route in gpx.routes for p in route.points]

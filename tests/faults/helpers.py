@@ -26,18 +26,19 @@ from pathlib import Path
 import grpc
 import sqlalchemy as sa
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sqlmodel import col
 
 from ledger.db import make_engine, read_scope, utcnow
 from ledger.models import JobState, MaintenanceLock, PrecomputedReel, ReelJob
 from reels.v1 import common_pb2, reel_admin_service_pb2_grpc, reel_service_pb2_grpc
 from reels.v1 import reel_service_pb2 as pb2
 from reels_core import clock
-from tests.conftest import ROOT, free_port, subprocess_env
+from tests.conftest import ROOT, ReelScope, free_port, subprocess_env
 from tests.media_fixtures import write_clip, write_photo
 from tests.pipeline.conftest import wait_until
 
 SMALL = common_pb2.RenderOptions(target_duration_seconds=10, resolution="360p")
-WEEK = {"library": "lib", "span": common_pb2.SPAN_WEEK, "kind": common_pb2.REEL_KIND_RECAP}
+WEEK = ReelScope(library="lib", span=common_pb2.SPAN_WEEK, kind=common_pb2.REEL_KIND_RECAP)
 LOCK_TTL_S = 30
 
 
@@ -171,7 +172,7 @@ def check_invariants(proc: RenderProcess, checked: Checked | None = None) -> dic
         def no_foreign_running() -> bool:
             with read_scope(engine) as session:
                 owners = session.execute(
-                    sa.select(ReelJob.claimed_by).where(ReelJob.state == JobState.RUNNING)
+                    sa.select(col(ReelJob.claimed_by)).where(col(ReelJob.state) == JobState.RUNNING)
                 ).scalars()
                 return all(owner == proc.owner for owner in owners)
 
@@ -179,7 +180,7 @@ def check_invariants(proc: RenderProcess, checked: Checked | None = None) -> dic
         with read_scope(engine) as session:
             rows = list(session.execute(sa.select(PrecomputedReel)).scalars())
             locks = list(session.execute(sa.select(MaintenanceLock)).scalars())
-            done = list(session.execute(sa.select(ReelJob).where(ReelJob.state == JobState.SUCCEEDED)).scalars())
+            done = list(session.execute(sa.select(ReelJob).where(col(ReelJob.state) == JobState.SUCCEEDED)).scalars())
         now = utcnow()
         for lock in locks:
             assert lock.expires_at <= now + dt.timedelta(seconds=LOCK_TTL_S + 5), f"lock {lock.lock_id} past its TTL"

@@ -17,6 +17,7 @@ import time
 import grpc
 import pytest
 import sqlalchemy as sa
+from sqlmodel import col
 
 from ledger.db import make_engine, read_scope
 from ledger.models import JobState, ReelJob
@@ -75,13 +76,15 @@ def test_kill_9_at_seeded_points_of_renders_and_passes(tmp_path):
         def all_finished() -> bool:
             with read_scope(engine) as session:
                 live = session.execute(
-                    sa.select(sa.func.count()).where(ReelJob.state.in_([JobState.QUEUED, JobState.RUNNING]))
+                    sa.select(sa.func.count()).where(col(ReelJob.state).in_([JobState.QUEUED, JobState.RUNNING]))
                 ).scalar_one()
             return live == 0
 
         wait_until(all_finished, 240, "every job to finish")
         with read_scope(engine) as session:
-            states = dict(session.execute(sa.select(ReelJob.state, sa.func.count()).group_by(ReelJob.state)).all())
+            states = dict(
+                session.execute(sa.select(col(ReelJob.state), sa.func.count()).group_by(col(ReelJob.state))).all()
+            )
         engine.dispose()
         final = check_invariants(proc, checked)
         assert states.get(JobState.SUCCEEDED, 0) >= 1, states

@@ -29,7 +29,11 @@ def test_a_run_left_without_status_by_a_crash_is_recorded_failed(tmp_path):
     with session_scope(engine) as session:
         assert maintenance_dao.release_lock(session, "retention", "live-owner")
 
-    outcome = runner.run(RunKind.RETENTION, RunTrigger.MANUAL, True, lambda lease: ran.append(1) or PassResult(), "r1")
+    def body(_lease: object) -> PassResult:
+        ran.append(1)
+        return PassResult()
+
+    outcome = runner.run(RunKind.RETENTION, RunTrigger.MANUAL, True, body, "r1")
     assert outcome.run.status == RunStatus.FAILED
     assert outcome.result.errors == ["INTERRUPTED: the pass stopped before it finished"]
     assert ran == []  # the request_id answers with its run; the pass is not run again

@@ -19,11 +19,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlmodel import col
 
 import render_service.jobs as jobs_mod
 from ledger import jobs as job_dao
 from ledger.db import LEDGER_UNAVAILABLE, read_scope, retry_transient, session_scope
-from ledger.models import JobState
+from ledger.models import JobState, ReelJob
 from reels_core.domain import Kind, Mode, Span
 from reels_core.errors import Internal, ResourceExhausted, Unavailable
 from render_service.jobs import JobRequest, JobRunner, QueueLimits
@@ -172,9 +173,9 @@ def test_a_worker_whose_job_was_taken_over_does_not_write_over_the_new_run(make_
     assert started.wait(10)
     with session_scope(engine) as session:  # another replica takes the job over
         session.execute(
-            sa.update(job_dao.ReelJob)
-            .where(job_dao.col(job_dao.ReelJob.id) == job.id)
-            .values(claimed_by="owner-b", attempts=job_dao.ReelJob.attempts + 1)
+            sa.update(ReelJob)
+            .where(col(ReelJob.id) == job.id)
+            .values(claimed_by="owner-b", attempts=col(ReelJob.attempts) + 1)
         )
     wait_until(lambda: job.id not in runner._cancels, 10, "the old run to stop")
     after = job_state(engine, job.id)

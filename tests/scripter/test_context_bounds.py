@@ -129,13 +129,12 @@ def test_the_deadline_binds_tool_calls_too(sample_library_src: Path, tmp_path: P
     registry = default_registry(sample_library_src / ".reels-context", req.timezone, tmp_path / "cache")
     registry.register(Tool("slow_lookup", "Slow.", {"type": "object", "properties": {}}, True, slow))
     original = registry.tools["calendar_events"]
-    registry.tools["calendar_events"] = Tool(
-        "calendar_events",
-        original.description,
-        original.params,
-        True,
-        lambda a, ctx: ran.append("calendar") or original.fn(a, ctx),
-    )
+
+    def calendar(args, ctx):
+        ran.append("calendar")
+        return original.fn(args, ctx)
+
+    registry.tools["calendar_events"] = Tool("calendar_events", original.description, original.params, True, calendar)
     gen = ScriptGenerator(libraries={"sample": sample_library_src}, cache_dir=tmp_path / "cache", max_steps=4)
     gen._registries[(str(sample_library_src / ".reels-context"), req.timezone)] = registry
     with FakeLLM(

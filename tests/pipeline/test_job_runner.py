@@ -136,20 +136,20 @@ def test_lease_is_renewed_while_the_render_makes_no_progress(make_runner, engine
     def fake_produce(deps, spec, progress, cancel):
         with read_scope(engine) as session:
             seen_keys.append(job_dao.live_reel_keys(session))
-        release.wait(10)  # no progress call meanwhile
+        release.wait(20)  # no progress call meanwhile
         return produced(spec)
 
     monkeypatch.setattr(jobs_mod, "produce_reel", fake_produce)
-    runner = make_runner(lease_s=0.4, single_process=False)
+    runner = make_runner(lease_s=2.0, single_process=False)
     job, _ = runner.submit(request())
     runner.start()
     wait_until(lambda: seen_keys, 10, "the render to start")
-    deadline = time.monotonic() + 1.6  # four leases
+    deadline = time.monotonic() + 5.0  # two and a half leases
     while time.monotonic() < deadline:
         with session_scope(engine) as session:  # what another replica's reclaim does
             requeued, failed = job_dao.requeue_expired(session)
         assert (requeued, failed) == ([], [])
-        time.sleep(0.1)  # the period of the simulated replica's check, not a synchronisation
+        time.sleep(0.2)  # the period of the simulated replica's check, not a synchronisation
     release.set()
     done = wait_until(lambda: (j := job_state(engine, job.id)).is_terminal and j, 10, "the job")
     assert done.state == JobState.SUCCEEDED and done.attempts == 1

@@ -50,7 +50,7 @@ def _pregen(proc: RenderProcess, request_id: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)  # 30 restarts: about 420 s on a machine at load 37 (2 cores), far less when quiet
+@pytest.mark.timeout(900)  # 30 restarts: 142 s at load 13, 420 s at load 37 (2 cores)
 def test_kill_9_at_seeded_points_of_renders_and_passes(tmp_path):
     rng = random.Random(SEED)
     library = small_library(tmp_path / "lib")

@@ -4,6 +4,12 @@ A job moves QUEUED -> RUNNING -> SUCCEEDED | FAILED | CANCELLED. Terminal states
 final: a later ``set_job_state`` on a terminal job changes nothing, so a cancel and a
 finishing worker can race safely. A worker claims a job with a lease it must renew;
 ``renew_lease`` returning False tells it to stop (cancelled or taken away).
+
+Every change a worker makes to its job (lease, reel key, result, final state, release)
+is conditional on the job being RUNNING under that worker's ``owner`` and ``attempt``
+(the claim count when it claimed it): a worker whose lease lapsed and whose job was
+requeued and claimed again can never overwrite the new run. Only a user's cancel
+(no owner) applies to any job not yet terminal.
 """
 
 from __future__ import annotations
@@ -114,13 +120,42 @@ def claim_next_job(session: Session, owner: str, lease_s: float, *, now: dt.date
     return None if job_id is None else _load(session, job_id)
 
 
-def renew_lease(session: Session, job_id: str, owner: str, lease_s: float, *, now: dt.datetime | None = None) -> bool:
-    """Extend the lease of a RUNNING job ``owner`` holds. False: stop working on it."""
+def _held(job_id: str, owner: str, attempt: int | None) -> sa.ColumnElement[bool]:
+    """The job is RUNNING under ``owner`` in claim number ``attempt`` (None: any)."""
+    cond = sa.and_(col(ReelJob.id) == job_id, col(ReelJob.claimed_by) == owner, col(ReelJob.state) == JobState.RUNNING)
+    if attempt is not None:
+        cond = sa.and_(cond, col(ReelJob.attempts) == attempt)
+    return cond
+
+
+def renew_lease(
+    session: Session,
+    job_id: str,
+    owner: str,
+    lease_s: float,
+    *,
+    attempt: int | None = None,
+    now: dt.datetime | None = None,
+) -> bool:
+    """Extend the lease of a RUNNING job ``owner`` holds (in claim ``attempt``).
+    False: stop working on it (cancelled, or taken over after the lease lapsed)."""
     now = now or utcnow()
     stmt = (
         sa.update(ReelJob)
-        .where(col(ReelJob.id) == job_id, col(ReelJob.claimed_by) == owner, col(ReelJob.state) == JobState.RUNNING)
+        .where(_held(job_id, owner, attempt))
         .values(lease_until=now + dt.timedelta(seconds=lease_s), updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return rowcount(session.execute(stmt)) == 1
+
+
+def set_reel_key(session: Session, job_id: str, owner: str, attempt: int, reel_key: str) -> bool:
+    """Record, when the run starts, the key its files will have: the sweeper then
+    leaves them alone while the job lives. False when the job is no longer ours."""
+    stmt = (
+        sa.update(ReelJob)
+        .where(_held(job_id, owner, attempt))
+        .values(reel_key=reel_key)
         .execution_options(synchronize_session=False)
     )
     return rowcount(session.execute(stmt)) == 1
@@ -135,12 +170,15 @@ def set_job_state(
     message: str | None = None,
     progress: float | None = None,
     reel_key: str | None = None,
+    owner: str | None = None,
+    attempt: int | None = None,
     now: dt.datetime | None = None,
 ) -> ReelJob:
     """Move a job to ``state`` unless it is already terminal; returns the job as it
     now is (compare ``job.state`` to know whether the change applied). Entering a
     terminal state stamps ``finished_at`` and drops the lease; SUCCEEDED sets
-    progress to 1 unless given."""
+    progress to 1 unless given. With ``owner`` (a worker), only while the job is
+    RUNNING under that owner and ``attempt``."""
     now = now or utcnow()
     state = JobState(state)
     values: dict[str, Any] = {"state": state, "updated_at": now}
@@ -159,28 +197,35 @@ def set_job_state(
     if state in TERMINAL_JOB_STATES:
         values["finished_at"] = now
         values["lease_until"] = None
-    stmt = (
-        sa.update(ReelJob)
-        .where(col(ReelJob.id) == job_id, col(ReelJob.state).not_in(_TERMINAL))
-        .values(**values)
-        .execution_options(synchronize_session=False)
+    cond = (
+        _held(job_id, owner, attempt)
+        if owner is not None
+        else sa.and_(col(ReelJob.id) == job_id, col(ReelJob.state).not_in(_TERMINAL))
     )
+    stmt = sa.update(ReelJob).where(cond).values(**values).execution_options(synchronize_session=False)
     session.execute(stmt)
     return _load(session, job_id)
 
 
 def set_job_result(
-    session: Session, job_id: str, result: Mapping[str, Any], *, now: dt.datetime | None = None
-) -> ReelJob:
-    """Store what the job produced (``result_json``), whatever its state."""
+    session: Session,
+    job_id: str,
+    result: Mapping[str, Any],
+    *,
+    owner: str,
+    attempt: int,
+    now: dt.datetime | None = None,
+) -> bool:
+    """Store what the job produced (``result_json``), only while the job is RUNNING
+    under ``owner`` in claim ``attempt`` (never over another run's result). False
+    when it is not: the caller must not report success."""
     stmt = (
         sa.update(ReelJob)
-        .where(col(ReelJob.id) == job_id)
+        .where(_held(job_id, owner, attempt))
         .values(result_json=dict(result), updated_at=now or utcnow())
         .execution_options(synchronize_session=False)
     )
-    session.execute(stmt)
-    return _load(session, job_id)
+    return rowcount(session.execute(stmt)) == 1
 
 
 def append_event(
@@ -267,13 +312,15 @@ def mark_interrupted(session: Session, owner: str | None = None, *, now: dt.date
     return ids
 
 
-def release_job(session: Session, job_id: str, owner: str, *, now: dt.datetime | None = None) -> bool:
+def release_job(
+    session: Session, job_id: str, owner: str, *, attempt: int | None = None, now: dt.datetime | None = None
+) -> bool:
     """Give a RUNNING job ``owner`` holds back to the queue (its service is stopping),
     with an event saying so. False when the job is not ours or not running."""
     now = now or utcnow()
     stmt = (
         sa.update(ReelJob)
-        .where(col(ReelJob.id) == job_id, col(ReelJob.claimed_by) == owner, col(ReelJob.state) == JobState.RUNNING)
+        .where(_held(job_id, owner, attempt))
         .values(
             state=JobState.QUEUED,
             claimed_by=None,
@@ -378,3 +425,24 @@ def count_jobs_by_state(session: Session) -> dict[str, int]:
     """How many job rows the ledger holds in each state (states with none absent)."""
     rows = session.execute(sa.select(col(ReelJob.state), sa.func.count()).group_by(col(ReelJob.state))).all()
     return {str(state): int(count) for state, count in rows}
+
+
+def count_active(session: Session) -> int:
+    """How many jobs are QUEUED or RUNNING."""
+    stmt = sa.select(sa.func.count()).select_from(ReelJob).where(col(ReelJob.state).not_in(_TERMINAL))
+    return int(session.execute(stmt).scalar_one())
+
+
+def active_among(session: Session, job_ids: set[str]) -> set[str]:
+    """Those of ``job_ids`` still QUEUED or RUNNING."""
+    if not job_ids:
+        return set()
+    stmt = sa.select(col(ReelJob.id)).where(col(ReelJob.id).in_(sorted(job_ids)), col(ReelJob.state).not_in(_TERMINAL))
+    return set(session.execute(stmt).scalars())
+
+
+def get_job_by_request_id(session: Session, request_id: str) -> ReelJob | None:
+    """The job created with this ``request_id``, if any."""
+    return session.exec(
+        select(ReelJob).where(col(ReelJob.request_id) == request_id).execution_options(populate_existing=True)
+    ).first()

@@ -96,9 +96,26 @@ def date_from_pb(value: date_pb2.Date, field: str = "anchor_date") -> dt.date | 
     if value.year == 0 and value.month == 0 and value.day == 0:
         return None
     try:
-        return dt.date(value.year, value.month, value.day)
+        date = dt.date(value.year, value.month, value.day)
     except ValueError:
         raise InvalidArgument("DATE_INVALID", f"{field} is not a valid calendar date") from None
+    if not MIN_YEAR <= date.year <= MAX_YEAR:  # 0001-01-01 minus a window overflows
+        raise InvalidArgument("DATE_OUT_OF_RANGE", f"{field} must be in the years {MIN_YEAR}-{MAX_YEAR}")
+    return date
+
+
+# Dates a request may carry: photographs exist since 1826, and windows and margins
+# computed from a date near 1 or 9999 overflow Python's calendar.
+MIN_YEAR, MAX_YEAR = 1800, 9000
+REQUEST_ID_MAX_CHARS = 128  # the ledger's column width
+
+
+def request_id_from_pb(raw: str) -> str:
+    """A mutating request's idempotency key (AIP-155): "" (none) or at most
+    REQUEST_ID_MAX_CHARS characters; INVALID_ARGUMENT (REQUEST_ID_TOO_LONG) beyond."""
+    if len(raw) > REQUEST_ID_MAX_CHARS:
+        raise InvalidArgument("REQUEST_ID_TOO_LONG", f"request_id is limited to {REQUEST_ID_MAX_CHARS} characters")
+    return raw
 
 
 @overload
@@ -195,10 +212,15 @@ def quality_from_pb(m: common_pb2.MediaQuality) -> Quality:
     )
 
 
+MAX_UTC_OFFSET_MIN = 18 * 60  # ISO 8601's widest offset; Python refuses 24 h and more
+
+
 def candidate_from_pb(c: common_pb2.Candidate) -> Candidate:
     if not c.media_id:
         raise InvalidArgument("CANDIDATE_INVALID", "every candidate needs a media_id")
     kind = MEDIA_KIND_FROM_PB.get(c.kind, MediaKind.PHOTO)
+    if not -MAX_UTC_OFFSET_MIN <= c.utc_offset_minutes <= MAX_UTC_OFFSET_MIN:
+        raise InvalidArgument("UTC_OFFSET_INVALID", f"utc_offset_minutes must be within ±{MAX_UTC_OFFSET_MIN}")
     tz = dt.timezone(dt.timedelta(minutes=c.utc_offset_minutes))
     return Candidate(
         media_id=c.media_id,

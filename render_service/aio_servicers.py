@@ -46,6 +46,7 @@ from render_service.servicers import (
 )
 from render_service.store import LocalStore
 from render_service.streaming import astream_chunks, check_range
+from service_kit import metrics
 from service_kit.aio_adapt import AioServicer, run_blocking
 
 REEL_SERVICE = pb2.DESCRIPTOR.services_by_name["ReelService"]
@@ -247,6 +248,7 @@ class AioReel:
             self.executor,
             fh,
         ):
+            metrics.bytes_streamed(len(data))
             yield chunk_message(data, offset, target if first else None)
 
     async def WatchReelJob(self, request, context):  # noqa: N802  # gRPC method name

@@ -11,16 +11,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import structlog
 from sqlalchemy.engine import Engine
 
-from ledger.db import make_engine, migrate
+from ledger.db import ledger_reachable, make_engine, migrate
 from reels_core import clock
 from reels_core.errors import InvalidArgument, NotFound
 from reels_core.libraries import InvalidLibraryKey, LibraryConfig, configured_libraries, normalize_library_key
 from render_service.indexing import RescanResult, register_libraries, rescan
-from render_service.jobs import JobRunner
+from render_service.jobs import JobRunner, QueueLimits
 from render_service.loops import Loops
 from render_service.loops.consolidation import ConsolidationPass
 from render_service.loops.passes import PassRunner
@@ -67,7 +68,11 @@ class App:
         register_libraries(engine, libraries)
         scans = LibraryScans(lambda key: rescan(engine, libraries[key], analyse=settings.analysis_enabled))
         scripter = ScripterClient(
-            settings.scripter_addr, settings.scripter_timeout_s, settings.auth_token, tls=settings.tls_enabled
+            settings.scripter_addr,
+            settings.scripter_timeout_s,
+            settings.scripter_token,
+            tls=settings.tls_enabled or settings.scripter_tls,
+            ca_pem=Path(settings.scripter_ca_file).read_bytes() if settings.scripter_ca_file else None,
         )
         deps = PipelineDeps(
             engine=engine,
@@ -88,6 +93,11 @@ class App:
             workers=settings.render_workers,
             lease_s=settings.job_lease_s,
             single_process=engine.dialect.name == "sqlite",
+            limits=QueueLimits(
+                max_queued=settings.max_queued_jobs,
+                max_queued_per_peer=settings.max_queued_jobs_per_peer,
+                min_free_bytes=settings.min_free_disk_mb << 20,
+            ),
         )
         passes = PassRunner(engine, settings.owner_id, settings.lock_ttl_s)
         pregen = PregenPass(
@@ -158,6 +168,29 @@ class App:
                     log.exception("initial scan failed", library=lib.key)
         finally:
             self.scanned.set()
+
+    def healthy(self) -> bool:
+        """Serving needs the ledger to answer and, once started, a live job worker
+        (health reports NOT_SERVING otherwise)."""
+        if self.runner.started and self.runner.alive_workers() == 0:
+            return False
+        return ledger_reachable(self.engine)
+
+    def watch_health(self, set_serving: Callable[[bool], None]) -> None:
+        """Check `healthy` every REEL_HEALTH_CHECK_S and report each change."""
+
+        def loop() -> None:
+            last: bool | None = None
+            while not self._stop.is_set():
+                now = self.healthy()
+                if now != last:
+                    if last is not None:
+                        log.warning("health changed", serving=now)
+                    set_serving(now)
+                    last = now
+                self._stop.wait(self.settings.health_check_s)
+
+        self._spawn("health", loop)
 
     def stop(self) -> None:
         self._stop.set()

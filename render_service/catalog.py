@@ -28,11 +28,11 @@ from ledger.models import JobState, Library, MaintenanceRun, PrecomputedReel, Re
 from ledger.pagination import InvalidPageToken
 from ledger.readonly import ReelRow, read_session
 from reels_core.domain import Kind, Span
-from reels_core.errors import FailedPrecondition, InvalidArgument, NotFound
+from reels_core.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from reels_core.exclusions import ExclusionSet
 from render_service.hiding import SidecarSource, exclusions_for, holds_hidden, reel_is_hidden
 from render_service.sidecar import CONTENT_TYPE
-from render_service.store import ReelStore
+from render_service.store import ReelStore, StoredObject
 
 POSTER_SUFFIX = ".jpg"
 POSTER_CONTENT_TYPE = "image/jpeg"
@@ -160,13 +160,13 @@ def stream_target(engine: Engine, store: ReelStore, key: str) -> StreamTarget:
     if key.endswith(POSTER_SUFFIX):
         info = find_reel(engine, key[: -len(POSTER_SUFFIX)])
         _refuse_hidden(engine, store, info)
-        stat = store.stat(info.poster_name)
+        stat = _stat(store, info.poster_name)
         if stat is None:
             raise NotFound("FILE_MISSING", "the reel's poster file is gone")
         return StreamTarget(info.poster_name, stat.size, "", POSTER_CONTENT_TYPE)
     info = find_reel(engine, key)
     _refuse_hidden(engine, store, info)
-    stat = store.stat(info.video_name)
+    stat = _stat(store, info.video_name)
     if stat is None or stat.size != info.size_bytes:
         raise NotFound("FILE_MISSING", "the reel's video file is gone")
     return StreamTarget(info.video_name, info.size_bytes, info.sha256, CONTENT_TYPE)
@@ -202,7 +202,7 @@ def precomputed_reel(
             if objection:
                 first_reason = first_reason or objection
                 continue
-            stat = store.stat(row.video_path)
+            stat = _stat(store, row.video_path)
             if stat is None or stat.size != row.size_bytes:
                 first_reason = first_reason or "FILE_MISSING"
                 continue
@@ -254,3 +254,12 @@ def list_maintenance_runs(
     """One page of maintenance runs (of ``kind``, or all), newest first."""
     with _page_token_checked(), read_session(engine) as session:
         return maintenance_dao.list_runs(session, page_size, page_token or None, kind=kind)
+
+
+def _stat(store: ReelStore, name: str) -> StoredObject | None:
+    """``store.stat``, with a failing store (S3 unreachable after botocore's
+    retries) answered UNAVAILABLE (STORE_UNAVAILABLE): the caller should retry."""
+    try:
+        return store.stat(name)
+    except OSError:
+        raise Unavailable("STORE_UNAVAILABLE", "the reel store cannot be reached; retry") from None

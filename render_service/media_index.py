@@ -60,6 +60,13 @@ UNREADABLE = "UNREADABLE"  # corrupt, truncated (header or pixel data), or no pe
 UNSUPPORTED = "UNSUPPORTED"  # a format we cannot open (a video with no video stream)
 FORMAT_MISMATCH = "FORMAT_MISMATCH"  # a picture, but not the format its name says (a PSD named .jpg)
 TOO_LARGE = "TOO_LARGE"  # beyond Pillow's decompression-bomb limit
+DURATION_INVALID = "DURATION_INVALID"  # a video whose header claims an absurd duration or frame size
+OUTSIDE_LIBRARY = "OUTSIDE_LIBRARY"  # a symbolic link to a file outside the library: never followed
+NAME_NOT_UTF8 = "NAME_NOT_UTF8"  # a file name the ledger cannot store (not valid UTF-8)
+# A clip longer than a day, or wider or taller than 16K, is a broken or hostile
+# header (one claimed 2^32-1 s); the render would try to decode all of it.
+MAX_VIDEO_S = 24 * 3600.0
+MAX_VIDEO_SIDE = 16384
 
 # EXIF tags (numbers from the EXIF 2.32 spec).
 _ORIENTATION = 0x0112
@@ -309,6 +316,11 @@ def _list_tree(root: Path, report: ScanReport) -> list[_Folder]:
             if entry.name.startswith("."):
                 continue
             rel_path = prefix + entry.name
+            if not _utf8(rel_path):
+                report.skipped.append(
+                    (rel_path.encode("utf-8", "surrogateescape").decode("utf-8", "replace"), NAME_NOT_UTF8)
+                )
+                continue
             try:
                 if entry.is_dir(follow_symlinks=False):
                     subfolders.append((entry.path, rel_path + "/"))
@@ -322,6 +334,9 @@ def _list_tree(root: Path, report: ScanReport) -> list[_Folder]:
                 else:
                     continue
                 if not entry.is_file():
+                    continue
+                if entry.is_symlink() and not _inside(root, entry.path):
+                    report.skipped.append((rel_path, OUTSIDE_LIBRARY))
                     continue
                 st = entry.stat()
             except OSError:
@@ -480,6 +495,24 @@ def scan_file(
     if suffix in VIDEO_SUFFIXES:
         return _scan_video(path, rel_path, st, zone, sidecars)
     return _scan_photo(path, rel_path, st, zone, suffix, sidecars, check_pixels=check_pixels)
+
+
+def _utf8(name: str) -> bool:
+    """False for a name with bytes that are not UTF-8 (Python keeps them as lone
+    surrogates, which no database accepts)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _inside(root: Path, path: str) -> bool:
+    """Whether ``path`` (a link) resolves to a file under ``root`` itself."""
+    try:
+        return Path(path).resolve(strict=True).is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a dangling link or a loop
+        return False
 
 
 # ---------------------------------------------------------------- photos
@@ -766,6 +799,8 @@ def _scan_video(
         metadata = {**stream.metadata, **container.metadata}
     if not width or not height:
         raise _Skip(UNREADABLE)
+    if not 0 <= duration_s <= MAX_VIDEO_S or max(width, height) > MAX_VIDEO_SIDE:
+        raise _Skip(DURATION_INVALID)
     taken = _video_taken_at(metadata, zone)
     quicktime = None if taken is None else dating.Dated(taken[0], taken[1], dating.QUICKTIME)
     side = dating.read_sidecars(str(path.parent), path.name, sidecars, zone)

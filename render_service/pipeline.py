@@ -16,8 +16,10 @@ that can be tested alone:
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import os
+import re
 import secrets
 import threading
 import time
@@ -51,7 +53,15 @@ from reels_core.domain import (
     StyleStat,
     Window,
 )
-from reels_core.errors import Cancelled, FailedPrecondition, Internal, InvalidArgument, NotFound, Unavailable
+from reels_core.errors import (
+    Cancelled,
+    FailedPrecondition,
+    Internal,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    Unavailable,
+)
 from reels_core.fast_script import ranking, target_duration_s
 from reels_core.libraries import LibraryConfig
 from reels_core.trips import DEFAULT_TRIP_MIN_KM
@@ -114,6 +124,7 @@ class ReelSpec:
     choice: RenderChoice = RenderChoice()
     precomputed: bool = False
     job_id: str = ""
+    reel_key: str = ""  # chosen when the job starts (recorded on its row); "" = a new one
 
 
 @dataclass
@@ -188,6 +199,21 @@ def check_anchor(anchor: dt.date | None, tz: str) -> dt.date:
 def new_reel_key(spec: ReelSpec) -> str:
     kind = spec.kind.value.lower().replace("_", "")
     return f"{spec.library}-{spec.span.value.lower()}-{kind}-{spec.anchor:%Y%m%d}-{secrets.token_hex(4)}"
+
+
+# Every file name the service writes in the reel store: a reel key (library, span,
+# kind, anchor, 8 random hex digits) with its extension, and while it is being made
+# the staging suffix (``.tmp``) and the encoder's ``.part``. The sweeper deletes
+# nothing else, so a shared directory or bucket keeps everyone else's files.
+REEL_FILE_NAME = re.compile(
+    r"(?P<key>[a-z0-9_-]{1,64}-[a-z]+-[a-z]+-\d{8}-[0-9a-f]{8})\.(?P<ext>mp4|json|jpg)(?P<tmp>\.tmp(\.part)?)?"
+)
+
+
+def reel_file_key(name: str) -> str | None:
+    """The reel key of a file name the service writes, or None for any other name."""
+    match = REEL_FILE_NAME.fullmatch(name)
+    return match["key"] if match else None
 
 
 def window_media(engine: Engine, lib: LibraryConfig, window: Window) -> list[MediaItem]:
@@ -457,7 +483,10 @@ def _drop_shots(script: Script, bad: set[str]) -> Script:
     kept = [s for s in script.shots if s.media_id not in bad]
     if not kept:
         return replace(script, shots=[])
-    scale = script.duration_s / sum(s.duration_s for s in kept)
+    kept_s = sum(s.duration_s for s in kept)
+    if kept_s <= 0:  # never from a checked script; no division by zero either way
+        return replace(script, shots=[])
+    scale = script.duration_s / kept_s
     shots = [replace(s, duration_s=round(s.duration_s * scale, 3)) for s in kept]
     drift = round(script.duration_s - sum(s.duration_s for s in shots), 3)
     shots[-1] = replace(shots[-1], duration_s=round(shots[-1].duration_s + drift, 3))
@@ -631,7 +660,22 @@ def _render_dropping_bad_shots(
                 raise FailedPrecondition("NO_USABLE_MEDIA", "none of the window's media could be rendered") from exc
         except RenderError as exc:
             staged.unlink(missing_ok=True)
+            if disk_full(exc):
+                raise ResourceExhausted("LOW_DISK", "the disk filled up during the render") from exc
             raise Internal("RENDER_FAILED", f"render failed: {exc}") from exc
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether a failure came from a full disk: an ENOSPC anywhere in the chain, or
+    ffmpeg saying so on its stderr (carried in a RenderError's text)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            return True
+        if "No space left on device" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 # --- publish ------------------------------------------------------------------
@@ -836,7 +880,7 @@ def produce_reel(
     timings["script_s"] = time.perf_counter() - t1
 
     _raise_if_cancelled(cancel)
-    names = ReelNames(new_reel_key(spec))
+    names = ReelNames(spec.reel_key or new_reel_key(spec))
     t2 = time.perf_counter()
     rendered = render_media(deps.store, names, spec.choice, lib.root, selection, scripted, report, cancel)
     timings["render_s"] = time.perf_counter() - t2
@@ -858,9 +902,19 @@ def produce_reel(
     # The hidden-media check reads these: written before the reel can be served.
     hiding.record_reel_media(deps.engine, names.key, [selection.by_id[s.media_id] for s in rendered.script.shots])
     report("publish", 0.96, "writing poster and sidecar")
-    sidecar = publish_reel(
-        deps.store, names, lambda path: make_poster(rendered.script, rendered.media, path, rendered.params), describe
-    )
+    try:
+        sidecar = publish_reel(
+            deps.store,
+            names,
+            lambda path: make_poster(rendered.script, rendered.media, path, rendered.params),
+            describe,
+        )
+    except (OSError, RenderError) as exc:  # publish_reel removed what it staged
+        if disk_full(exc):
+            raise ResourceExhausted("LOW_DISK", "the disk filled up while publishing the reel") from exc
+        if isinstance(exc, OSError):  # the store (S3, after botocore's retries); the video is published last
+            raise Unavailable("STORE_UNAVAILABLE", "the reel store could not be written") from exc
+        raise
     produced = _produced(names, selection, rendered, sidecar)
     if spec.precomputed:
         record_precomputed(deps.engine, spec, lib.timezone, produced)

@@ -35,6 +35,7 @@ class RenderServer:
         """Serve, then start the App's workers and loops (which never wait)."""
         self.running.start()
         self.app.start()
+        self.app.watch_health(self.running.set_serving)
 
     def stop(self, grace: float) -> None:
         self.running.stop(grace)

@@ -93,7 +93,7 @@ def job_to_pb(job: ReelJob) -> pb2.ReelJob:
         reason=job.reason or "",
         message=job.message or "",
         progress=job.progress,
-        reel_key=job.reel_key or "",
+        reel_key=(job.reel_key or "") if job.state == DbJobState.SUCCEEDED else "",  # set at start, shown when ready
         create_time=wire.ts_to_pb(job.created_at),
         update_time=wire.ts_to_pb(job.updated_at),
     )
@@ -198,6 +198,7 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
         self.app = app
 
     def CreateReel(self, request, context):  # noqa: N802  # gRPC method name
+        request_id = wire.request_id_from_pb(request.request_id)
         lib = self.app.library(request.library)
         span = wire.span_from_pb(request.span)
         kind = wire.kind_from_pb(request.kind)
@@ -207,7 +208,16 @@ class ReelServicer(pb2_grpc.ReelServiceServicer):
         choice = choice_from_pb(request.options)
         require_media(self.app.deps, ReelSpec(lib.key, span, kind, anchor, mode, choice), _wait_budget(context))
         job, _created = self.app.runner.submit(
-            JobRequest(lib.key, span, kind, anchor, mode, choice, request_id=request.request_id or None)
+            JobRequest(
+                lib.key,
+                span,
+                kind,
+                anchor,
+                mode,
+                choice,
+                request_id=request_id or None,
+            ),
+            peer=_peer(context),
         )
         return pb2.CreateReelResponse(job=job_to_pb(job))
 
@@ -415,6 +425,15 @@ def exclusion_to_pb(row: Exclusion) -> pb2.Exclusion:
 SCAN_WAIT_S = 10.0  # longest a request waits for a library's first scan (within its deadline)
 
 
+def _peer(context) -> str:
+    """The caller's address, for the per-peer queue limit; "" where the context has
+    none (grpc_testing's in-process contexts do not implement ``peer``)."""
+    try:
+        return context.peer() or ""
+    except NotImplementedError:
+        return ""
+
+
 def _wait_budget(context) -> float:
     """How long this call may wait for a scan: up to SCAN_WAIT_S, leaving a little
     of the caller's deadline to answer in."""
@@ -501,7 +520,7 @@ class ReelAdminServicer(admin_grpc.ReelAdminServiceServicer):
             spans=spans,
             kinds=kinds,
             dry_run=request.dry_run,
-            request_id=request.request_id,
+            request_id=wire.request_id_from_pb(request.request_id),
         )
         return admin_pb2.RunPregenNowResponse(
             run=run_to_pb(outcome.run),
@@ -521,7 +540,7 @@ class ReelAdminServicer(admin_grpc.ReelAdminServiceServicer):
 
     def RunRetentionNow(self, request, context):  # noqa: N802  # gRPC method name
         dry_run = request.dry_run if request.HasField("dry_run") else True
-        outcome, plan = self.app.retention.run(dry_run=dry_run, request_id=request.request_id)
+        outcome, plan = self.app.retention.run(dry_run=dry_run, request_id=wire.request_id_from_pb(request.request_id))
         return admin_pb2.RunRetentionNowResponse(
             run=run_to_pb(outcome.run),
             deleted=[
@@ -532,7 +551,9 @@ class ReelAdminServicer(admin_grpc.ReelAdminServiceServicer):
         )
 
     def RunConsolidationNow(self, request, context):  # noqa: N802  # gRPC method name
-        outcome = self.app.consolidation.run(dry_run=request.dry_run, request_id=request.request_id)
+        outcome = self.app.consolidation.run(
+            dry_run=request.dry_run, request_id=wire.request_id_from_pb(request.request_id)
+        )
         return admin_pb2.RunConsolidationNowResponse(run=run_to_pb(outcome.run))
 
     def ListMaintenanceRuns(self, request, context):  # noqa: N802  # gRPC method name

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Executor
 from typing import BinaryIO
 
-from reels_core.errors import InvalidArgument, NotFound, OutOfRange
+from reels_core.errors import InvalidArgument, NotFound, OutOfRange, Unavailable
 from render_service.catalog import StreamTarget
 from render_service.store import ReelStore
 from service_kit import metrics
@@ -37,6 +37,8 @@ def stream_chunks(
         fh = store.open(target.name)
     except FileNotFoundError:
         raise NotFound("FILE_MISSING", "the reel's file is gone") from None
+    except OSError:
+        raise Unavailable("STORE_UNAVAILABLE", "the reel store cannot be read; retry") from None
     with fh:
         fh.seek(read_offset)
         offset = read_offset
@@ -51,6 +53,10 @@ def stream_chunks(
                 # An unversioned S3 object deleted mid-stream: the bytes sent are
                 # right; the client may resume from `offset` once a copy exists.
                 raise NotFound("FILE_MISSING", f"the reel's file went away at offset {offset}") from None
+            except OSError:  # the store failed (S3 after botocore's retries): resume from `offset`
+                raise Unavailable(
+                    "STORE_UNAVAILABLE", f"the reel store failed at offset {offset}; resume there"
+                ) from None
             if not data:
                 break
             metrics.bytes_streamed(len(data))

@@ -245,6 +245,9 @@ def run_readonly_tool_loop(
             if last:  # no request left to show it the results
                 raise AgenticFailure(TOOL_BUDGET_EXCEEDED, stats)
             for n, call in enumerate(turn.tool_calls):
+                left = limits.time_left()
+                if left is not None and left <= 0:  # the deadline binds tool calls too
+                    raise AgenticFailure(LLM_TIMEOUT, stats)
                 if n >= limits.max_tool_calls_per_step:
                     result: dict[str, Any] = {"error": TOO_MANY_TOOL_CALLS}
                 elif call.name not in offered:

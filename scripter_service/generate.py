@@ -35,6 +35,9 @@ DEADLINE_MARGIN_FRACTION = 0.10  # ... or this share of it, whichever is more
 NO_LIBRARY_TOOLS = ("media_details",)  # what a request for an unknown library may use
 
 
+MAX_REGISTRIES = 32  # (library, zone) pairs whose parsed context packs are kept
+
+
 @dataclass
 class ScriptGenerator:
     llm_config: LLMConfig | None = None
@@ -107,16 +110,24 @@ class ScriptGenerator:
         (library, time zone) so the providers' parsed files and indexes are reused.
         An unknown library gets the media tool only."""
         context = self.context_dir(library)
-        key = (str(context or ""), timezone)
+        tz = zone(timezone)
+        # Keyed by the zone it resolves to (any unknown name is UTC), and at most
+        # MAX_REGISTRIES kept, least recently used dropped: each holds its own parsed
+        # copy of the pack, and the caller chooses the string.
+        key = (str(context or ""), str(tz))
         with self._lock:
-            registry = self._registries.get(key)
-            if registry is None:
+            registry = self._registries.pop(key, None)
+            if registry is not None:
+                self._registries[key] = registry  # most recent last
+            else:
                 if context is None:
-                    full = default_registry(self.cache_dir / "no-context", zone(timezone), self.cache_dir)
+                    full = default_registry(self.cache_dir / "no-context", tz, self.cache_dir)
                     registry = ToolRegistry({name: full.tools[name] for name in NO_LIBRARY_TOOLS})
                 else:
-                    registry = default_registry(context, zone(timezone), self.cache_dir)
+                    registry = default_registry(context, tz, self.cache_dir)
                 self._registries[key] = registry
+                while len(self._registries) > MAX_REGISTRIES:
+                    del self._registries[next(iter(self._registries))]
             return registry
 
     def _chat_model(self) -> ChatModel:

@@ -27,10 +27,9 @@ from reels_core.domain import (
     ScriptRequest,
 )
 from reels_core.fast_script import MIN_SHOT_S, WEEKDAYS, ranking, target_duration_s, zone
+from reels_core.script_limits import SUBTITLE_MAX_CHARS, TITLE_MAX_CHARS  # the limits the render side checks
 from scripter_service.tools.registry import Tool
 
-TITLE_MAX_CHARS = 60
-SUBTITLE_MAX_CHARS = 80
 DURATION_TOLERANCE = 0.10  # the shots' total may differ from the target by this fraction
 MAX_PROMPT_CANDIDATES = 80  # a month can hold hundreds; the draft's picks always go in
 MAX_LEARNED_STYLES = 5

@@ -33,6 +33,8 @@ def create_server(settings: Settings, address: str | None = None) -> tuple[Runni
     """Build (not start) the scripter server; bind port 0 in tests."""
     servicer = ScripterServicer(ScriptGenerator.from_settings(settings))
     tracing.setup_tracing("scripter_service", settings)
+    if settings.scripter_token:  # the inter-service token, not the clients' one
+        settings = settings.model_copy(update={"auth_token": settings.scripter_token})
     running = build_server(
         settings,
         address or settings.scripter_addr,

@@ -143,8 +143,8 @@ def canonical_errors(behaviour: Callable[..., Any], *, streaming: bool, observe:
 
 class ServerInterceptor(grpc.ServerInterceptor):
     def __init__(self, auth_token: str = "", admin_token: str = "") -> None:
-        self._auth = auth_token
-        self._admin = admin_token
+        self._auth = auth_token.encode()
+        self._admin = admin_token.encode()
 
     def _check_access(self, method: str, metadata: dict[str, str]) -> None:
         if method.startswith(HEALTH_PREFIX):
@@ -152,7 +152,9 @@ class ServerInterceptor(grpc.ServerInterceptor):
         if not (self._auth or (self._admin and method.startswith(ADMIN_PREFIX))):
             return
         header = metadata.get("authorization", "")
-        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        # Compared as UTF-8 bytes: hmac.compare_digest refuses non-ASCII str (a
+        # TypeError, which was INTERNAL).
+        token = header[7:].strip().encode("utf-8", "replace") if header.lower().startswith("bearer ") else b""
         if method.startswith(ADMIN_PREFIX) and self._admin:
             if token and hmac.compare_digest(token, self._admin):
                 return

@@ -71,6 +71,16 @@ class RunningServer:
     def wait(self) -> None:
         self.server.wait_for_termination()
 
+    def set_serving(self, serving: bool) -> None:
+        """Health of every service (and the server, "") SERVING or NOT_SERVING, from
+        the application's own checks (ledger reachable, a job worker alive); no-op
+        once stopping."""
+        if self._stopped.is_set():
+            return
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in ["", *self.service_names]:
+            self.health.set(name, status)
+
 
 # glibc mallopt() parameters (malloc.h).
 _M_TRIM_THRESHOLD = -1
@@ -212,6 +222,14 @@ class AioRunningServer:
         """Thread-safe: set the health status of `service` ("" = overall)."""
         if not self._stopped.is_set():
             self.call(self.health.set(service, status))
+
+    def set_serving(self, serving: bool) -> None:
+        """Health of every service (and the server, "") SERVING or NOT_SERVING, from
+        the application's own checks (ledger reachable, a job worker alive); no-op
+        once stopping. Thread-safe."""
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in ["", *self.service_names]:
+            self.set_health(name, status)
 
     def stop(self, grace: float) -> None:
         """Health goes NOT_SERVING, in-flight calls get `grace` seconds (then they

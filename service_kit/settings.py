@@ -76,6 +76,12 @@ class Settings(BaseModel):
     render_addr: str = Field("127.0.0.1:50062", alias="REEL_RENDER_ADDR")
     scripter_timeout_s: float = Field(20.0, gt=0, le=600, alias="REEL_SCRIPTER_TIMEOUT_S")
     auth_token: str = Field("", alias="REEL_AUTH_TOKEN")
+    # The render service's token for the scripter (never the client-facing one).
+    scripter_token: str = Field("", alias="REEL_SCRIPTER_TOKEN")
+    # PEM file of the CA that signs the scripter's certificate (private CA); set, or
+    # with REEL_SCRIPTER_TLS, the render service dials the scripter over TLS.
+    scripter_ca_file: str = Field("", alias="REEL_SCRIPTER_CA_FILE")
+    scripter_tls: bool = Field(False, alias="REEL_SCRIPTER_TLS")
     admin_token: str = Field("", alias="REEL_ADMIN_TOKEN")
     tls_cert: str = Field("", alias="REEL_TLS_CERT")
     tls_key: str = Field("", alias="REEL_TLS_KEY")
@@ -128,6 +134,9 @@ class Settings(BaseModel):
     max_concurrent_rpcs: int = Field(20000, ge=0, alias="REEL_MAX_CONCURRENT_RPCS")
     lookup_cache_s: float = Field(2.0, ge=0, le=3600, alias="REEL_LOOKUP_CACHE_S")
     signed_url_s: int = Field(0, ge=0, le=7 * 86400, alias="REEL_SIGNED_URL_S")
+    max_queued_jobs: int = Field(1000, ge=1, le=1_000_000, alias="REEL_MAX_QUEUED_JOBS")
+    max_queued_jobs_per_peer: int = Field(50, ge=1, le=1_000_000, alias="REEL_MAX_QUEUED_JOBS_PER_PEER")
+    health_check_s: float = Field(5.0, gt=0, le=600, alias="REEL_HEALTH_CHECK_S")
 
     # --- nightly pre-generation -----------------------------------------------
     pregen_enabled: bool = Field(False, alias="REEL_PREGEN_ENABLED")
@@ -247,7 +256,11 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         raise SettingsError(f"{var}={got!r}: {err['msg']}") from None
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise SettingsError("REEL_TLS_CERT and REEL_TLS_KEY must be set together")
-    for var, path in (("REEL_TLS_CERT", settings.tls_cert), ("REEL_TLS_KEY", settings.tls_key)):
+    for var, path in (
+        ("REEL_TLS_CERT", settings.tls_cert),
+        ("REEL_TLS_KEY", settings.tls_key),
+        ("REEL_SCRIPTER_CA_FILE", settings.scripter_ca_file),
+    ):
         if path and not Path(path).is_file():
             raise SettingsError(f"{var}={path!r}: file not found")
     return settings

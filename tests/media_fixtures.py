@@ -308,3 +308,48 @@ def write_vfr_clip(path: Path, times: list[float], size: tuple[int, int] = (128,
         for packet in stream.encode():
             out.mux(packet)
     return path
+
+
+def write_absurd_duration_clip(path: Path, taken_utc: dt.datetime, size: str = "64x36") -> Path:
+    """A one-second H.264 clip whose header claims 2^32-1 seconds, made by the
+    shipped ffmpeg. FFmpeg's mp4 demuxer recomputes durations from the sample
+    tables (patched ``mvhd``/``mdhd``/``tkhd``/``elst`` durations were all
+    ignored), so the clip is Matroska, whose Segment Duration FFmpeg believes; it
+    keeps the name it is given (``.mp4``): FFmpeg probes the contents."""
+    import struct
+    import subprocess
+
+    import imageio_ffmpeg
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-y",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc=size={size}:rate=30",
+            "-t",
+            "1",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-metadata",
+            f"creation_time={taken_utc:%Y-%m-%dT%H:%M:%SZ}",
+            "-f",
+            "matroska",
+            str(path),
+        ],
+        check=True,
+    )
+    data = bytearray(path.read_bytes())
+    pos = data.find(b"\x44\x89")  # the Segment Info's Duration element, in milliseconds
+    if pos < 0 or data[pos + 2] != 0x88:
+        raise AssertionError("no 8-byte Duration element in the Matroska header")
+    struct.pack_into(">d", data, pos + 3, float(0xFFFFFFFF) * 1000)
+    path.write_bytes(bytes(data))
+    return path

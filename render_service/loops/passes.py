@@ -13,7 +13,7 @@ import structlog
 from sqlalchemy.engine import Engine
 
 from ledger import maintenance as maintenance_dao
-from ledger.db import session_scope
+from ledger.db import session_scope, utcnow
 from ledger.models import MaintenanceRun, RunKind, RunStatus, RunTrigger
 from reels_core.errors import Aborted, InvalidArgument
 from render_service.locks import Lease, LockHeld, lease_lock
@@ -70,7 +70,7 @@ class PassRunner:
                 if earlier.kind != kind:
                     raise InvalidArgument("REQUEST_ID_REUSED", "request_id was used for another kind of pass")
                 if earlier.status is None:
-                    raise Aborted("REQUEST_IN_PROGRESS", "the pass with this request_id is still running")
+                    earlier = self._interrupted_or_in_progress(earlier, lock_id)
                 return PassOutcome(earlier, PassResult(dict(earlier.report_json), list(earlier.errors_json)))
         try:
             with lease_lock(engine, lock_id, owner_id, self.lock_ttl_s) as lease:
@@ -106,6 +106,21 @@ class PassRunner:
             log.info("pass skipped: lock held", kind=kind.value, holder=held.owner_id)
             metrics.maintenance_pass(kind.value, RunStatus.SKIPPED.value, time.monotonic() - started)
             raise Aborted("LOCK_HELD", str(held), holder=held.owner_id, expires_at=expires or "") from None
+
+    def _interrupted_or_in_progress(self, run: MaintenanceRun, lock_id: str) -> MaintenanceRun:
+        """A run with no status is in progress only while its kind's lock is held;
+        once the lock has expired, the process that ran it died (kill -9): it is
+        recorded FAILED (INTERRUPTED), so its request_id stops answering
+        REQUEST_IN_PROGRESS forever."""
+        with session_scope(self.engine) as session:
+            lock = maintenance_dao.get_lock(session, lock_id)
+            if lock is not None and lock.expires_at > utcnow():
+                raise Aborted("REQUEST_IN_PROGRESS", "the pass with this request_id is still running")
+            assert run.id is not None
+            log.warning("pass interrupted", kind=run.kind, run_id=run.id)
+            return maintenance_dao.finish_run(
+                session, run.id, RunStatus.FAILED, {}, ["INTERRUPTED: the pass stopped before it finished"]
+            )
 
 
 def last_run_start(engine: Engine, kind: RunKind) -> dt.datetime | None:

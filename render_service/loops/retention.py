@@ -20,13 +20,13 @@ from ledger.models import RunKind, RunTrigger
 from render_service.locks import Lease
 from render_service.loops.passes import PassOutcome, PassResult, PassRunner
 from render_service.loops.pregen import prune_scope
-from render_service.pipeline import PipelineDeps
+from render_service.pipeline import PipelineDeps, reel_file_key
 from render_service.store import TMP_SUFFIX
 
 log = structlog.get_logger("retention")
 
 REEL_EXTENSIONS = (".mp4", ".json", ".jpg")
-CRUFT_EXTENSIONS = (".txt", ".concat.txt", ".wav", ".aac", ".part")
+CRUFT_EXTENSIONS = (".part",)
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,9 @@ def plan_retention(deps: PipelineDeps, policy: RetentionPolicy, now: dt.datetime
                 superseded_files.add(name)
                 plan.append(Deletion("FILE", name, size, "SUPERSEDED"))
 
-    # 2. The cache: files no ledger row refers to and no live job owns.
+    # 2. The cache: files named as this service names its reels (and no other)
+    #    that no ledger row refers to and no live job owns (a job's reel key is on
+    #    its row from the moment it starts).
     with session_scope(deps.engine) as session:
         referenced = reel_dao.referenced_paths(session)
         live_keys = job_dao.live_reel_keys(session)
@@ -72,6 +74,8 @@ def plan_retention(deps: PipelineDeps, policy: RetentionPolicy, now: dt.datetime
     for name, obj in sorted(objects.items()):
         if name in referenced or name in superseded_files:
             continue
+        if reel_file_key(name) is None:
+            continue  # not a name this service writes: someone else's file
         age = obj.age_s  # file times are real time, whatever the domain clock says
         stem, ext = _split(name)
         if name.endswith(TMP_SUFFIX) or ext in CRUFT_EXTENSIONS:

@@ -157,6 +157,9 @@ class PhotoSource:
         self.planes = None
 
 
+MAX_CLIP_S = 24 * 3600.0  # longer is a broken or hostile header (the scan skips it too)
+
+
 class VideoSource:
     """A video shot: ``frames`` output frames of the clip from ``start_s`` (seconds
     from the start of its video stream; by default the middle).
@@ -191,11 +194,14 @@ class VideoSource:
         stream.thread_type = "AUTO"
         stream.thread_count = 1
         self.stream = stream
+        duration = item.duration_s if path == item.path else 0.0
+        if duration <= 0:
+            duration = probe_duration(self.container, stream)
+        if not 0 <= duration <= MAX_CLIP_S:  # a hostile header (2^32-1 s): drop the shot, not the reel
+            self.container.close()
+            raise RenderError(f"video {path.name} claims an implausible duration")
         base = float(stream.start_time * _time_base(stream)) if stream.start_time is not None else 0.0
         if start_s is None:
-            duration = item.duration_s if path == item.path else 0.0
-            if duration <= 0:
-                duration = probe_duration(self.container, stream)
             start_s = max(0.0, (duration - frames / fps) / 2)
         self.start = base + start_s
         # A Live Photo's motion clip carries its own display matrix; the still's EXIF

@@ -16,7 +16,7 @@ from typing import Any
 import icalendar
 import recurring_ical_events
 
-from scripter_service.tools.common import file_fingerprint, to_local
+from scripter_service.tools.common import file_fingerprint, read_context_file, to_local
 
 FILE_NAME = "calendar.ics"
 
@@ -48,8 +48,14 @@ class CalendarProvider:
         margin = dt.timedelta(days=2)
         query = recurring_ical_events.of(cal, skip_bad_series=True)
         found = []
-        for event in query.between(start - margin, end + margin):
+        # A lazy walk in start order, stopped at the range's end and at
+        # MAX_OCCURRENCES: `between` would expand every occurrence first.
+        for n, event in enumerate(query.after(start - margin)):
+            if n >= MAX_OCCURRENCES:
+                break
             item = self._as_dict(event)
+            if item is not None and item["_start"] >= end + margin:
+                break
             if item is None:
                 continue
             ev_start, ev_end = item.pop("_start"), item.pop("_end")
@@ -93,6 +99,26 @@ class CalendarProvider:
             if fingerprint is None:
                 return None
             if self._loaded[0] != fingerprint:
-                cal = icalendar.Calendar.from_ical(self.path.read_bytes())
+                data = read_context_file(self.path, self.path.parent)
+                cal = None if data is None else _without_dense_series(icalendar.Calendar.from_ical(data))
                 self._loaded = (fingerprint, cal)
             return self._loaded[1]
+
+
+# Occurrences looked at per query at most, and the recurrences dropped before any
+# expansion: an event repeating every second or minute (FREQ=SECONDLY over a month
+# is 2.6 million occurrences) is not something a reel's caption can use.
+MAX_OCCURRENCES = 2000
+DENSE_FREQUENCIES = frozenset({"SECONDLY", "MINUTELY"})
+
+
+def _without_dense_series(cal: icalendar.Calendar) -> icalendar.Calendar:
+    kept = []
+    for component in cal.subcomponents:
+        rules = component.get("RRULE")
+        rules = rules if isinstance(rules, list) else [rules] if rules is not None else []
+        if any(str(freq).upper() in DENSE_FREQUENCIES for rule in rules for freq in rule.get("FREQ", [])):
+            continue
+        kept.append(component)
+    cal.subcomponents = kept
+    return cal

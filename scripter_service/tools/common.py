@@ -1,10 +1,20 @@
-"""Small helpers shared by the context providers: time parsing and file fingerprints."""
+"""Small helpers shared by the context providers: time parsing, file fingerprints,
+and the bounded, no-escape read of a context file."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
 from pathlib import Path
+
+import structlog
+
+log = structlog.get_logger("context")
+
+# The largest context file read (messages.json, calendar.ics, locations.*): a
+# pack's files are a few MB; a bigger one is ignored whole rather than parsed,
+# since the parsers (json, icalendar, gpxpy) hold all of it, several times over.
+MAX_CONTEXT_FILE_BYTES = 32 << 20
 
 
 def to_local(value: dt.datetime | dt.date, tz: dt.tzinfo) -> dt.datetime:
@@ -45,3 +55,34 @@ def file_fingerprint(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return st.st_mtime_ns, st.st_size
+
+
+def inside(base: Path, path: Path) -> bool:
+    """Whether ``path``, links resolved, is a file under ``base`` (links resolved
+    too): a link out of the context pack or the library is never followed."""
+    try:
+        return Path(path).resolve(strict=True).is_relative_to(Path(base).resolve())
+    except (OSError, RuntimeError):
+        return False
+
+
+def read_context_file(path: Path, base: Path, limit: int = MAX_CONTEXT_FILE_BYTES) -> bytes | None:
+    """The bytes of a context file, or None (treated as absent, with a log line
+    naming the reason, never the contents) when it is missing, larger than
+    ``limit``, or a link leading outside ``base``."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    if not inside(base, path):
+        log.warning("context file ignored", file=path.name, reason="OUTSIDE_CONTEXT")
+        return None
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError:
+        log.warning("context file ignored", file=path.name, reason="UNREADABLE")
+        return None
+    if len(data) > limit:
+        log.warning("context file ignored", file=path.name, reason="TOO_LARGE", limit_bytes=limit)
+        return None
+    return data

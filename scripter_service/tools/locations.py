@@ -25,7 +25,7 @@ import gpxpy
 from gpxpy.gpx import GPXRoutePoint, GPXTrackPoint, GPXWaypoint
 
 from reels_core import places
-from scripter_service.tools.common import file_fingerprint, parse_time, to_local
+from scripter_service.tools.common import file_fingerprint, parse_time, read_context_file, to_local
 
 GPX_NAME = "locations.gpx"
 JSON_NAME = "locations.json"
@@ -111,8 +111,10 @@ class LocationsProvider:
 
 
 def _read_gpx(path: Path, tz: dt.tzinfo) -> list[Point]:
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        gpx = gpxpy.parse(handle)
+    data = read_context_file(path, path.parent)
+    if data is None:
+        return []
+    gpx = gpxpy.parse(data.decode("utf-8", errors="replace"))
     raw: list[GPXTrackPoint | GPXRoutePoint | GPXWaypoint]
     raw = [p for track in gpx.tracks for seg in track.segments for p in seg.points]
     raw += [p for route in gpx.routes for p in route.points]
@@ -127,7 +129,10 @@ def _read_gpx(path: Path, tz: dt.tzinfo) -> list[Point]:
 
 
 def _read_json(path: Path, tz: dt.tzinfo) -> list[Point]:
-    data = json.loads(path.read_text(encoding="utf-8"))
+    raw = read_context_file(path, path.parent)
+    if raw is None:
+        return []
+    data = json.loads(raw.decode("utf-8"))
     if isinstance(data, dict):
         data = data.get("points", [])
     out = []

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scripter_service.tools.common import file_fingerprint, parse_time, to_local
+from scripter_service.tools.common import file_fingerprint, parse_time, read_context_file, to_local
 
 FILE_NAME = "messages.json"
 DEFAULT_LIMIT = 50
@@ -103,7 +103,10 @@ def _recipients(row: dict[str, Any]) -> list[str]:
 
 
 def _read(path: Path, tz: dt.tzinfo) -> list[Message]:
-    data = json.loads(path.read_text(encoding="utf-8"))
+    raw = read_context_file(path, path.parent)
+    if raw is None:
+        return []
+    data = json.loads(raw.decode("utf-8"))
     out = []
     for row in data if isinstance(data, list) else []:
         if not isinstance(row, dict):

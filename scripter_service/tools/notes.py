@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from reels_core.libraries import CONTEXT_DIR
+from scripter_service.tools.common import inside
 
 NOTE_SUFFIXES = (".txt", ".md", ".markdown")
 MAX_NOTE_BYTES = 1_000_000
@@ -112,6 +113,8 @@ class NotesIndex:
                 if name.startswith(".") or not name.lower().endswith(NOTE_SUFFIXES):
                     continue
                 path = Path(root) / name
+                if path.is_symlink() and not inside(self.notes_dir, path):
+                    continue  # a link out of the notes folder is never read
                 try:
                     st = path.stat()
                 except OSError:

@@ -23,8 +23,10 @@ from ledger.jobs import (
     live_reel_keys,
     mark_interrupted,
     renew_lease,
+    requeue_expired,
     set_job_result,
     set_job_state,
+    set_reel_key,
 )
 from ledger.models import MAX_EVENTS_PER_JOB, JobEvent, JobState, ReelJob
 
@@ -331,8 +333,36 @@ def test_job_result_is_stored_for_on_demand_reels(engine):
     with session_scope(engine) as session:
         job = new_job(session, reel_key="abc")
         assert job.result_json == {}
-        stored = set_job_result(session, job.id, result)
+        claimed = claim_next_job(session, "a", 60)
+        assert claimed is not None
+        assert set_job_result(session, job.id, result, owner="a", attempt=claimed.attempts)
         set_job_state(session, job.id, JobState.SUCCEEDED, reel_key="abc")
-    assert stored.result_json == result
     with session_scope(engine) as session:
         assert stored_job(session, job.id).result_json == result
+
+
+def test_a_worker_that_lost_its_lease_changes_nothing_of_the_new_run(engine):
+    """Issue 14 finding 3: the old worker (attempt 1, lease lapsed, job requeued and
+    claimed again) can neither renew, record a result, cancel nor fail the job."""
+    with session_scope(engine) as session:
+        job = new_job(session)
+        first = claim_next_job(session, "a", 10, now=T0)
+        assert first is not None and first.attempts == 1
+        assert requeue_expired(session, now=T0 + dt.timedelta(seconds=30)) == ([job.id], [])
+        second = claim_next_job(session, "a", 60)  # the same replica, after a restart
+        assert second is not None and second.attempts == 2
+        assert not renew_lease(session, job.id, "a", 60, attempt=1)
+        assert not set_job_result(session, job.id, {"video": "old.mp4"}, owner="a", attempt=1)
+        late = set_job_state(session, job.id, JobState.CANCELLED, reason="CANCELLED", owner="a", attempt=1)
+        assert late.state == JobState.RUNNING
+        late = set_job_state(session, job.id, JobState.FAILED, reason="RENDER_FAILED", owner="a", attempt=1)
+        assert late.state == JobState.RUNNING
+        assert not set_reel_key(session, job.id, "a", 1, "old-key")
+        assert set_reel_key(session, job.id, "a", 2, "new-key")
+        assert set_job_result(session, job.id, {"video": "new-key.mp4"}, owner="a", attempt=2)
+        done = set_job_state(session, job.id, JobState.SUCCEEDED, owner="a", attempt=2)
+        assert done.state == JobState.SUCCEEDED
+        assert not set_job_result(session, job.id, {"video": "late.mp4"}, owner="a", attempt=2)
+    with session_scope(engine) as session:
+        final = stored_job(session, job.id)
+        assert (final.result_json, final.reel_key) == ({"video": "new-key.mp4"}, "new-key")

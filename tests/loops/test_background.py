@@ -163,16 +163,17 @@ def test_retention_deletes_exactly_the_crafted_set(started, caught_up, swept_at_
         _write(reel_dir, f"{live_key}.json", 300, 8),
         _write(reel_dir, f"{live_key}.jpg", 400, 8),
         _write(reel_dir, "bg-day-recap-20201010-22222222.mp4", 2000, 6.9),  # orphan, young
-        _write(reel_dir, "y.mp4.tmp", 500, 59 / 1440),  # a render may still be writing it
+        _write(reel_dir, "bg-day-recap-20201010-88888888.mp4.tmp", 500, 59 / 1440),  # a render may still write it
+        _write(reel_dir, "holiday.mp4", 700, 30),  # not a name the service writes: someone else's
+        _write(reel_dir, "bg-day-recap-20201010-66666666.concat.txt", 44, 1),
     ]
     doomed = {
         (name, reason): _write(reel_dir, name, size, age_days)
         for name, reason, size, age_days in [
             ("bg-day-recap-20201010-33333333.mp4", "CACHE_EXPIRED", 2100, 8),
-            ("x.mp4.tmp", "TMP_CRUFT", 510, 61 / 1440),
+            ("bg-day-recap-20201010-77777777.mp4.tmp", "TMP_CRUFT", 510, 61 / 1440),
             ("bg-day-recap-20201010-44444444.json", "ORPHAN_SIDECAR", 220, 1),
             ("bg-day-recap-20201010-55555555.jpg", "ORPHAN_POSTER", 330, 1),
-            ("bg-day-recap-20201010-66666666.concat.txt", "TMP_CRUFT", 44, 1),
         ]
     }
     expected = {("FILE", name, path.stat().st_size, reason) for (name, reason), path in doomed.items()}

@@ -121,10 +121,12 @@ def test_the_sweeper_cleans_the_bucket_and_the_local_staging_dir(tmp_path, s3_bu
     store = open_store(s3_bucket.url(), tmp_path / "reels", s3_bucket.endpoint_url, tmp_path / "staging")
     assert isinstance(store, S3Store)
     deps = _deps(tmp_path, store)
+    cached, crashed = "home-day-recap-20260101-0000000a", "home-day-recap-20260101-0000000b"
     for ext in ("mp4", "json", "jpg"):
-        put(store, f"cached.{ext}", b"x" * 10)
-    store.staging_path("crashed.mp4").write_bytes(b"half a video")
-    store.staging_path("crashed.jpg").with_name("crashed.jpg.tmp.part").write_bytes(b"half a poster")
+        put(store, f"{cached}.{ext}", b"x" * 10)
+    put(store, "someone-elses.mp4", b"not ours")  # a shared prefix: never swept
+    store.staging_path(f"{crashed}.mp4").write_bytes(b"half a video")
+    store.staging_path(f"{crashed}.jpg").with_name(f"{crashed}.jpg.tmp.part").write_bytes(b"half a poster")
 
     keep_all = RetentionPolicy(cache_max_age_s=86400, tmp_grace_s=3600, job_retention_s=86400)
     _, plan = run_retention(deps, keep_all, dry_run=False)
@@ -134,12 +136,12 @@ def test_the_sweeper_cleans_the_bucket_and_the_local_staging_dir(tmp_path, s3_bu
     result, plan = run_retention(deps, sweep_all, dry_run=False)
 
     assert sorted((d.path, d.reason) for d in plan) == [
-        ("cached.jpg", "CACHE_EXPIRED"),
-        ("cached.json", "CACHE_EXPIRED"),
-        ("cached.mp4", "CACHE_EXPIRED"),
-        ("crashed.jpg.tmp.part", "TMP_CRUFT"),
-        ("crashed.mp4.tmp", "TMP_CRUFT"),
+        (f"{cached}.jpg", "CACHE_EXPIRED"),
+        (f"{cached}.json", "CACHE_EXPIRED"),
+        (f"{cached}.mp4", "CACHE_EXPIRED"),
+        (f"{crashed}.jpg.tmp.part", "TMP_CRUFT"),
+        (f"{crashed}.mp4.tmp", "TMP_CRUFT"),
     ]
     assert result.errors == []
-    assert s3_bucket.keys() == []
+    assert s3_bucket.keys() == ["reels/someone-elses.mp4"]
     assert os.listdir(store.staging_dir) == []

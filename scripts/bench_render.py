@@ -315,6 +315,7 @@ def worker(workdir: Path, row_name: str) -> None:
     else:
         script, media, params = row_job(workdir, ROWS[row_name])
     out = workdir / f"ours-{row_name}.mp4.tmp"
+    before = resource.getrusage(resource.RUSAGE_SELF)  # imports and media look-ups not counted
     t0 = time.perf_counter()
     stats = render_reel(script, media, out, params)
     wall = time.perf_counter() - t0
@@ -328,7 +329,7 @@ def worker(workdir: Path, row_name: str) -> None:
                 "bytes": stats.bytes,
                 "frames": stats.frames,
                 "stages": stats.stages,
-                "python_cpu_s": round(ru_self.ru_utime + ru_self.ru_stime, 2),
+                "python_cpu_s": round(ru_self.ru_utime + ru_self.ru_stime - before.ru_utime - before.ru_stime, 2),
                 "ffmpeg_cpu_s": round(ru_child.ru_utime + ru_child.ru_stime, 2),
                 "self_rss_mb": ru_self.ru_maxrss / 1024,
                 "encoder_rss_mb": stats.encoder_peak_rss_mb or ru_child.ru_maxrss / 1024,

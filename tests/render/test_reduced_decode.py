@@ -111,6 +111,28 @@ def test_quick_check_finds_cut_files_without_decoding(photos, tmp_path: Path):
             quick_check(cut)
 
 
+def test_the_check_before_a_render_decodes_no_pixels(photos, monkeypatch):
+    """Each shot's photo is decoded once, by the renderer: the pipeline's check of
+    files that may have changed since the scan reads headers (and PNG CRCs) only."""
+    import pillow_heif.as_plugin
+    from PIL import AvifImagePlugin, ImageFile
+
+    from render_service.pipeline import _photo_decodes
+
+    decoded: list[str] = []
+    for cls in (ImageFile.ImageFile, pillow_heif.as_plugin._LibHeifImageFile, AvifImagePlugin.AvifImageFile):
+        original = cls.load
+
+        def counting(self, _original=original):
+            decoded.append(self.format)
+            return _original(self)
+
+        monkeypatch.setattr(cls, "load", counting)
+
+    assert all(_photo_decodes(path) for path in photos.values())
+    assert decoded == []
+
+
 @pytest.mark.slow
 def test_a_100_mp_png_renders_without_ever_holding_the_full_picture(tmp_path: Path):
     """libvips streams the PNG through its reduction: the full-size picture (300 MB

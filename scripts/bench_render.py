@@ -548,11 +548,21 @@ thread CPU time over the frame loop; each stage alone with `time.thread_time`):
   ffmpeg's HEVC decoder (PyAV opens a single-image HEIF) took 0.38 s for the same
   file, with the planes already in YUV; iPhone HEICs are grids of 512 px tiles,
   which PyAV does not expose, so that path is not taken (proposed).
-- **Clips** (hevc10): each 1080p HEVC Main 10 frame is decoded (one thread) and
-  scaled to the frame by swscale; a clip's shot starts at a keyframe at most 1 s
-  before its middle (phones write a keyframe a second).
+- **Clips** (hevc10): each 1080p HEVC Main 10 frame is decoded by one codec
+  thread and scaled to the frame by swscale, and this happens inside the frame
+  loop (`VideoSource.frame`), not ahead on the preparation thread: the four clips
+  add about 4 s of CPU on the loop's own thread, and the pipe writer then waits
+  for frames (`writer_starved_s` 21 s of 34 s in a busy run, against 0.6 s for
+  the jpeg row): the encoder idles while a clip decodes. Decoding clip frames
+  ahead (a thread per clip shot, or the codec's frame threads) is the next step;
+  `VideoSource` belongs to the video work (tone mapping, segments) and was left
+  alone here.
 
 ### What was changed
+
+History: this section used to time one row, best of 3, on smoother synthetic
+photos (1.8 MB at q90): 1.19x the encode-only time on a quiet machine; issue 12
+measured 1.30-1.46x on camera-like photos on the shared machine.
 
 - Every format decoded at reduced size (`render_service/render/photo.py`): JPEG by
   libjpeg's scaled decode as before (MPO now too); PNG and WebP streamed by libvips
@@ -608,6 +618,14 @@ def report(ns, rows: list[Row], results, memory, idles: list[float], load_before
             f"| {med:.2f} | {ratios[0]:.2f}-{ratios[-1]:.2f} | {'met' if med <= 1.2 else '**missed**'} "
             f"| {cpu_ratio:.2f} |"
         )
+    lines += [
+        "",
+        "CPU: user + system seconds of the render (Python process and its ffmpeg) over those of the encode-only "
+        "run (ffmpeg and `cat`), median over the repeats. When other work keeps the cores busy, each wall ratio "
+        "swings with what ran beside that pair (the spread column; up to 1.9 when the load average was near 40, "
+        "where the frame loop's single thread gets a small share of a core), and the CPU ratio is the steadier "
+        "figure.",
+    ]
     lines += ["", "Stages of the median run of each row (seconds, from `RenderStats.stages`):", ""]
     for row in rows:
         ours = sorted(results[row.name]["ours"], key=lambda o: o["wall_s"])

@@ -19,7 +19,7 @@ takes the cheapest reduced decode it has (figures: one camera-like 12 MP photo,
   (``Image.reduce``), which frees the full-size one before the canvas is built.
 
 Each shot's photo is decoded once: the pipeline's pre-render check reads no pixels
-of HEIF/AVIF/PNG/WebP (``photo_formats.quick_check``). Photos whose shape is close
+(``photo_formats.quick_check``), and a PNG's EXIF is read without a decode. Photos whose shape is close
 to the frame's fill it (cropped to cover); portrait or panoramic ones are shown
 whole, centred on a blurred, darkened, scaled-up copy of themselves.
 """

@@ -75,7 +75,7 @@ from reels_core.windows import (
     window_to_utc,
 )
 from render_service import hiding
-from render_service.photo_formats import open_photo
+from render_service.photo_formats import quick_check
 from render_service.render import (
     MediaInput,
     RenderCancelled,
@@ -467,12 +467,11 @@ def script_request(
 
 
 def _photo_decodes(path: Path) -> bool:
-    """Cheap check that a photo decodes (JPEG at 1/8 scale): a file can break after
-    the scan, and one bad photo must not fail the reel."""
+    """Cheap check that a photo is still whole, reading no pixels (the render
+    decodes each photo once): a file can break after the scan, and one bad photo
+    must not fail the reel."""
     try:
-        with open_photo(path, path.suffix) as img:
-            img.draft("RGB", (img.width // 8 or 1, img.height // 8 or 1))
-            img.load()
+        quick_check(path)
         return True
     except Exception:  # noqa: BLE001  # any decoder error means "skip this photo"
         return False

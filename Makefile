@@ -83,6 +83,8 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench_replicas.py
 	$(BIN)/python scripts/bench_scan.py
 	$(BIN)/python scripts/bench_analysis.py
+	$(BIN)/python scripts/bench_phone_video.py
+	$(BIN)/python scripts/bench_hiding.py
 
 # Re-resolve pinned versions from requirements.in (runtime) and requirements-dev.in
 # (tests and tools, which includes requirements.in), needs the registries.

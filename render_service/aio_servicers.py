@@ -30,7 +30,7 @@ from reels.v1 import reel_admin_service_pb2 as admin_pb2
 from reels.v1 import reel_service_pb2 as pb2
 from reels_core import wire
 from reels_core.domain import Kind, Span
-from reels_core.errors import InvalidArgument, NotFound
+from reels_core.errors import InvalidArgument, NotFound, Unavailable
 from reels_core.windows import check_scope
 from render_service import catalog
 from render_service.app import App
@@ -228,6 +228,8 @@ class AioReel:
             return self.app.store.open(target.name)
         except FileNotFoundError:
             raise NotFound("FILE_MISSING", "the reel's file is gone") from None
+        except OSError:  # the store failed (S3 after botocore's retries)
+            raise Unavailable("STORE_UNAVAILABLE", "the reel store cannot be read; retry") from None
 
     async def StreamReelVideo(self, request, context):  # noqa: N802  # gRPC method name
         key = catalog.check_key(request.key)

@@ -142,6 +142,8 @@ async def astream_chunks(
             fh = await loop.run_in_executor(executor, store.open, target.name)
         except FileNotFoundError:
             raise NotFound("FILE_MISSING", "the reel's file is gone") from None
+        except OSError:
+            raise Unavailable("STORE_UNAVAILABLE", "the reel store cannot be read; retry") from None
     opened: BinaryIO = fh
     pending: deque[tuple[int, asyncio.Future[bytes]]] = deque()
     try:
@@ -168,6 +170,10 @@ async def astream_chunks(
                     # An unversioned S3 object deleted mid-stream: the bytes sent are
                     # right; the client may resume from `pos` once a copy exists.
                     raise NotFound("FILE_MISSING", f"the reel's file went away at offset {pos}") from None
+                except OSError:  # the store failed (S3 after botocore's retries): resume from `pos`
+                    raise Unavailable(
+                        "STORE_UNAVAILABLE", f"the reel store failed at offset {pos}; resume there"
+                    ) from None
             if not data:
                 return
             yield data, pos, first

@@ -24,6 +24,7 @@ from typing import Any
 
 import grpc
 import structlog
+from google.protobuf import descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -272,6 +273,17 @@ def _loop_thread(name: str) -> tuple[asyncio.AbstractEventLoop, threading.Thread
     return loop, thread
 
 
+def _server_streaming_methods(services: Sequence[Service]) -> list[str]:
+    """Full names (`/pkg.Service/Method`) of the services' server-streaming RPCs."""
+    pool = descriptor_pool.Default()
+    return [
+        f"/{svc.full_name}/{m.name}"
+        for svc in services
+        for m in pool.FindServiceByName(svc.full_name).methods
+        if m.server_streaming
+    ]
+
+
 def build_aio_server(
     settings: Settings,
     address: str,
@@ -303,10 +315,9 @@ def build_aio_server(
             idle_timeout_s=settings.stream_idle_timeout_s,
             hooks=hooks,
         )
+        outer, inner = tracing.aio_server_interceptors(_server_streaming_methods(services))
         server = grpc.aio.server(
-            # The tracing interceptor goes inside ours: it iterates a streaming handler
-            # with `async for`, and ours writes streams itself (a coroutine).
-            interceptors=[*interceptors_before, interceptor, *tracing.server_interceptors(aio=True)],
+            interceptors=[*outer, *interceptors_before, interceptor, *inner],
             options=server_options(settings),
             # A backstop past our own limits; over it gRPC answers RESOURCE_EXHAUSTED
             # without a reason.

@@ -22,7 +22,7 @@ and the spans are OpenTelemetry's non-recording ones.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -83,10 +83,10 @@ def _tracer() -> trace.Tracer:
     return (_provider or trace.NoOpTracerProvider()).get_tracer(_TRACER)
 
 
-def _rpc_filter() -> Any:
+def _rpc_filter(*extra: Any) -> Any:
     from opentelemetry.instrumentation.grpc import filters
 
-    return filters.negate(filters.any_of(filters.health_check(), filters.service_prefix("grpc.reflection")))
+    return filters.negate(filters.any_of(filters.health_check(), filters.service_prefix("grpc.reflection"), *extra))
 
 
 def server_interceptors(aio: bool = False) -> list[Any]:
@@ -98,6 +98,23 @@ def server_interceptors(aio: bool = False) -> list[Any]:
 
     make = aio_server_interceptor if aio else server_interceptor
     return [make(tracer_provider=_provider, filter_=_rpc_filter())]
+
+
+def aio_server_interceptors(streaming: Sequence[str]) -> tuple[list[Any], list[Any]]:
+    """(outer, inner) OpenTelemetry interceptors for a grpc.aio server whose own
+    interceptor writes server streams itself (`context.write`, a coroutine): the
+    instrumentation iterates a streaming handler with `async for`, so for the
+    `streaming` methods (full names) it must sit inside that interceptor; for the
+    others it sits outside, so a span sees the status the interceptor aborts with.
+    Both empty when tracing is off."""
+    if _provider is None:
+        return [], []
+    from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
+
+    streams = filters.any_of(*(filters.full_method_name(m) for m in streaming))
+    outer = aio_server_interceptor(tracer_provider=_provider, filter_=_rpc_filter(streams))
+    inner = aio_server_interceptor(tracer_provider=_provider, filter_=filters.all_of(_rpc_filter(), streams))
+    return [outer], [inner]
 
 
 def traced_channel(channel: grpc.Channel) -> grpc.Channel:

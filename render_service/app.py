@@ -9,6 +9,7 @@ deps, a `PassRunner` (engine, owner, lock TTL) and their settings values, never 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,6 +196,13 @@ class App:
     def stop(self) -> None:
         self._stop.set()
         self.runner.stop(timeout=self.settings.grace_s)
+        # The background threads (a scan inside libheif, a health check) end before
+        # the process does: a daemon thread still inside native code when the
+        # interpreter exits can abort it ("terminate called without an active
+        # exception", seen on SIGTERM during the start-up scan).
+        deadline = time.monotonic() + self.settings.grace_s
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
         self.scripter.close()
 
     @property

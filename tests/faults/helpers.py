@@ -33,6 +33,8 @@ from ledger.models import JobState, MaintenanceLock, PrecomputedReel, ReelJob
 from reels.v1 import common_pb2, reel_admin_service_pb2_grpc, reel_service_pb2_grpc
 from reels.v1 import reel_service_pb2 as pb2
 from reels_core import clock
+from reels_core.domain import Kind, Span
+from reels_core.windows import window_for
 from tests.conftest import ROOT, ReelScope, free_port, subprocess_env
 from tests.media_fixtures import write_clip, write_photo
 from tests.pipeline.conftest import wait_until
@@ -43,10 +45,11 @@ LOCK_TTL_S = 30
 
 
 def small_library(root: Path, photos: int = 5, clip: bool = True) -> Path:
-    """Photos (320x240) and one short clip taken over the last days (domain clock)."""
-    today = clock.today("UTC")
+    """Photos (320x240) and one short clip taken in the days of the WEEK RECAP window
+    of today (the domain clock): last ISO week, whatever day the suite runs on."""
+    monday = window_for(Span.WEEK, Kind.RECAP, clock.today("UTC")).ranges[0][0]
     for i in range(photos):
-        day = today - dt.timedelta(days=1 + i % 5)
+        day = monday + dt.timedelta(days=i % 5)
         write_photo(
             root / f"p{i}.jpg",
             dt.datetime.combine(day, dt.time(10 + i % 8, 0)),
@@ -54,7 +57,7 @@ def small_library(root: Path, photos: int = 5, clip: bool = True) -> Path:
             color=(40 * i % 255, 120, 200),
         )
     if clip:
-        day = today - dt.timedelta(days=2)
+        day = monday + dt.timedelta(days=2)
         write_clip(root / "clip.mp4", dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC), seconds=1.0, size="64x36")
     return root
 

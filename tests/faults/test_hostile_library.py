@@ -19,6 +19,8 @@ from psd_tools import PSDImage
 from reels.v1 import reel_admin_service_pb2 as admin_pb2
 from reels.v1 import reel_service_pb2 as pb2
 from reels_core import clock
+from reels_core.domain import Kind, Span
+from reels_core.windows import window_for
 from tests.conftest import ROOT, start_stack, stop_stack, subprocess_env, wait_scanned
 from tests.faults.helpers import SMALL, WEEK, sha256_of, small_library
 from tests.media_fixtures import quadrants, truncate, write_absurd_duration_clip, write_heic, write_photo
@@ -53,8 +55,8 @@ SCAN_RSS_LIMIT_KIB = 160 * 1024
 
 def hostile_library(root: Path, outside: Path) -> dict[str, str]:
     """Write the hostile files; returns the reason each gets at scan (None: indexed)."""
-    today = clock.today("UTC")
-    taken = dt.datetime.combine(today - dt.timedelta(days=2), dt.time(9), tzinfo=dt.UTC)
+    monday = window_for(Span.WEEK, Kind.RECAP, clock.today("UTC")).ranges[0][0]  # the WEEK RECAP window
+    taken = dt.datetime.combine(monday + dt.timedelta(days=2), dt.time(9), tzinfo=dt.UTC)
     write_absurd_duration_clip(root / "endless.mp4", taken)
     subprocess.run(
         [

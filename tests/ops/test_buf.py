@@ -108,7 +108,8 @@ def add_rpc_and_messages(ws: Path) -> None:
 
 
 def add_enum_value(ws: Path) -> None:
-    edit(ws / COMMON, "  SPAN_MONTH = 3;\n", "  SPAN_MONTH = 3;\n  SPAN_YEAR = 4;\n")
+    # a value no branch uses (SPAN_YEAR = 4 is on main now)
+    edit(ws / COMMON, "  SPAN_MONTH = 3;\n", "  SPAN_MONTH = 3;\n  SPAN_ADDED_BY_TEST = 90;\n")
 
 
 def test_additions_pass(tmp_path: Path) -> None:

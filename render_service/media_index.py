@@ -48,7 +48,7 @@ from reels_core.domain import Candidate, MediaKind
 from render_service import dating
 from render_service.duplicates import DUPLICATE, duplicate_paths
 from render_service.live_photos import pair_live_photos
-from render_service.photo_formats import PHOTO_SUFFIXES, FormatMismatch, open_photo
+from render_service.photo_formats import PHOTO_SUFFIXES, FormatMismatch, check_riff_size, open_photo
 
 log = structlog.get_logger("media_index")
 
@@ -614,7 +614,7 @@ def _decode_check(img: Image.Image) -> None:
     elif img.format == "PNG":
         img.verify()
     elif img.format == "WEBP" and isinstance(img, ImageFile.ImageFile):
-        _check_riff_size(img)
+        check_riff_size(img)
     elif img.format in ("HEIF", "AVIF") and isinstance(img, ImageFile.ImageFile) and _boxes_fit(img):
         pass
     else:
@@ -637,16 +637,6 @@ def _decode_jpeg_reduced(img: JpegImagePlugin.JpegImageFile) -> None:
     # On this instance only: shadows JpegImageFile.load_read (mypy refuses any method assignment).
     img.load_read = load_read  # type: ignore[method-assign,assignment]  # per-instance override of a method
     img.load()
-
-
-def _check_riff_size(img: ImageFile.ImageFile) -> None:
-    fp = img.fp
-    assert fp is not None
-    fp.seek(0)
-    head = fp.read(8)
-    end = fp.seek(0, os.SEEK_END)
-    if len(head) < 8 or head[:4] != b"RIFF" or 8 + int.from_bytes(head[4:8], "little") > end:
-        raise OSError("truncated WebP file")
 
 
 def _boxes_fit(img: ImageFile.ImageFile) -> bool:

@@ -102,7 +102,7 @@ def quick_check(path: str | Path) -> None:
         elif img.format == "PNG":
             img.verify()
         elif img.format == "WEBP" and isinstance(img, ImageFile.ImageFile):
-            _check_riff_size(img)
+            check_riff_size(img)
 
 
 def _check_jpeg_end(path: str | Path, img: ImageFile.ImageFile) -> None:
@@ -112,7 +112,9 @@ def _check_jpeg_end(path: str | Path, img: ImageFile.ImageFile) -> None:
             raise OSError("image file is truncated")
 
 
-def _check_riff_size(img: ImageFile.ImageFile) -> None:
+def check_riff_size(img: ImageFile.ImageFile) -> None:
+    """Raise OSError unless a WebP's RIFF size fits in its file (the scan's check and
+    the pre-render check share it)."""
     fp = img.fp
     if fp is None:
         raise OSError("file is closed")
